@@ -1,0 +1,89 @@
+"""One exception tree for everything oscar-jupyter raises on purpose.
+
+Every message says what went wrong and what to do next. Messages never carry
+passwords or tokens: build them from names, fields and statuses only.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Sequence
+
+
+class OscarError(Exception):
+    """Base of every expected error. The notebook layer shows these as one line."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        if hint:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+
+class ConnectionFailed(OscarError):
+    """The cluster could not be reached (DNS, refused, TLS)."""
+
+    hint = "Check the endpoint URL and that the cluster is up."
+
+
+class AuthError(OscarError):
+    """Credentials missing, wrong or expired (HTTP 401/403)."""
+
+    hint = "Check the user/password or token for this cluster."
+
+
+class NotFound(OscarError):
+    """A service, job, bucket or object does not exist (HTTP 404)."""
+
+
+class Conflict(OscarError):
+    """The thing already exists (HTTP 409, or 400 'already exists' on v4)."""
+
+
+class InvalidDefinition(OscarError):
+    """A service definition or FDL is invalid. Carries every problem found."""
+
+    def __init__(self, message: str, problems: Sequence[Any] = (), *, hint: str = "") -> None:
+        self.problems = list(problems)
+        if self.problems:
+            message = message.rstrip(":") + ":\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(message, hint=hint)
+
+
+class ServiceFailed(OscarError):
+    """The service's script failed. `log` holds its output, `exit_code` its status."""
+
+    def __init__(self, message: str, *, log: str = "", exit_code: Optional[int] = None,
+                 hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.log = log
+        self.exit_code = exit_code
+
+
+class Timeout(OscarError):
+    """A call or a wait ran out of time."""
+
+
+class StorageError(OscarError):
+    """An object-storage (S3/MinIO) operation failed."""
+
+
+class APIError(OscarError):
+    """The Manager answered with an unexpected status."""
+
+    def __init__(self, message: str, *, status: Optional[int] = None, body: str = "",
+                 hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.body = body
+
+
+def redact(text: str, secrets: Iterable[Optional[str]]) -> str:
+    """Replace every occurrence of each secret in `text` with '***'."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
