@@ -1,0 +1,34 @@
+"""Masking secret values in mappings before they are rendered."""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+MASK = "***"
+_SECRET_KEY = re.compile(r"(pass(word)?|secret|token|credential|private_key|api_key)", re.I)
+
+
+def is_secret_key(key: Any) -> bool:
+    """True when a mapping key names a secret (passwords, tokens, secret keys)."""
+    return isinstance(key, str) and bool(_SECRET_KEY.search(key))
+
+
+def masked(value: Any, *, inside_secrets: bool = False) -> Any:
+    """A deep copy of `value` with secret values replaced by '***'.
+
+    Keys that name a secret are masked, and every value under an
+    `environment.secrets` mapping is masked whatever its key.
+    """
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if inside_secrets or (is_secret_key(k) and not isinstance(v, (Mapping, list))):
+                out[k] = MASK if v not in (None, "") else v
+            elif k == "secrets" and isinstance(v, Mapping):
+                out[k] = masked(v, inside_secrets=True)
+            else:
+                out[k] = masked(v)
+        return out
+    if isinstance(value, list):
+        return [masked(v, inside_secrets=inside_secrets) for v in value]
+    return value
