@@ -1,0 +1,448 @@
+"""Deploy panel: a service form kept in sync both ways with its FDL text.
+
+Editing a form field rewrites the YAML; editing the YAML refills the form.
+Every change is validated through `oscar_jupyter.fdl` and the problems are
+listed with their field and line. `deploy()` applies the FDL and shows its
+progress until the service is ready; `write_files()` and `download_links()`
+hand the FDL and the script to oscar-cli.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import ipywidgets as widgets
+import yaml
+
+from oscar_jupyter import fdl as fdl_module
+from oscar_jupyter.errors import InvalidDefinition, OscarError
+
+from .base import Panel, pre
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCRIPT = """#!/bin/sh
+# $INPUT_FILE_PATH is the input; write results to $TMP_OUTPUT_DIR
+echo "processing $INPUT_FILE_PATH"
+cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"
+"""
+
+_FIELD_LAYOUT = widgets.Layout(width="98%")
+_STYLE = {"description_width": "9em"}
+
+
+def _text(description: str, value: str = "", placeholder: str = "") -> widgets.Text:
+    return widgets.Text(value=value, description=description, placeholder=placeholder,
+                        continuous_update=False, layout=_FIELD_LAYOUT, style=_STYLE)
+
+
+def _problem_line(problem: Any) -> Tuple[str, Optional[int], str]:
+    """(field, line, message) of one validation problem."""
+    if isinstance(problem, str):
+        return "", None, problem
+    field = getattr(problem, "path", None) or getattr(problem, "field", "") or ""
+    if isinstance(field, (list, tuple)):
+        field = ".".join(str(p) for p in field)
+    line = getattr(problem, "line", None)
+    message = getattr(problem, "message", None) or str(problem)
+    return str(field), line, str(message)
+
+
+class DeployPanel(Panel):
+    """Create or update a service from a form or from FDL text, then deploy it.
+
+    Drive it from code: set `panel.fdl_text.value = "..."` or the form widgets
+    (`name`, `image`, `cpu`, `memory`, `gpu`, `script`, `env`, `input_path`,
+    `output_path`, `min_scale`, `max_scale`, `api_port`), read `problems`, call
+    `deploy()`, `write_files(folder)` or `download_links()`.
+    """
+
+    panel_title = "Deploy a service"
+
+    def __init__(self, cluster: Any = None, fdl: Any = None, *, cluster_id: Optional[str] = None,
+                 ready_timeout: float = 120.0, **kwargs: Any) -> None:
+        super().__init__(cluster, **kwargs)
+        self.cluster_id = cluster_id or getattr(self.cluster, "id", None) or "oscar-cluster"
+        self.ready_timeout = ready_timeout
+        self.problems: List[Any] = []
+        self.notices: List[str] = []
+        self.deployed: List[Any] = []
+        self._base: Dict[str, Any] = {}     # the service as last parsed: keeps fields the form lacks
+        self._top: Dict[str, Any] = {}      # top-level FDL keys (storage_providers, clusters)
+        self._syncing = False
+        self._deploy_callbacks: List[Callable[[List[Any]], None]] = []
+
+        self.name = _text("Name", placeholder="my-service (a DNS label)")
+        self.image = _text("Image", "ghcr.io/grycap/alpine", "registry/image:tag")
+        self.cpu = _text("CPU", "0.5")
+        self.memory = _text("Memory", "256Mi")
+        self.gpu = widgets.Checkbox(value=False, description="GPU", style=_STYLE)
+        self.log_level = widgets.Dropdown(options=["", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                                          value="", description="Log level", style=_STYLE)
+        self.script = widgets.Textarea(value=DEFAULT_SCRIPT, description="Script",
+                                       continuous_update=False, style=_STYLE,
+                                       layout=widgets.Layout(width="98%", height="12em"))
+        self.env = widgets.Textarea(value="", description="Environment", placeholder="KEY=value, one a line",
+                                    continuous_update=False, style=_STYLE,
+                                    layout=widgets.Layout(width="98%", height="5em"))
+        self.input_path = _text("Input bucket", placeholder="bucket/folder (async trigger)")
+        self.output_path = _text("Output bucket", placeholder="bucket/folder")
+        self.min_scale = widgets.BoundedIntText(value=0, min=0, max=1000, description="Sync min scale",
+                                                style=_STYLE)
+        self.max_scale = widgets.BoundedIntText(value=0, min=0, max=1000, description="Sync max scale",
+                                                style=_STYLE)
+        self.api_port = widgets.BoundedIntText(value=0, min=0, max=65535, description="Expose port",
+                                               style=_STYLE)
+        self.form_fields = [self.name, self.image, self.cpu, self.memory, self.gpu, self.log_level,
+                            self.script, self.env, self.input_path, self.output_path,
+                            self.min_scale, self.max_scale, self.api_port]
+
+        self.fdl_text = widgets.Textarea(value="", continuous_update=False,
+                                         layout=widgets.Layout(width="98%", height="30em"))
+        self.problems_html = widgets.HTML("")
+        self.deploy_button = widgets.Button(description="Deploy", button_style="primary", icon="rocket")
+        self.progress = widgets.IntProgress(value=0, min=0, max=4, description="",
+                                            layout=widgets.Layout(width="16em", visibility="hidden"))
+        self.folder = widgets.Text(value=".", description="Folder", continuous_update=False,
+                                   layout=widgets.Layout(width="24em"))
+        self.write_button = widgets.Button(description="Write FDL + script", icon="save")
+        self.links = widgets.HTML("")
+
+        for field in self.form_fields:
+            field.observe(self._on_form_change, names="value")
+        self.fdl_text.observe(self._on_fdl_change, names="value")
+        self.on_click(self.deploy_button, self.deploy)
+        self.on_click(self.write_button, lambda: self.write_files(self.folder.value))
+
+        form = widgets.VBox(
+            [self.name, self.image,
+             widgets.HBox([self.cpu, self.memory], layout=_FIELD_LAYOUT),
+             widgets.HBox([self.gpu, self.log_level]),
+             self.script, self.env, self.input_path, self.output_path,
+             widgets.HBox([self.min_scale, self.max_scale]), self.api_port],
+            layout=widgets.Layout(width="50%"))
+        yaml_box = widgets.VBox([widgets.HTML("<b>FDL</b> (oscar-cli <code>apply</code> format)"),
+                                 self.fdl_text], layout=widgets.Layout(width="50%"))
+        self.children = [
+            self.title,
+            widgets.HBox([form, yaml_box]),
+            self.problems_html,
+            widgets.HBox([self.deploy_button, self.progress, self.write_button, self.folder]),
+            self.links,
+            self.status,
+        ]
+        if fdl is not None:
+            self.load(fdl)
+        else:
+            self._on_form_change(None)
+
+    # -- public API -------------------------------------------------------------------
+    def load(self, source: Any) -> None:
+        """Load an FDL (text, path, dict or FDL object) into the editor and the form."""
+        if isinstance(source, (str, os.PathLike)) and "\n" not in str(source) \
+                and Path(str(source)).is_file():
+            loaded = fdl_module.load(Path(str(source)))
+            text = loaded.to_yaml()
+        elif isinstance(source, str):
+            text = source
+        elif isinstance(source, dict):
+            text = yaml.safe_dump(source, sort_keys=False)
+        else:
+            text = source.to_yaml()
+        self.fdl_text.value = text
+        self._on_fdl_change(None)
+
+    def on_deployed(self, callback: Callable[[List[Any]], None]) -> None:
+        """Call `callback(services)` after each successful deploy."""
+        self._deploy_callbacks.append(callback)
+
+    def service_dict(self) -> Dict[str, Any]:
+        """The service the form describes, as an FDL service mapping."""
+        svc: Dict[str, Any] = {k: v for k, v in self._base.items()}
+        svc["name"] = self.name.value.strip()
+        svc["image"] = self.image.value.strip()
+        _set_or_drop(svc, "cpu", self.cpu.value.strip())
+        _set_or_drop(svc, "memory", self.memory.value.strip())
+        if self.gpu.value:
+            svc["enable_gpu"] = True
+        else:
+            svc.pop("enable_gpu", None)
+        _set_or_drop(svc, "log_level", self.log_level.value)
+        svc["script"] = self.script.value
+        variables = _parse_env(self.env.value)
+        environment = dict(svc.get("environment") or {})
+        environment.pop("Variables", None)
+        if variables:
+            environment["variables"] = variables
+        else:
+            environment.pop("variables", None)
+        _set_or_drop(svc, "environment", environment)
+        for key, widget in (("input", self.input_path), ("output", self.output_path)):
+            _set_or_drop(svc, key, _with_path(svc.get(key), widget.value.strip()))
+        sync = dict(svc.get("synchronous") or {})
+        if self.min_scale.value or self.max_scale.value or sync:
+            sync["min_scale"] = int(self.min_scale.value)
+            sync["max_scale"] = int(self.max_scale.value)
+        _set_or_drop(svc, "synchronous", sync)
+        expose = dict(svc.get("expose") or {})
+        if self.api_port.value:
+            expose["api_port"] = int(self.api_port.value)
+        else:
+            expose = {}
+        _set_or_drop(svc, "expose", expose)
+        return svc
+
+    def fdl_dict(self) -> Dict[str, Any]:
+        """The whole FDL document the panel shows."""
+        doc: Dict[str, Any] = {"functions": {"oscar": [{self.cluster_id: self.service_dict()}]}}
+        doc.update(self._top)
+        return doc
+
+    def validate(self) -> List[Any]:
+        """Validate the FDL text; list the problems in the panel and return them."""
+        self.problems, self.notices = [], []
+        try:
+            loaded = fdl_module.load(self.fdl_text.value)
+        except InvalidDefinition as exc:
+            self.problems = list(exc.problems) or [str(exc)]
+            loaded = None
+        except OscarError as exc:
+            self.problems = [str(exc)]
+            loaded = None
+        if loaded is not None:
+            self.problems = list(getattr(loaded, "problems", []) or [])
+            self.notices = [str(n) for n in getattr(loaded, "notices", []) or []]
+        self._show_problems()
+        return self.problems
+
+    def deploy(self) -> List[Any]:
+        """Validate, apply the FDL to the cluster and wait until the services are ready."""
+        self.progress.layout.visibility = "visible"
+        self.progress.bar_style = "info"
+        self.progress.value = 0
+        self.set_status("validating…", "busy")
+        problems = self.validate()
+        if problems:
+            self.progress.bar_style = "danger"
+            raise InvalidDefinition("The FDL has problems; nothing was deployed", problems)
+        self.progress.value = 1
+        loaded = fdl_module.load(self.fdl_text.value)
+        started = time.monotonic()
+        self.set_status("applying to the cluster…", "busy")
+        try:
+            services = list(self.cluster.apply(loaded, wait=False))
+            self.progress.value = 2
+            for svc in services:
+                self.set_status(f"waiting for {svc.name} to be ready…", "busy")
+                svc.wait_ready(self.ready_timeout)
+            self.progress.value = 4
+        except Exception:
+            self.progress.bar_style = "danger"
+            raise
+        self.progress.bar_style = "success"
+        self.deployed = services
+        names = ", ".join(s.name for s in services)
+        self.set_status(f"deployed {names} in {time.monotonic() - started:.1f} s", "ok")
+        for callback in self._deploy_callbacks:
+            callback(services)
+        return services
+
+    def write_files(self, folder: "str | os.PathLike[str]" = ".") -> List[Path]:
+        """Write the FDL and its script(s) into `folder` the way oscar-cli `apply` reads them."""
+        if self.validate():
+            raise InvalidDefinition("The FDL has problems; fix them before writing it", self.problems)
+        target = Path(folder).expanduser()
+        target.mkdir(parents=True, exist_ok=True)
+        written = self._write_fdl(target)
+        self.set_status("wrote " + ", ".join(str(p) for p in written), "ok")
+        return written
+
+    def download_links(self) -> str:
+        """HTML `download` links (data: URLs) for the FDL and the script; also shown in the panel."""
+        if self.validate():
+            raise InvalidDefinition("The FDL has problems; fix them before downloading it",
+                                    self.problems)
+        with tempfile.TemporaryDirectory(prefix="oscar-fdl-") as tmp:
+            links = []
+            for path in self._write_fdl(Path(tmp)):
+                data = base64.b64encode(path.read_bytes()).decode("ascii")
+                mime = "text/yaml" if path.suffix in (".yaml", ".yml") else "text/x-sh"
+                links.append(f'<a download="{html.escape(path.name)}" '
+                             f'href="data:{mime};base64,{data}">⬇ {html.escape(path.name)}</a>')
+        self.links.value = " &nbsp; ".join(links)
+        return self.links.value
+
+    # -- internals --------------------------------------------------------------------
+    def _write_fdl(self, folder: Path) -> List[Path]:
+        loaded = fdl_module.load(self.fdl_text.value)
+        name = self.name.value.strip() or "service"
+        written = loaded.write(folder / f"{name}.yaml")
+        return [Path(p) for p in written]
+
+    def _on_form_change(self, _change: Any) -> None:
+        if self._syncing:
+            return
+        try:
+            doc = self.fdl_dict()
+        except InvalidDefinition as exc:
+            self.problems, self.notices = [str(exc)], []
+            self._show_problems()
+            return
+        self._syncing = True
+        try:
+            self.fdl_text.value = _dump(doc)
+        finally:
+            self._syncing = False
+        self.validate()
+        self.links.value = ""
+
+    def _on_fdl_change(self, _change: Any) -> None:
+        if self._syncing:
+            return
+        self.validate()
+        self.links.value = ""
+        try:
+            doc = yaml.safe_load(self.fdl_text.value)
+        except yaml.YAMLError:
+            return  # the problem list already says where
+        svc, cluster_id, top = _first_service(doc)
+        if svc is None:
+            return
+        self._syncing = True
+        try:
+            self._fill_form(svc)
+            self.cluster_id = cluster_id or self.cluster_id
+            self._top = top
+        finally:
+            self._syncing = False
+
+    def _fill_form(self, svc: Dict[str, Any]) -> None:
+        self._base = dict(svc)
+        self.name.value = str(svc.get("name") or "")
+        self.image.value = str(svc.get("image") or "")
+        self.cpu.value = "" if svc.get("cpu") is None else str(svc.get("cpu"))
+        self.memory.value = str(svc.get("memory") or "")
+        self.gpu.value = bool(svc.get("enable_gpu"))
+        level = str(svc.get("log_level") or "").upper()
+        self.log_level.value = level if level in self.log_level.options else ""
+        self.script.value = str(svc.get("script") or "")
+        env = svc.get("environment") or {}
+        variables = (env.get("variables") or env.get("Variables") or {}) if isinstance(env, dict) else {}
+        self.env.value = "\n".join(f"{k}={_env_value(v)}" for k, v in variables.items()) \
+            if isinstance(variables, dict) else ""
+        self.input_path.value = _first_path(svc.get("input"))
+        self.output_path.value = _first_path(svc.get("output"))
+        sync = svc.get("synchronous") or {}
+        self.min_scale.value = _int(sync.get("min_scale") if isinstance(sync, dict) else 0)
+        self.max_scale.value = _int(sync.get("max_scale") if isinstance(sync, dict) else 0)
+        expose = svc.get("expose") or {}
+        port = expose.get("api_port") if isinstance(expose, dict) else 0
+        if isinstance(port, list):
+            port = port[0] if port else 0
+        self.api_port.value = _int(port)
+
+    def _show_problems(self) -> None:
+        rows = []
+        for problem in self.problems:
+            field, line, message = _problem_line(problem)
+            where = f"line {line}" if line else ""
+            rows.append(f'<tr><td style="color:#c01c28;padding:0 8px">✖</td>'
+                        f'<td style="padding:0 8px"><code>{html.escape(field)}</code></td>'
+                        f'<td style="padding:0 8px">{html.escape(where)}</td>'
+                        f'<td style="padding:0 8px">{html.escape(message)}</td></tr>')
+        for notice in self.notices:
+            rows.append(f'<tr><td style="color:#986a00;padding:0 8px">ℹ</td><td></td><td></td>'
+                        f'<td style="padding:0 8px">{html.escape(notice)}</td></tr>')
+        if rows:
+            self.problems_html.value = ('<table class="oscar-problems">' + "".join(rows) + "</table>")
+        else:
+            self.problems_html.value = '<span style="color:#26a269">✔ valid</span>'
+
+
+# -- form <-> dict helpers (private to this panel) --------------------------------------
+class _LiteralDumper(yaml.SafeDumper):
+    """Dump multi-line strings (scripts) as literal blocks so the YAML stays readable."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    if "\n" in value:
+        value = "\n".join(line.rstrip() for line in value.splitlines()) + "\n"
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_LiteralDumper.add_representer(str, _str_representer)
+
+
+def _dump(doc: Dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False)
+
+
+def _set_or_drop(svc: Dict[str, Any], key: str, value: Any) -> None:
+    if value in ("", None, {}, []):
+        svc.pop(key, None)
+    else:
+        svc[key] = value
+
+
+def _parse_env(text: str) -> Dict[str, str]:
+    variables: Dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise InvalidDefinition(f"Environment line {number}: expected KEY=value, got {line!r}")
+        variables[key.strip()] = value
+    return variables
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _with_path(entries: Any, path: str) -> List[Dict[str, Any]]:
+    if not path:
+        return []
+    current = list(entries) if isinstance(entries, list) else []
+    first = dict(current[0]) if current and isinstance(current[0], dict) else {}
+    first.setdefault("storage_provider", "minio.default")
+    first["path"] = path
+    return [first] + current[1:]
+
+
+def _first_path(entries: Any) -> str:
+    if isinstance(entries, list) and entries and isinstance(entries[0], dict):
+        return str(entries[0].get("path") or "")
+    return ""
+
+
+def _int(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _first_service(doc: Any) -> Tuple[Optional[Dict[str, Any]], Optional[str], Dict[str, Any]]:
+    """The first service of an FDL document, its cluster id and the top-level extras."""
+    if not isinstance(doc, dict):
+        return None, None, {}
+    top = {k: v for k, v in doc.items() if k in ("storage_providers", "clusters")}
+    oscar = (doc.get("functions") or {}).get("oscar") if isinstance(doc.get("functions"), dict) else None
+    if not isinstance(oscar, list) or not oscar or not isinstance(oscar[0], dict) or not oscar[0]:
+        return None, None, top
+    cluster_id, svc = next(iter(oscar[0].items()))
+    if not isinstance(svc, dict):
+        return None, None, top
+    return svc, str(cluster_id), top

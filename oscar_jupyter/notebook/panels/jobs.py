@@ -1,0 +1,209 @@
+"""Jobs monitor: live statuses of a service's jobs, batch progress, logs on click.
+
+`refresh()` lists the jobs; `auto_refresh = True` (or the checkbox) refreshes
+them from a background thread every `interval` seconds until it is switched
+off or the panel is closed. `expected` turns the progress bar into the
+progress of a batch of that many jobs.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from typing import Any, Dict, List, Optional
+
+import ipywidgets as widgets
+
+from oscar_jupyter.errors import OscarError
+
+from .base import Panel, pre
+
+log = logging.getLogger(__name__)
+
+STATUSES = ["Pending", "Running", "Succeeded", "Failed", "Suspended"]
+FINISHED = {"Succeeded", "Failed"}
+_COLOURS = {"Succeeded": "#26a269", "Failed": "#c01c28", "Running": "#1a5fb4",
+            "Pending": "#986a00", "Suspended": "#777"}
+
+
+def _job_field(job: Any, *names: str) -> Any:
+    for name in names:
+        value = job.get(name) if isinstance(job, dict) else getattr(job, name, None)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
+    return text.replace("T", " ").replace("+00:00", "Z")
+
+
+class JobsPanel(Panel):
+    """Watch the jobs of one service.
+
+    From code: `refresh()`, `show_log(job_name)`, `delete_finished()`,
+    `auto_refresh = True/False`; read `jobs`, `counts`, `log_html.value`.
+    """
+
+    panel_title = "Jobs"
+
+    def __init__(self, cluster: Any = None, service: Any = None, *, interval: float = 2.0,
+                 expected: Optional[int] = None, auto_refresh: bool = False, **kwargs: Any) -> None:
+        super().__init__(cluster, **kwargs)
+        self.interval = interval
+        self.expected = expected
+        self.jobs: List[Any] = []
+        self.counts: Dict[str, int] = {}
+        self.job_buttons: Dict[str, widgets.Button] = {}
+        self._lock = threading.Lock()
+
+        self.service = widgets.Dropdown(description="Service", options=[],
+                                        layout=widgets.Layout(width="24em"))
+        self.status_filter = widgets.Dropdown(description="Status", options=["all"] + STATUSES,
+                                              value="all", layout=widgets.Layout(width="16em"))
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.auto = widgets.Checkbox(value=False, description=f"auto-refresh every {interval:g} s",
+                                     indent=False)
+        self.delete_button = widgets.Button(description="Delete finished", icon="trash",
+                                            button_style="warning")
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, bar_style="info",
+                                            layout=widgets.Layout(width="20em"))
+        self.progress_label = widgets.HTML("")
+        self.table = widgets.GridBox([], layout=widgets.Layout(
+            grid_template_columns="minmax(18em, 2fr) 7em 11em 11em 11em", grid_gap="1px 8px"))
+        self.log_title = widgets.HTML("")
+        self.log_html = widgets.HTML("")
+
+        self.on_click(self.refresh_button, self.refresh)
+        self.on_click(self.delete_button, self.delete_finished)
+        self.auto.observe(lambda ch: self.guarded(self._set_auto, ch["new"]), names="value")
+        self.service.observe(lambda _ch: self.guarded(self._service_changed), names="value")
+        self.status_filter.observe(lambda _ch: self.guarded(self.refresh), names="value")
+        self.children = [
+            self.title,
+            widgets.HBox([self.service, self.status_filter, self.refresh_button, self.auto]),
+            widgets.HBox([self.progress, self.progress_label, self.delete_button]),
+            self.table,
+            self.log_title,
+            self.log_html,
+            self.status,
+        ]
+        self._syncing = True
+        try:
+            self.service.options = [s.name for s in self.cluster.services()]
+            if service is not None:
+                name = service if isinstance(service, str) else service.name
+                if name not in self.service.options:
+                    raise OscarError(f"No service named {name!r} on this cluster.")
+                self.service.value = name
+        finally:
+            self._syncing = False
+        if self.service.value:
+            self.refresh()
+        if auto_refresh:
+            self.auto_refresh = True
+
+    # -- public API -------------------------------------------------------------------
+    @property
+    def auto_refresh(self) -> bool:
+        """Whether a background thread refreshes the list."""
+        return self.worker_alive
+
+    @auto_refresh.setter
+    def auto_refresh(self, on: bool) -> None:
+        self.auto.value = bool(on)  # the observer starts or stops the thread
+
+    def refresh(self) -> List[Any]:
+        """Fetch the jobs and redraw the table and the progress."""
+        if not self.service.value:
+            self.set_status("no service selected", "info")
+            return []
+        svc = self.cluster.service(self.service.value)
+        wanted = None if self.status_filter.value == "all" else self.status_filter.value
+        jobs = list(svc.jobs(status=wanted))
+        everything = jobs if wanted is None else list(svc.jobs())
+        with self._lock:
+            self.jobs = jobs
+            self.counts = {}
+            for job in everything:
+                status = str(_job_field(job, "status") or "Unknown")
+                self.counts[status] = self.counts.get(status, 0) + 1
+            self._draw()
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items())) or "no jobs"
+        self.set_status(f"{svc.name}: {summary}", "info")
+        return jobs
+
+    def show_log(self, job: Any) -> str:
+        """Show (and return) the log of a job, given its name or the job."""
+        name = job if isinstance(job, str) else _job_field(job, "name", "id")
+        svc = self.cluster.service(self.service.value)
+        text = svc.logs(name)
+        self.log_title.value = f"<b>Log of {html.escape(name)}</b>"
+        self.log_html.value = pre(text or "(empty log)", "24em")
+        return text
+
+    def delete_finished(self) -> None:
+        """Delete the service's finished jobs, then refresh."""
+        svc = self.cluster.service(self.service.value)
+        svc.delete_jobs()
+        self.refresh()
+        self.set_status(f"{svc.name}: finished jobs deleted", "ok")
+
+    def close(self) -> None:
+        """Stop auto-refresh and close the panel."""
+        self._syncing = True
+        self.auto.value = False
+        super().close()
+
+    # -- internals --------------------------------------------------------------------
+    def _service_changed(self) -> None:
+        if self._syncing:
+            return
+        self.log_title.value = ""
+        self.log_html.value = ""
+        self.refresh()
+
+    def _set_auto(self, on: bool) -> None:
+        if on:
+            self.start_worker(self._loop, name=f"oscar-jobs-{self.service.value}")
+        else:
+            self.stop_worker()
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval):
+            self.guarded(self.refresh)
+            if self.expected and sum(self.counts.get(s, 0) for s in FINISHED) >= self.expected:
+                self.set_status("batch finished; auto-refresh stopped", "ok")
+                self.auto.value = False  # the observer stops this thread without joining it
+                return
+
+    def _draw(self) -> None:
+        header = [widgets.HTML(f"<b>{h}</b>") for h in ("job", "status", "created", "started", "finished")]
+        cells: List[widgets.Widget] = list(header)
+        self.job_buttons = {}
+        for job in self.jobs:
+            name = str(_job_field(job, "name", "id"))
+            status = str(_job_field(job, "status") or "")
+            button = widgets.Button(description=name, tooltip=f"Show the log of {name}",
+                                    layout=widgets.Layout(width="auto"))
+            button.on_click(lambda _b, n=name: self.guarded(self.show_log, n))
+            self.job_buttons[name] = button
+            colour = _COLOURS.get(status, "#333")
+            cells += [button,
+                      widgets.HTML(f'<span style="color:{colour}">{html.escape(status)}</span>'),
+                      widgets.HTML(html.escape(_when(_job_field(job, "creation_time", "created")))),
+                      widgets.HTML(html.escape(_when(_job_field(job, "start_time", "started")))),
+                      widgets.HTML(html.escape(_when(_job_field(job, "finish_time", "finished"))))]
+        self.table.children = cells
+        total = sum(self.counts.values())
+        done = sum(self.counts.get(s, 0) for s in FINISHED)
+        target = max(self.expected or 0, total, 1)
+        self.progress.max = target
+        self.progress.value = done
+        failed = self.counts.get("Failed", 0)
+        self.progress.bar_style = "danger" if failed else ("success" if done >= target else "info")
+        extra = f", {failed} failed" if failed else ""
+        self.progress_label.value = f"{done}/{target} finished{html.escape(extra)}"
