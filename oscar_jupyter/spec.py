@@ -39,6 +39,8 @@ PathT = Tuple[Union[str, int], ...]
 
 #: Storage provider types the Manager knows (`types.StorageProviders`).
 PROVIDER_TYPES = ("minio", "s3", "onedata", "webdav", "rucio")
+#: Provider types a service can take inputs from (others are output-only).
+INPUT_PROVIDER_TYPES = ("minio", "webdav", "rucio")
 #: The provider every cluster has: its own MinIO.
 DEFAULT_PROVIDER = "minio.default"
 #: Log levels the supervisor understands; anything else becomes INFO.
@@ -157,9 +159,9 @@ def format_path(path: Sequence[Union[str, int]]) -> str:
 
 
 def _show(value: Any, limit: int = 60) -> str:
+    """A short repr of a value for messages (long scripts are cut)."""
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + "...'" if isinstance(value, str) \
-        else (text if len(text) <= limit else text[: limit - 3] + "...")
+    return text if len(text) <= limit else text[: limit - 4] + "...'"[: 4 if isinstance(value, str) else 3]
 
 
 def is_secret_path(path: Sequence[Union[str, int]]) -> bool:
@@ -293,7 +295,6 @@ def normalise(data: Dict[str, Any], *, target_version: Optional[str] = None
     notices: List[str] = []
     out = _normalise_node(out, {"$ref": "#/definitions/types.Service"}, (), notices)
 
-    env = out.get("environment")
     for io_key in ("input", "output"):
         items = out.get(io_key)
         if isinstance(items, list):
@@ -312,6 +313,11 @@ def normalise(data: Dict[str, Any], *, target_version: Optional[str] = None
         elif upper != level:
             notices.append(f"log_level {level!r} upper-cased to {upper!r}")
             out["log_level"] = upper
+
+    script = out.get("script")
+    if isinstance(script, str) and "\r" in script:
+        out["script"] = script.replace("\r\n", "\n").replace("\r", "\n")
+        notices.append("script: Windows (CRLF) line endings converted to LF, as OSCAR does")
 
     vo = out.get("vo")
     if isinstance(vo, list) and len(vo) == 1 and isinstance(vo[0], str):
@@ -334,7 +340,6 @@ def normalise(data: Dict[str, Any], *, target_version: Optional[str] = None
                     expose[key] = value[0] if value else 0
                     notices.append(f"expose.{key} {value!r} written as the number {expose[key]!r} "
                                    f"(Manager {target_version} wants a number)")
-    del env
     return out, notices
 
 
@@ -354,8 +359,6 @@ def _normalise_io(item: Dict[str, Any], path: PathT, notices: List[str]) -> None
             why = "means" if not ident else "normalised to"
             notices.append(f"{where}.storage_provider {provider!r} {why} {fixed!r}")
             item["storage_provider"] = fixed
-    elif provider is None and "path" in item and "storage_provider" not in item:
-        pass
     p = item.get("path")
     if isinstance(p, str):
         stripped = p.strip().strip("/")
@@ -506,6 +509,7 @@ def _schema_problems(data: Dict[str, Any]) -> List[Problem]:
     validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     validator = validator_cls(schema)
     problems: List[Problem] = []
+    reported: set = set()
     for err in validator.iter_errors(data):
         path = tuple(err.absolute_path)
         if path == ("name",) and err.validator in ("maxLength", "minLength"):
@@ -514,7 +518,9 @@ def _schema_problems(data: Dict[str, Any]) -> List[Problem]:
             missing = [r for r in err.validator_value
                        if isinstance(err.instance, dict) and r not in err.instance]
             for field in missing:
-                problems.append(Problem(path + (field,), "required field is missing"))
+                if path + (field,) not in reported:
+                    reported.add(path + (field,))
+                    problems.append(Problem(path + (field,), "required field is missing"))
             continue
         if err.validator in ("type", "anyOf"):
             problems.append(Problem(path, f"must be {_expected(err.schema)}", value=err.instance))
@@ -524,6 +530,12 @@ def _schema_problems(data: Dict[str, Any]) -> List[Problem]:
 
 
 def _suggest(key: str, candidates: Sequence[str]) -> Optional[str]:
+    """The candidate `key` most likely meant (aliases, case, then difflib), or None."""
+    if "." in key:  # a provider reference: prefer the only one of the same type
+        kind = key.split(".", 1)[0].lower()
+        same = [c for c in candidates if c.split(".", 1)[0] == kind and c != key]
+        if len(same) == 1:
+            return same[0]
     alias = ALIASES.get(key.lower())
     if alias in candidates:
         return alias
@@ -748,6 +760,10 @@ def _check_io(item: Dict[str, Any], path: PathT, defined: List[str], problems: L
                                     f"is not defined in storage_providers (defined: "
                                     f"{', '.join(defined)})", value=provider,
                                     suggestion=_suggest(provider, defined)))
+    if io_key_of(path) == "input" and kind in PROVIDER_TYPES and kind not in INPUT_PROVIDER_TYPES:
+        problems.append(Problem(path + ("storage_provider",),
+                                f"cannot be an input: OSCAR reads inputs from "
+                                f"{', '.join(INPUT_PROVIDER_TYPES)} only", value=provider))
     value = item.get("path")
     if value is None:
         if needs_path:
@@ -755,16 +771,27 @@ def _check_io(item: Dict[str, Any], path: PathT, defined: List[str], problems: L
         return
     if not isinstance(value, str):
         return
-    if not value.strip("/ "):
-        problems.append(Problem(path + ("path",), "must be 'bucket/folder'", value=value))
+    trimmed = value.strip("/ ")
+    bucket, _, folder = trimmed.partition("/")
+    if io_key_of(path) in ("input", "output") and not (bucket and folder):
+        problems.append(Problem(path + ("path",), "must be 'bucket/folder' (OSCAR needs a folder "
+                                "inside the bucket)", value=value,
+                                suggestion=f"{bucket}/{'in' if io_key_of(path) == 'input' else 'out'}"
+                                if bucket else None))
         return
-    bucket = value.strip("/ ").split("/", 1)[0]
+    if not bucket:
+        problems.append(Problem(path + ("path",), "must be 'bucket' or 'bucket/folder'", value=value))
+        return
     if kind in ("minio", "s3") and not _BUCKET.match(bucket):
         fixed = re.sub(r"[^a-z0-9.-]+", "-", bucket.lower()).strip("-.")
-        rest = value.strip("/ ")[len(bucket):]
         problems.append(Problem(path + ("path",), "must be 'bucket/folder' with a bucket name of "
                                 "3-63 lowercase letters, digits, '.' or '-'", value=value,
-                                suggestion=(fixed + rest) if len(fixed) >= 3 else None))
+                                suggestion=(fixed + trimmed[len(bucket):]) if len(fixed) >= 3 else None))
+
+
+def io_key_of(path: PathT) -> str:
+    """'input', 'output' or 'mount' for a storage-IO path like ('input', 0)."""
+    return str(path[0]) if path else ""
 
 
 def _check_replica(rep: Dict[str, Any], path: PathT, clusters: Dict[str, Any],

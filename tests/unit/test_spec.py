@@ -1,0 +1,369 @@
+"""The service model: schema, normalisation, validation, defaults, secrets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from oscar_jupyter import spec
+from oscar_jupyter.errors import InvalidDefinition
+from oscar_jupyter.spec import Problem, ServiceSpec, normalise, validate, with_defaults
+
+REFERENCE = Path("/work/shared/reference")
+
+
+def base(**extra):
+    data = {"name": "grayify", "image": "ghcr.io/grycap/imagemagick", "script": "echo hi\n",
+            "input": [{"storage_provider": "minio.default", "path": "grayify/in"}],
+            "output": [{"storage_provider": "minio.default", "path": "grayify/out"}]}
+    data.update(extra)
+    return data
+
+
+def by_field(problems):
+    return {p.field: p for p in problems}
+
+
+# --------------------------------------------------------------------------- schema
+
+def test_schema_is_the_union_of_both_manager_versions():
+    schema = spec.service_schema()
+    props = schema["definitions"]["types.Service"]["properties"]
+    assert props["replicas"]["x-oscar-only"] == "v3.7.1"
+    for field in ("kserve", "volume", "federation"):
+        assert props[field]["x-oscar-only"] == "v4.1.2"
+    api_port = schema["definitions"]["types.Expose"]["properties"]["api_port"]
+    assert {"type": "integer"} in api_port["anyOf"]
+    assert schema["definitions"]["types.Service"]["required"] == ["image", "name", "script"]
+    # every reference resolves
+    text = json.dumps(schema)
+    for ref in set(__import__("re").findall(r'#/definitions/([\w.]+)', text)):
+        assert ref in schema["definitions"]
+
+
+@pytest.mark.skipif(not (REFERENCE / "oscar-swagger-v4.1.2.yaml").exists(), reason="specs absent")
+def test_regenerate_reproduces_the_packaged_schema(tmp_path):
+    out = tmp_path / "service.json"
+    rc = spec.main(["--regenerate", str(REFERENCE / "oscar-swagger-v3.7.1.yaml"),
+                    str(REFERENCE / "oscar-swagger-v4.1.2.yaml"), "--output", str(out)])
+    assert rc == 0
+    assert json.loads(out.read_text()) == json.loads(spec.SCHEMA_PATH.read_text())
+
+
+def test_schema_at_and_known_fields():
+    assert spec.schema_at(("expose", "api_port")) is not None
+    assert spec.schema_at(("input", 0, "path")) == {"type": "string"}
+    assert spec.schema_at(("storage_providers", "s3", "aws", "secret_key"))["type"] == "string"
+    assert "memory" in spec.known_fields()
+    assert "api_port" in spec.known_fields(("expose",))
+    assert spec.schema_at(("nope",)) is None
+
+
+# --------------------------------------------------------------------------- Problem
+
+def test_problem_str_has_position_field_value_and_suggestion():
+    p = Problem(("input", 0, "path"), "must be 'bucket/folder'", value="x", line=7, column=5)
+    assert str(p) == "line 7, column 5: input[0].path: must be 'bucket/folder' (got 'x')"
+    p = Problem(("memroy",), "unknown field", suggestion="memory")
+    assert str(p) == "memroy: unknown field; did you mean 'memory'?"
+    assert spec.format_path(("environment", "variables", "MY.VAR")) == 'environment.variables["MY.VAR"]'
+    assert spec.format_path(()) == "(service)"
+
+
+# --------------------------------------------------------------------------- normalise
+
+def test_normalise_variables_capital_v_renamed_with_notice():
+    data, notices = normalise(base(environment={"Variables": {"A": "1"}, "secrets": {"S": "x"}}))
+    assert data["environment"] == {"variables": {"A": "1"}, "secrets": {"S": "x"}}
+    assert any("Variables renamed to environment.variables" in n for n in notices)
+
+
+def test_normalise_both_spellings_merge_lowercase_wins():
+    data, notices = normalise(base(environment={"Variables": {"A": "old", "B": "b"},
+                                                "variables": {"A": "new"}}))
+    assert data["environment"]["variables"] == {"A": "new", "B": "b"}
+    assert any("merged" in n for n in notices)
+
+
+def test_normalise_scalars_to_strings_and_says_so():
+    data, notices = normalise(base(cpu=1.0, memory=512, environment={"variables": {
+        "FLAG": True, "N": 3, "L": ["a", "b"], "E": None}}))
+    assert data["cpu"] == "1.0"
+    assert data["memory"] == "512"
+    assert data["environment"]["variables"] == {"FLAG": "true", "N": "3", "L": '["a","b"]', "E": ""}
+    text = "\n".join(notices)
+    for needle in ("cpu: float 1.0", "FLAG: bool True", "L: list", "E: empty (null)"):
+        assert needle in text
+    # the original is untouched (deep copy)
+    assert normalise.__doc__ and base(cpu=1.0)["cpu"] == 1.0
+
+
+def test_normalise_provider_log_level_vo_paths():
+    data, notices = normalise(base(
+        input=[{"storage_provider": "minio", "path": "/b/in/", "suffix": ".jpg"}],
+        output=[{"storage_provider": "MinIO.default", "path": "b/out"}],
+        log_level="debug", vo=["vo.ai4eosc.eu"]))
+    assert data["input"][0] == {"storage_provider": "minio.default", "path": "b/in", "suffix": [".jpg"]}
+    assert data["output"][0]["storage_provider"] == "minio.default"
+    assert data["log_level"] == "DEBUG"
+    assert data["vo"] == "vo.ai4eosc.eu"
+    assert len(notices) == 6
+
+
+def test_normalise_unknown_log_level_becomes_info():
+    data, notices = normalise(base(log_level="verbose"))
+    assert data["log_level"] == "INFO"
+    assert "'verbose'" in notices[0]
+
+
+def test_normalise_api_port_shape_kept_unless_target_given():
+    data, notices = normalise(base(expose={"api_port": 8080}))
+    assert data["expose"]["api_port"] == 8080 and not notices
+    data, _ = normalise(base(expose={"api_port": [8080]}))
+    assert data["expose"]["api_port"] == [8080]
+    data, notices = normalise(base(expose={"api_port": 8080, "nodePort": 0}), target_version="v4.1.2")
+    assert data["expose"] == {"api_port": [8080], "nodePort": []}
+    data, notices = normalise(base(expose={"api_port": [8080]}), target_version="3.7.1")
+    assert data["expose"]["api_port"] == 8080 and "wants a number" in notices[0]
+
+
+def test_normalise_case_insensitive_field_names_and_null_credentials():
+    data, notices = normalise(base(Memory="1Gi", clusters={"c1": {"endpoint": "https://x",
+                                                                    "auth_user": None,
+                                                                    "auth_password": None}}))
+    assert data["memory"] == "1Gi" and "Memory" not in data
+    assert data["clusters"]["c1"] == {"endpoint": "https://x"}
+    assert len(notices) == 3
+
+
+def test_normalise_script_crlf():
+    data, notices = normalise(base(script="echo a\r\necho b\r\n"))
+    assert data["script"] == "echo a\necho b\n"
+    assert "CRLF" in notices[0]
+
+
+def test_normalise_rejects_non_mapping():
+    with pytest.raises(TypeError):
+        normalise(["not", "a", "service"])  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- validate
+
+def test_valid_service_has_no_problems():
+    assert validate(base()) == []
+    assert validate(with_defaults(base())) == []
+
+
+def test_required_fields_each_reported():
+    problems = validate({"memory": "1Gi"})
+    assert sorted(p.field for p in problems) == ["image", "name", "script"]
+    assert all(p.message == "required field is missing" for p in problems)
+
+
+def test_unknown_field_suggestions_and_modes():
+    data = base(memroy="1Gi", expose={"port": 8080, "api_port": 80},
+                clusters={"c": {"endpoint": "https://e", "memory": "1Gi"}})
+    problems = by_field(validate(data))
+    assert problems["memroy"].suggestion == "memory"
+    assert problems["memroy"].severity == "error"
+    assert problems["expose.port"].suggestion == "api_port"
+    assert "clusters.c.memory" in problems
+    warned = validate(data, unknown="warn")
+    assert {p.severity for p in warned} == {"warning"}
+    assert len(warned) == 3
+    assert validate(data, unknown="ignore") == []
+    with pytest.raises(ValueError):
+        validate(data, unknown="sometimes")
+
+
+def test_version_specific_fields_are_known():
+    data = base(replicas=[{"type": "endpoint", "url": "https://x/job"}],
+                kserve={"storage_uri": "s3://m", "cpu": "1"},
+                volume={"size": "1Gi", "mount_path": "/data"},
+                federation={"topology": "star", "members": []})
+    assert validate(data) == []
+
+
+def test_type_errors_name_field_value_and_expectation():
+    problems = by_field(validate(base(enable_gpu="yes", expose={"api_port": "80"},
+                                      input=[{"storage_provider": "minio.default", "path": 3}])))
+    assert str(problems["enable_gpu"]) == "enable_gpu: must be true or false (got 'yes')"
+    assert "must be an integer or a list of integers (got '80')" in str(problems["expose.api_port"])
+    assert "must be a string (got 3)" in str(problems["input[0].path"])
+
+
+@pytest.mark.parametrize("name,ok", [
+    ("grayify", True), ("a", True), ("a" * 39, True), ("a" * 40, False), ("Grayify", False),
+    ("gray_ify", False), ("-gray", False), ("gray-", False), ("9lives", True), ("", False)])
+def test_name_is_a_dns_label_of_at_most_39(name, ok):
+    problems = [p for p in validate(base(name=name)) if p.field == "name"]
+    assert (problems == []) is ok
+    if not ok:
+        assert problems[0].value == name
+
+
+def test_name_suggestion():
+    (p,) = validate(base(name="My_Service"))
+    assert p.suggestion == "my-service"
+
+
+@pytest.mark.parametrize("field,value,ok,suggestion", [
+    ("memory", "256Mi", True, None), ("memory", "1Gi", True, None), ("memory", "512M", True, None),
+    ("memory", "1e9", True, None), ("memory", "256MB", False, "256Mi"), ("memory", "lots", False, None),
+    ("memory", "1.5Gi", True, None), ("cpu", "0.5", True, None), ("cpu", "500m", True, None),
+    ("cpu", "2 cores", False, "2"), ("cpu", "-1", False, None), ("cpu", "", False, None)])
+def test_quantities(field, value, ok, suggestion):
+    problems = [p for p in validate(base(**{field: value})) if p.field == field]
+    assert (problems == []) is ok, problems
+    if not ok:
+        assert problems[0].suggestion == suggestion
+        assert "Kubernetes quantity" in problems[0].message
+
+
+def test_memory_with_milli_suffix_is_a_warning():
+    (p,) = validate(base(memory="256m"))
+    assert p.severity == "warning" and p.suggestion == "256Mi"
+
+
+def test_scales():
+    fields = by_field(validate(base(synchronous={"min_scale": 3, "max_scale": 2})))
+    assert "must not exceed max_scale (2)" in fields["synchronous.min_scale"].message
+    assert validate(base(synchronous={"min_scale": 3, "max_scale": 0})) == []  # 0 = unbounded
+    fields = by_field(validate(base(expose={"api_port": 80, "min_scale": 5, "max_scale": 2})))
+    assert "expose.min_scale" in fields
+    fields = by_field(validate(base(synchronous={"min_scale": -1})))
+    assert fields["synchronous.min_scale"].message == "must be 0 or more"
+
+
+def test_expose_port_range_and_missing_port_warning():
+    fields = by_field(validate(base(expose={"api_port": 70000})))
+    assert "between 1 and 65535" in fields["expose.api_port"].message
+    fields = by_field(validate(base(expose={"api_port": [80, 0]})))
+    assert "expose.api_port[1]" in fields
+    (p,) = validate(base(expose={"min_scale": 1}))
+    assert p.severity == "warning" and "not be exposed" in p.message
+
+
+def test_visibility():
+    fields = by_field(validate(base(visibility="pubilc")))
+    assert fields["visibility"].suggestion == "public"
+    (p,) = validate(base(visibility="restricted"))
+    assert p.severity == "warning" and p.field == "allowed_users"
+    assert validate(base(visibility="restricted", allowed_users=["u@egi.eu"])) == []
+
+
+def test_storage_provider_references():
+    data = base(input=[{"storage_provider": "minio.default", "path": "b1/in"}],
+                output=[{"storage_provider": "s3.aws", "path": "bucket/out"},
+                        {"storage_provider": "s3.other", "path": "bucket/out"},
+                        {"storage_provider": "ftp.x", "path": "bucket/out"},
+                        {"storage_provider": "minio.remote", "path": "bucket/out"}],
+                storage_providers={"s3": {"aws": {"access_key": "a", "secret_key": "s",
+                                                  "region": "us-east-1"}},
+                                   "minio": {"remote": {"endpoint": "https://m"}}})
+    fields = by_field(validate(data))
+    assert set(fields) == {"input[0].path", "output[1].storage_provider",
+                           "output[2].storage_provider"}
+    assert "is not defined in storage_providers" in fields["output[1].storage_provider"].message
+    assert fields["output[1].storage_provider"].suggestion == "s3.aws"
+    assert "unknown storage provider type 'ftp'" in fields["output[2].storage_provider"].message
+    assert "b1/in" in str(fields["input[0].path"])  # bucket name too short
+
+
+def test_input_provider_types_and_missing_folder():
+    data = base(input=[{"storage_provider": "s3.aws", "path": "bucket"}],
+                storage_providers={"s3": {"aws": {}}})
+    fields = by_field(validate(data))
+    assert "cannot be an input" in fields["input[0].storage_provider"].message
+    assert str(fields["input[0].path"]).startswith(
+        "input[0].path: must be 'bucket/folder' (OSCAR needs a folder inside the bucket) (got 'bucket')")
+    assert fields["input[0].path"].suggestion == "bucket/in"
+    fields = by_field(validate(base(input=[{"path": "bucket/in"}])))
+    assert fields["input[0].storage_provider"].message.startswith("required field is missing")
+
+
+def test_environment_names():
+    fields = by_field(validate(base(environment={"variables": {"9BAD": "x", "OK_1": "y"}})))
+    assert list(fields) == ['environment.variables["9BAD"]']
+
+
+def test_replica_cluster_references():
+    data = base(replicas=[{"type": "oscar", "cluster_id": "oscar-clustr", "service_name": "x"}],
+                clusters={"oscar-cluster": {"endpoint": "https://x"}})
+    (p,) = validate(data)
+    assert p.field == "replicas[0].cluster_id" and p.suggestion == "oscar-cluster"
+
+
+def test_secret_values_never_in_problems():
+    data = base(environment={"secrets": {"PW": 123456789}},
+                clusters={"c": {"endpoint": "https://x", "auth_password": 987654321}})
+    text = "\n".join(str(p) for p in validate(data))
+    assert "123456789" not in text and "987654321" not in text
+    assert "value hidden" in text
+
+
+# --------------------------------------------------------------------------- defaults, secrets
+
+def test_with_defaults_fills_what_the_manager_fills():
+    full = with_defaults(base(expose={"api_port": 80}))
+    assert full["memory"] == "256Mi" and full["cpu"] == "0.2" and full["log_level"] == "INFO"
+    assert full["visibility"] == "private"
+    assert full["synchronous"] == {"min_scale": 0, "max_scale": 0}
+    assert full["expose"]["min_scale"] == 1 and full["expose"]["max_scale"] == 10
+    kept = with_defaults(base(memory="1Gi", synchronous={"max_scale": 4}))
+    assert kept["memory"] == "1Gi" and kept["synchronous"] == {"max_scale": 4, "min_scale": 0}
+
+
+def test_redact_service_blanks_every_secret():
+    data = base(token="t" * 64,
+                environment={"variables": {"PUBLIC": "v"}, "secrets": {"PW": "hunter22"}},
+                clusters={"c": {"endpoint": "https://x", "auth_user": "u", "auth_password": "pw-1234"}},
+                storage_providers={"s3": {"aws": {"access_key": "AK", "secret_key": "SK-secret"}},
+                                   "webdav": {"d": {"login": "l", "password": "dav-pass"}}})
+    red = spec.redact_service(data)
+    text = json.dumps(red)
+    for secret in ("hunter22", "pw-1234", "SK-secret", "dav-pass", "t" * 64):
+        assert secret not in text
+    assert red["environment"]["variables"]["PUBLIC"] == "v"
+    assert red["clusters"]["c"]["auth_user"] == "u"
+    assert data["environment"]["secrets"]["PW"] == "hunter22"  # original untouched
+
+
+def test_comparable_ignores_server_set_fields():
+    local = base(environment={"Variables": {"A": "1"}, "secrets": {"S": "real"}})
+    deployed = with_defaults(normalise(local)[0])
+    deployed.update(token="x" * 64, owner="cluster_admin",
+                    storage_providers={"minio": {"default": {"endpoint": "http://m",
+                                                             "access_key": "hidden",
+                                                             "secret_key": "hidden"}}})
+    deployed["environment"]["secrets"] = {"S": ""}
+    assert spec.comparable(local) == spec.comparable(deployed)
+    deployed["memory"] = "1Gi"
+    assert spec.comparable(local) != spec.comparable(deployed)
+
+
+# --------------------------------------------------------------------------- ServiceSpec
+
+def test_service_spec_from_dict():
+    s = ServiceSpec.from_dict(base(cpu=1, environment={"Variables": {"A": "1"},
+                                                       "secrets": {"TOKEN": "abcd-secret"}}),
+                              cluster_id="oscar-cluster")
+    assert s.name == "grayify" and s.cluster_id == "oscar-cluster"
+    assert s.data["cpu"] == "1" and len(s.notices) == 2
+    assert "abcd-secret" not in repr(s) and "grayify" in repr(s)
+    assert s.to_dict() == s.data and s.to_dict() is not s.data
+    assert s.redacted()["environment"]["secrets"]["TOKEN"] == "***"
+
+
+def test_service_spec_raises_with_every_problem():
+    with pytest.raises(InvalidDefinition) as info:
+        ServiceSpec.from_dict({"name": "Bad_Name", "memroy": "1Gi", "image": "x"})
+    err = info.value
+    assert {p.field for p in err.problems} == {"name", "memroy", "script"}
+    assert "did you mean 'memory'" in str(err)
+
+
+def test_service_spec_keeps_warnings():
+    s = ServiceSpec.from_dict(base(memroy="1Gi"), unknown="warn")
+    assert [w.field for w in s.warnings] == ["memroy"]
