@@ -22,11 +22,12 @@ from .listings import (render_cluster, render_jobs, render_mapping, render_objec
                        render_service, render_services)
 from .options import Options, options
 from .results import RENDERERS, guess_kind, render_bytes, render_image
+from .table import Table, render_table
 from .tree import json_text, json_tree
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["mimebundle", "options", "Options", "renderer_for"]
+__all__ = ["mimebundle", "options", "Options", "renderer_for", "Table"]
 
 Renderer = Callable[[Any], Tuple[str, str]]
 
@@ -39,8 +40,11 @@ _BY_CLASS: Dict[str, Renderer] = {
     "ObjectList": render_objects, "Listing": render_objects, "StorageListing": render_objects,
     "BucketList": render_objects,
     "Service": render_service, "Cluster": render_cluster,
-    "FDL": render_fdl, "ServiceSpec": render_fdl,
+    "FDL": render_fdl, "ServiceSpec": render_fdl, "Table": render_table,
 }
+
+# a list whose items all have one of these class names renders as that listing
+_LIST_OF: Dict[str, Renderer] = {"Service": render_services, "Job": render_jobs}
 
 
 class _PILView:
@@ -66,6 +70,10 @@ def renderer_for(obj: Any) -> Optional[Renderer]:
             return _BY_CLASS[cls.__name__]
     if isinstance(obj, Image.Image):
         return _render_pil
+    if isinstance(obj, (list, tuple)) and obj:
+        names = {type(i).__name__ for i in obj}
+        if len(names) == 1 and next(iter(names)) in _LIST_OF:
+            return _LIST_OF[next(iter(names))]
     if hasattr(obj, "elapsed") or hasattr(obj, "raw"):
         guessed = guess_kind(obj)
         if guessed:

@@ -70,11 +70,11 @@ def summarise(result: Any) -> str:
     if result is None:
         return ""
     kind = getattr(result, "kind", None)
-    if kind == "predictions":
+    if kind in ("predictions", "prediction"):
         pairs = sorted(zip(getattr(result, "labels", []) or [], getattr(result, "probabilities", []) or []),
                        key=lambda lp: -float(lp[1]))
         return f"{pairs[0][0]} ({float(pairs[0][1]) * 100:.1f}%)" if pairs else "no classes"
-    if kind == "detections":
+    if kind in ("detections", "detection"):
         return f"{len(getattr(result, 'boxes', []) or [])} detections"
     if kind == "text":
         return h.truncate(str(getattr(result, "text", "")).strip().replace("\n", " "), 80)
@@ -122,13 +122,15 @@ def render_batch(obj: Any) -> Tuple[str, str]:
             or h.badge(st, "#757575")
         inp = getattr(item, "input", None)
         res = getattr(item, "result", None)
-        in_cell = h.Raw(_thumb(inp, budget) + f'<div>{h.esc(_label(inp))}</div>')
+        name = getattr(item, "name", None)
+        label = name if isinstance(name, str) and name else _label(inp)
+        in_cell = h.Raw(_thumb(inp, budget) + f'<div>{h.esc(label)}</div>')
         out_cell = h.Raw(_thumb(res, budget) + f"<div>{h.esc(summarise(res))}</div>")
         rows.append([idx, in_cell, mark, h.seconds(getattr(item, "elapsed", None)),
                      out_cell if st != "failed" else h.Raw(_error_cell(item))])
         detail = summarise(res) if st != "failed" else h.truncate(str(getattr(item, "error", "")), 100)
         sym = {"ok": "✓", "failed": "✗"}.get(st, st)
-        text_rows.append(f"  {idx:>3} {sym} {_label(inp)[:30]:<30} "
+        text_rows.append(f"  {idx:>3} {sym} {label[:30]:<30} "
                          f"{h.seconds(getattr(item, 'elapsed', None)):>8}  {detail}")
     table = h.table(["#", "input", "status", "elapsed", "output / error"], rows,
                     max_rows=options.max_rows)

@@ -193,7 +193,9 @@ def render_array(obj: Any) -> Rendered:
 RENDERERS: Dict[str, Callable[[Any], Rendered]] = {
     "image": render_image,
     "predictions": render_predictions,
+    "prediction": render_predictions,
     "detections": render_detections,
+    "detection": render_detections,
     "json": render_json,
     "text": render_text,
     "bytes": render_bytes,

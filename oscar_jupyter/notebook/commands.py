@@ -1,0 +1,310 @@
+"""What each `%oscar` sub-command does, on top of the public client API.
+
+Every command takes the parsed arguments and a `Context` (the notebook's
+namespace, settings and ways to talk to the user), shows what it has to show,
+and returns the value that ``-o VAR`` stores.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, MutableMapping, Optional
+
+from .. import errors
+from . import inputs
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """The notebook side of a command: namespace, settings, and user interaction."""
+
+    namespace: MutableMapping[str, Any]
+    show: Callable[[Any], None]            # display an object (rich)
+    say: Callable[[str], None]             # one status line
+    ask_password: Callable[[str], str]     # masked prompt
+    confirm: Callable[[str], bool]         # yes/no prompt
+    default_timeout: Optional[float] = None
+    map_concurrency: int = 4
+    progress: bool = True
+
+
+def _oj():
+    import oscar_jupyter
+    return oscar_jupyter
+
+
+def current_cluster():
+    """The current connection, or a `ConfigError` telling how to connect."""
+    oj = _oj()
+    try:
+        cl = oj.current()
+    except errors.OscarError as exc:
+        raise errors.ConfigError("Not connected to a cluster.",
+                                 hint="Run `%oscar connect --local` or `%oscar connect URL --user USER`.") \
+            from exc
+    if cl is None:
+        raise errors.ConfigError("Not connected to a cluster.",
+                                 hint="Run `%oscar connect --local` or `%oscar connect URL --user USER`.")
+    return cl
+
+
+def _open_clusters() -> Dict[str, Any]:
+    found = _oj().clusters()
+    if isinstance(found, dict):
+        return dict(found)
+    return {getattr(c, "id", str(i)): c for i, c in enumerate(found or [])}
+
+
+# -- connections -------------------------------------------------------------------------
+
+def connect(args: argparse.Namespace, ctx: Context) -> Any:
+    oj = _oj()
+    creds = {k: getattr(args, k) for k in ("user", "password", "token", "refresh_token",
+                                           "oidc_account", "cluster_id", "config")
+             if getattr(args, k, None)}
+    if args.local:
+        if args.endpoint or creds:
+            raise errors.ConfigError("--local takes no endpoint or credentials.",
+                                     hint="Use `%oscar connect --local` alone.")
+        cl = oj.connect(local=True)
+    else:
+        if args.endpoint and args.user and not ({"password", "token", "refresh_token",
+                                                 "oidc_account"} & set(creds)):
+            creds["password"] = ctx.ask_password(f"Password for {args.user} at {args.endpoint}: ")
+        if not args.verify:
+            creds["ssl_verify"] = False
+        cl = oj.connect(args.endpoint, **creds) if args.endpoint else oj.connect(**creds)
+    try:
+        version = cl.version()
+    except errors.OscarError:
+        version = ""
+    user = getattr(cl, "user", None)
+    ctx.say(f"Connected to {cl.id} at {cl.endpoint}" + (f" as {user}" if user else "")
+            + (f" (OSCAR {version})" if version else "") + ".")
+    return cl
+
+
+def clusters(args: argparse.Namespace, ctx: Context) -> Any:
+    open_ = _open_clusters()
+    try:
+        cur = _oj().current()
+    except errors.OscarError:
+        cur = None
+    from .. import display
+    rows = [["*" if c is cur else "", cid, getattr(c, "endpoint", ""), getattr(c, "user", "") or ""]
+            for cid, c in open_.items()]
+    ctx.show(display.Table(["", "id", "endpoint", "user"], rows,
+                           title=f"{len(rows)} open connections" if rows else "no open connections"))
+    return list(open_.values())
+
+
+def use(args: argparse.Namespace, ctx: Context) -> Any:
+    open_ = _open_clusters()
+    if args.id not in open_:
+        from .arguments import suggest
+        known = ", ".join(open_) or "none"
+        raise errors.NotFound(f"No open connection with id {args.id!r} (open: {known}).{suggest(args.id, list(open_))}")
+    cl = _oj().use(args.id)
+    ctx.say(f"Current cluster: {args.id} at {getattr(cl, 'endpoint', '') or open_[args.id].endpoint}.")
+    return cl
+
+
+def info(args: argparse.Namespace, ctx: Context) -> Any:
+    cl = current_cluster()
+    data = cl.info()
+    flat = {"cluster": cl.id, "endpoint": cl.endpoint}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            flat[k] = v
+    from .. import display
+    ctx.show(display.Table(["field", "value"], list(flat.items()), title=f"cluster {cl.id}"))
+    return data
+
+
+# -- services ----------------------------------------------------------------------------
+
+def services(args: argparse.Namespace, ctx: Context) -> Any:
+    found = current_cluster().services()
+    ctx.show(found)
+    return found
+
+
+def load_fdl(value: Any) -> Any:
+    """An FDL object from a variable's value or a path."""
+    from .. import fdl
+    if isinstance(value, (str, Path)) and Path(value).expanduser().is_file():
+        return fdl.load(Path(value).expanduser())
+    if isinstance(value, str):
+        return fdl.load(value)
+    return value
+
+
+def deploy_fdl(definition: Any, ctx: Context, *, wait: bool) -> List[Any]:
+    """Create or update every service of `definition` and say what was done.
+
+    Services keyed by a cluster id that names an open connection go there;
+    any other id (e.g. `oscar-cluster` from a published example) means the
+    current connection.
+    """
+    from ..service import specs_of
+    specs = specs_of(definition)
+    open_ = _open_clusters()
+    cur = current_cluster()
+    ids = []
+    for s in specs:
+        cid = getattr(s, "cluster_id", None)
+        if cid not in ids:
+            ids.append(cid)
+    applied: List[Any] = []
+    for cid in ids:
+        target = open_.get(cid, cur) if cid is not None else cur
+        done = target.apply(definition, wait=wait, cluster_id=cid)
+        for svc in done:
+            ctx.say(f"Deployed {svc.name} on {target.id}" + (" (ready)." if wait else "."))
+        applied.extend(done)
+    return applied
+
+
+def deploy(args: argparse.Namespace, ctx: Context) -> Any:
+    value = inputs.one(args.fdl, ctx.namespace)
+    if isinstance(value, str) and not Path(value).expanduser().is_file() and "\n" not in value:
+        raise errors.InvalidInput(f"No FDL file or variable named {args.fdl!r}.")
+    applied = deploy_fdl(load_fdl(value), ctx, wait=args.wait)
+    return applied
+
+
+def rm(args: argparse.Namespace, ctx: Context) -> Any:
+    cl = current_cluster()
+    cl.service(args.service)  # NotFound before asking anything
+    if not args.yes and not ctx.confirm(
+            f"Delete service {args.service!r} on {cl.id} (and its input/output buckets)? [y/N] "):
+        ctx.say(f"Kept service {args.service}.")
+        return False
+    cl.delete(args.service)
+    ctx.say(f"Deleted service {args.service} on {cl.id}.")
+    return True
+
+
+# -- invocations -------------------------------------------------------------------------
+
+def run(args: argparse.Namespace, ctx: Context) -> Any:
+    svc = current_cluster().service(args.service)
+    data = b"" if args.input is None else inputs.one(args.input, ctx.namespace, text=args.text)
+    kw: Dict[str, Any] = {}
+    if args.encoding:
+        kw["encoding"] = args.encoding
+    timeout = args.timeout if args.timeout is not None else ctx.default_timeout
+    if timeout is not None:
+        kw["timeout"] = timeout
+    result = svc.run(data, **kw)
+    ctx.show(result)
+    return result
+
+
+def map_(args: argparse.Namespace, ctx: Context) -> Any:
+    svc = current_cluster().service(args.service)
+    items = inputs.many([args.inputs], ctx.namespace)
+    kw: Dict[str, Any] = {"concurrency": args.concurrency or ctx.map_concurrency,
+                          "progress": ctx.progress}
+    if args.encoding:
+        kw["encoding"] = args.encoding
+    batch = svc.map(items, **kw)
+    ctx.show(batch)
+    return batch
+
+
+def job(args: argparse.Namespace, ctx: Context) -> Any:
+    svc = current_cluster().service(args.service)
+    items = inputs.many(args.inputs, ctx.namespace)
+    kw: Dict[str, Any] = {"wait": args.wait, "progress": ctx.progress}
+    timeout = args.timeout if args.timeout is not None else ctx.default_timeout
+    if args.wait and timeout is not None:
+        kw["timeout"] = timeout
+    outcome = svc.submit(items, **kw)
+    if args.wait:
+        ctx.show(outcome)
+    else:
+        ctx.say(f"Uploaded {len(items)} input(s) to {svc.name}'s input bucket: one job each. "
+                f"Watch them with `%oscar jobs {svc.name}`.")
+    return outcome
+
+
+def jobs(args: argparse.Namespace, ctx: Context) -> Any:
+    svc = current_cluster().service(args.service)
+    found = svc.jobs(status=args.status) if args.status else svc.jobs()
+    ctx.show(found)
+    return found
+
+
+def _created(job: Any) -> str:
+    value = job.get("creation_time") if isinstance(job, dict) else getattr(job, "creation_time", None)
+    if isinstance(value, _dt.datetime):
+        return value.isoformat()
+    return str(value or "")
+
+
+def logs(args: argparse.Namespace, ctx: Context) -> Any:
+    svc = current_cluster().service(args.service)
+    name = args.job
+    if name is None:
+        found = list(svc.jobs())
+        if not found:
+            raise errors.NotFound(f"Service {svc.name!r} has no jobs yet.",
+                                  hint=f"Start one with `%oscar job {svc.name} FILE`.")
+        latest = max(found, key=_created)
+        name = latest.get("name") if isinstance(latest, dict) else latest.name
+    text = svc.logs(name)
+    ctx.say(f"── log of {name} ──")
+    ctx.say(text.rstrip("\n"))
+    return text
+
+
+# -- storage -----------------------------------------------------------------------------
+
+def put(args: argparse.Namespace, ctx: Context) -> Any:
+    local = Path(args.local).expanduser()
+    if not local.is_file():
+        raise errors.InvalidInput(f"No such local file: {args.local!r}.")
+    where = current_cluster().storage.put(local, args.remote)
+    ctx.say(f"Uploaded {local} ({local.stat().st_size:,} bytes) to {where or args.remote}.")
+    return where or args.remote
+
+
+def get(args: argparse.Namespace, ctx: Context) -> Any:
+    path = current_cluster().storage.get(args.remote, args.local) if args.local \
+        else current_cluster().storage.get(args.remote)
+    ctx.say(f"Downloaded {args.remote} to {path}.")
+    return path
+
+
+def ls(args: argparse.Namespace, ctx: Context) -> Any:
+    storage = current_cluster().storage
+    found = storage.ls(args.path) if args.path else storage.buckets()
+    ctx.show(found)
+    return found
+
+
+def panel(args: argparse.Namespace, ctx: Context) -> Any:
+    from .arguments import PANELS, suggest
+    if args.name not in PANELS:
+        raise errors.NotFound(f"No panel named {args.name!r} (panels: {', '.join(PANELS)})."
+                              f"{suggest(args.name, PANELS)}")
+    from .panels import open_panel
+    widget = open_panel(args.name, current_cluster())
+    ctx.show(widget)
+    return widget
+
+
+COMMANDS: Dict[str, Callable[[argparse.Namespace, Context], Any]] = {
+    "connect": connect, "clusters": clusters, "use": use, "info": info,
+    "services": services, "deploy": deploy, "rm": rm, "run": run, "map": map_,
+    "job": job, "jobs": jobs, "logs": logs, "put": put, "get": get, "ls": ls,
+    "panel": panel,
+}
