@@ -1,0 +1,335 @@
+"""The panels against a real oscar-local: set widget values, click buttons, check the cluster."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterator, List
+
+import ipywidgets as widgets
+import pytest
+import requests
+import yaml
+from PIL import Image
+
+import oscar_jupyter as oj
+from oscar_jupyter.errors import InvalidDefinition, OscarError
+from oscar_jupyter.notebook.panels import (DeployPanel, InvokePanel, JobsPanel, ServicesPanel,
+                                           StoragePanel, open_panel)
+
+GRAY_SCRIPT = """#!/bin/sh
+echo "gray: $(basename "$INPUT_FILE_PATH")"
+python3 - "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR" <<'EOF'
+import os, sys
+from PIL import Image, ImageOps
+ImageOps.grayscale(Image.open(sys.argv[1])).save(os.path.join(sys.argv[2], "gray.png"))
+EOF
+"""
+
+
+def _fdl(name: str, *, buckets: bool = True, cpu: str = "0.5") -> str:
+    doc = {"functions": {"oscar": [{"oscar-cluster": {
+        "name": name, "image": "ghcr.io/grycap/imagemagick", "cpu": cpu, "memory": "256Mi",
+        "script": GRAY_SCRIPT}}]}}
+    if buckets:
+        svc = doc["functions"]["oscar"][0]["oscar-cluster"]
+        svc["input"] = [{"storage_provider": "minio.default", "path": f"{name}/in"}]
+        svc["output"] = [{"storage_provider": "minio.default", "path": f"{name}/out"}]
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def _png(color: Any = (200, 40, 40), size: Any = (48, 32)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _upload_value(name: str, content: bytes) -> tuple:
+    return ({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
+             "last_modified": 0},)
+
+
+def _all_widgets(root: widgets.Widget) -> Iterator[widgets.Widget]:
+    yield root
+    for child in getattr(root, "children", ()):
+        yield from _all_widgets(child)
+
+
+def _rendered_text(root: widgets.Widget) -> str:
+    """Everything a panel renders as HTML or output (what could end up in a notebook)."""
+    parts: List[str] = []
+    for w in _all_widgets(root):
+        if isinstance(w, (widgets.HTML, widgets.Label)):
+            parts.append(w.value)
+        if isinstance(w, widgets.Output):
+            parts.append(repr(w.outputs))
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def cluster(local_cluster: Any) -> Any:
+    return oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password)
+
+
+@pytest.fixture(scope="module")
+def gray(cluster: Any) -> Any:
+    """A deployed service with input/output buckets, shared by the invoke/jobs/storage tests."""
+    (svc,) = cluster.apply(_fdl("panels-gray"), wait=True)
+    return svc
+
+
+def _names(cluster: Any) -> List[str]:
+    return [s.name for s in cluster.services()]
+
+
+# -- deploy panel --------------------------------------------------------------------------
+def test_form_edits_rewrite_the_fdl_and_fdl_edits_refill_the_form(cluster: Any) -> None:
+    panel = DeployPanel(cluster)
+    panel.name.value = "form-made"
+    panel.cpu.value = "1.5"
+    panel.env.value = "MODE=fast\nLEVEL=3"
+    panel.input_path.value = "form-made/in"
+    panel.max_scale.value = 3
+    doc = yaml.safe_load(panel.fdl_text.value)
+    svc = doc["functions"]["oscar"][0]["oscar-cluster"]
+    assert svc["name"] == "form-made" and svc["cpu"] == "1.5"
+    assert svc["environment"]["variables"] == {"MODE": "fast", "LEVEL": "3"}
+    assert svc["input"] == [{"storage_provider": "minio.default", "path": "form-made/in"}]
+    assert svc["synchronous"] == {"min_scale": 0, "max_scale": 3}
+    assert "#!/bin/sh" in svc["script"]
+
+    # the other way: YAML text -> form, keeping fields the form has no widget for
+    text = _fdl("yaml-made", cpu="0.25").replace("memory: 256Mi", "memory: 512Mi\n      annotations: {team: vision}")
+    panel.fdl_text.value = text
+    assert panel.name.value == "yaml-made"
+    assert panel.cpu.value == "0.25" and panel.memory.value == "512Mi"
+    assert panel.input_path.value == "yaml-made/in" and panel.output_path.value == "yaml-made/out"
+    assert panel.script.value == GRAY_SCRIPT
+    panel.gpu.value = True
+    svc = yaml.safe_load(panel.fdl_text.value)["functions"]["oscar"][0]["oscar-cluster"]
+    assert svc["enable_gpu"] is True and svc["annotations"] == {"team": "vision"}
+    assert svc["memory"] == "512Mi"
+
+
+def test_validation_lists_problems_with_field_and_line_and_deploys_nothing(cluster: Any) -> None:
+    panel = DeployPanel(cluster, fdl=_fdl("Bad_Name!"))
+    assert panel.problems, "an invalid service name must be reported"
+    shown = panel.problems_html.value
+    assert "name" in shown and re.search(r"line \d+", shown), shown
+    with pytest.raises(InvalidDefinition):
+        panel.deploy()
+    panel.deploy_button.click()  # from the page: shown, not raised
+    assert "problems" in panel.status_text()
+    assert "Bad_Name!" not in _names(cluster)
+
+    panel.env.value = "NOT A PAIR"
+    assert "KEY=value" in panel.problems_html.value
+
+
+def test_deploy_button_creates_the_service_and_reports_progress(cluster: Any) -> None:
+    panel = DeployPanel(cluster, fdl=_fdl("panel-deployed", buckets=False))
+    assert not panel.problems
+    deployed: List[Any] = []
+    panel.on_deployed(deployed.extend)
+    panel.deploy_button.click()
+    assert panel.last_error is None, panel.status_text()
+    assert "deployed panel-deployed" in panel.status_text()
+    assert panel.progress.value == panel.progress.max
+    assert [s.name for s in deployed] == ["panel-deployed"]
+    assert cluster.service("panel-deployed").spec["cpu"] == "0.5"
+
+    # an edit in the form, deployed again, updates the service in place
+    panel.cpu.value = "0.75"
+    panel.deploy()
+    assert cluster.service("panel-deployed").spec["cpu"] == "0.75"
+    cluster.delete("panel-deployed")
+
+
+def test_write_files_and_download_links_are_what_oscar_cli_reads(cluster: Any, tmp_path: Path) -> None:
+    from oscar_jupyter import fdl
+
+    panel = DeployPanel(cluster, fdl=_fdl("cli-export"))
+    written = panel.write_files(tmp_path)
+    assert all(p.exists() for p in written)
+    fdl_file = next(p for p in written if p.suffix in (".yaml", ".yml"))
+    raw = yaml.safe_load(fdl_file.read_text())
+    script_ref = raw["functions"]["oscar"][0]["oscar-cluster"]["script"]
+    assert "\n" not in script_ref and (fdl_file.parent / script_ref).read_text() == GRAY_SCRIPT
+    again = fdl.load(fdl_file)
+    assert again.to_yaml()  # the written pair loads back
+
+    links = panel.download_links()
+    hrefs = re.findall(r'href="data:[^;]+;base64,([^"]+)"', links)
+    assert len(hrefs) == len(written)
+    decoded = {base64.b64decode(h).decode() for h in hrefs}
+    assert GRAY_SCRIPT in decoded
+
+
+# -- services panel ------------------------------------------------------------------------
+def test_services_table_filter_fdl_and_token_never_rendered(cluster: Any, gray: Any) -> None:
+    cluster.apply(_fdl("other-svc", buckets=False), wait=True)
+    panel = ServicesPanel(cluster)
+    assert {"panels-gray", "other-svc"} <= set(panel.row_buttons)
+    panel.filter.value = "panels-g"
+    assert panel.visible_names == ["panels-gray"]
+    assert set(panel.row_buttons) == {"panels-gray"}
+    panel.filter.value = ""
+
+    panel.row_buttons["panels-gray"]["fdl"].click()
+    text = panel.fdl_text("panels-gray")
+    assert "token" not in yaml.safe_load(text)["functions"]["oscar"][0]["oscar-cluster"]
+    assert "ImageOps.grayscale" in _rendered_text(panel)
+
+    token = cluster.service("panels-gray").token
+    assert token and len(token) >= 32
+    panel.row_buttons["panels-gray"]["token"].click()
+    box = panel.detail.children[0].children[1]
+    assert not box.revealed
+    box.reveal_button.click()
+    assert box.field.value == token
+    assert token not in _rendered_text(panel)
+    box.hide_button.click()
+    assert box.field.value == ""
+
+    panel.row_buttons["panels-gray"]["invoke"].click()
+    assert isinstance(panel.detail.children[0], InvokePanel)
+    assert panel.detail.children[0].service.value == "panels-gray"
+    panel.row_buttons["panels-gray"]["jobs"].click()
+    assert isinstance(panel.detail.children[0], JobsPanel)
+    panel.close()
+
+
+def test_services_delete_asks_first(cluster: Any) -> None:
+    cluster.apply(_fdl("to-delete", buckets=False), wait=True)
+    panel = ServicesPanel(cluster)
+    panel.row_buttons["to-delete"]["delete"].click()
+    assert panel.pending_delete == "to-delete"
+    assert panel.confirm_box.layout.display is None
+    panel.cancel_button.click()
+    assert "to-delete" in _names(cluster)
+    panel.row_buttons["to-delete"]["delete"].click()
+    panel.confirm_button.click()
+    assert panel.last_error is None, panel.status_text()
+    assert "to-delete" not in _names(cluster)
+    assert "to-delete" not in panel.row_buttons
+
+
+# -- invoke panel --------------------------------------------------------------------------
+def _bundle_types(output: widgets.Output) -> set:
+    types = set()
+    for entry in output.outputs:
+        types |= set(entry.get("data", {}))
+    return types
+
+
+def _has_image(output: widgets.Output) -> bool:
+    for entry in output.outputs:
+        data = entry.get("data", {})
+        if "image/png" in data or "image/jpeg" in data or "<img" in data.get("text/html", ""):
+            return True
+    return False
+
+
+def test_invoke_a_dropped_file_sync(cluster: Any, gray: Any) -> None:
+    panel = open_panel("invoke", cluster, service="panels-gray")
+    panel.upload.value = _upload_value("red.png", _png())
+    assert _has_image(panel.input_view)
+    panel.run_button.click()
+    assert panel.last_error is None, panel.status_text()
+    assert panel.result.image.mode == "L"
+    assert panel.result.image.size == (48, 32)
+    assert _has_image(panel.output_view)
+    assert re.search(r"\d+\.\d\d s", panel.elapsed_html.value)
+    assert panel.elapsed and panel.elapsed > 0
+
+
+def test_invoke_a_notebook_variable_async(cluster: Any, gray: Any) -> None:
+    picture = Image.new("RGB", (20, 10), (10, 200, 10))
+    panel = InvokePanel(cluster, service="panels-gray", namespace={"picture": picture})
+    panel.variable.value = "picture"
+    panel.mode.value = "async"
+    result = panel.invoke()
+    assert result.image.mode == "L" and result.image.size == (20, 10)
+    assert _has_image(panel.output_view)
+
+
+def test_invoke_without_input_or_with_unknown_variable_says_what_is_wrong(cluster: Any, gray: Any) -> None:
+    panel = InvokePanel(cluster, service="panels-gray", namespace={})
+    panel.run_button.click()
+    assert "No input" in panel.status_text()
+    panel.variable.value = "missing"
+    panel.run_button.click()
+    assert "missing" in panel.status_text()
+    with pytest.raises(OscarError):
+        panel.select("no-such-service")
+
+
+# -- jobs panel ----------------------------------------------------------------------------
+def test_jobs_monitor_lists_logs_auto_refreshes_and_deletes(cluster: Any, gray: Any) -> None:
+    gray.submit([_png((1, 2, 3)), _png((4, 5, 6))], wait=True, progress=False)
+    panel = JobsPanel(cluster, service="panels-gray", expected=2, interval=0.2)
+    assert panel.counts.get("Succeeded", 0) >= 2
+    assert panel.progress.value >= 2 and panel.progress.bar_style == "success"
+    name = next(iter(panel.job_buttons))
+    panel.job_buttons[name].click()
+    assert "gray:" in panel.log_html.value
+
+    panel.expected = None
+    panel.auto.value = True
+    assert panel.auto_refresh
+    time.sleep(0.5)
+    panel.close()
+    assert not panel.auto_refresh
+
+    panel = JobsPanel(cluster, service="panels-gray")
+    panel.status_filter.value = "Failed"
+    assert panel.jobs == []
+    panel.status_filter.value = "all"
+    panel.delete_button.click()
+    assert panel.last_error is None, panel.status_text()
+    assert [j for j in gray.jobs() if str(getattr(j, "status", "")) in ("Succeeded", "Failed")] == []
+    assert panel.job_buttons == {}
+
+
+# -- storage panel -------------------------------------------------------------------------
+def test_storage_navigate_upload_preview_download_presign(cluster: Any, gray: Any, tmp_path: Path) -> None:
+    panel = StoragePanel(cluster)
+    assert "panels-gray" in panel.entry_buttons
+    panel.entry_buttons["panels-gray"]["open"].click()
+    assert panel.path == "panels-gray"
+    assert {"in", "out"} <= set(panel.entry_buttons)
+    panel.open("panels-gray/out")
+    assert panel.path == "panels-gray/out"
+
+    content = _png((9, 9, 200), (30, 30))
+    panel.upload_widget.value = _upload_value("blue.png", content)
+    panel.upload_button.click()
+    assert panel.last_error is None, panel.status_text()
+    assert panel.upload_progress.value == 1
+    assert "blue.png" in panel.entry_buttons
+
+    panel.entry_buttons["blue.png"]["preview"].click()
+    assert _has_image(panel.preview_view)
+    panel.download_folder.value = str(tmp_path)
+    panel.entry_buttons["blue.png"]["download"].click()
+    assert (tmp_path / "blue.png").read_bytes() == content
+    assert "data:image/png;base64," in panel.link_html.value
+
+    url = panel.presign("blue.png")
+    assert requests.get(url, timeout=10).content == content
+
+    panel.up()
+    assert panel.path == "panels-gray"
+    panel.up()
+    assert panel.path == ""
+    panel.upload_widget.value = _upload_value("x.png", content)
+    panel.upload_button.click()
+    assert "Open a bucket first" in panel.status_text()
+
+
+def test_open_panel_names(cluster: Any) -> None:
+    with pytest.raises(OscarError, match="deploy, services"):
+        open_panel("nope", cluster)
+    assert isinstance(open_panel("Storage", cluster), StoragePanel)
