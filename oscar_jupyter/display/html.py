@@ -13,7 +13,11 @@ MUTED = "color: var(--jp-ui-font-color2, #666)"
 
 
 class Raw(str):
-    """A string already safe to insert as HTML."""
+    """A string already safe to insert as HTML (Raw + Raw stays Raw)."""
+
+    def __add__(self, other: str) -> str:
+        joined = str.__add__(self, other)
+        return Raw(joined) if isinstance(other, Raw) else joined
 
 
 def esc(value: Any) -> str:
