@@ -71,6 +71,15 @@ class StorageError(OscarError):
     """An object-storage (S3/MinIO) operation failed."""
 
 
+class ConfigError(OscarError):
+    """Nothing (or something unusable) is configured: no cluster, an unknown
+    cluster id, a malformed oscar-cli config, an optional dependency absent."""
+
+
+class InvalidInput(OscarError, ValueError):
+    """Data given to `run`/`submit`/`map` cannot be encoded as asked."""
+
+
 class APIError(OscarError):
     """The Manager answered with an unexpected status."""
 

@@ -1,0 +1,418 @@
+"""`Cluster`: one connection to an OSCAR Manager.
+
+One `requests.Session` per cluster (connection reuse), urllib3 `Retry` for
+idempotent calls and for 502/503/504 on `/run` (a cold start), a (connect,
+read) timeout on every call, and every HTTP failure turned into a typed
+`errors.OscarError` whose message says what to do next and never carries a
+password or token. Works with Manager v3.7 and v4.x response shapes.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import errors
+from .auth import BasicAuth, BearerAuth, Credentials, parse_bool
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Cluster", "default_retry", "default_run_retry", "DEFAULT_TIMEOUT", "RUN_TIMEOUT"]
+
+#: (connect, read) seconds for Manager calls
+DEFAULT_TIMEOUT: Tuple[float, float] = (5.0, 60.0)
+#: read timeout for `/run` (faas-supervisor's default script timeout is 300 s)
+RUN_TIMEOUT: float = 310.0
+
+TimeoutT = Union[float, Tuple[float, float], None]
+
+
+def default_retry() -> Retry:
+    """Retries for idempotent Manager calls: connection errors and 502/503/504, with backoff."""
+    return Retry(total=4, connect=3, read=2, status=3, backoff_factor=0.4,
+                 status_forcelist=(502, 503, 504),
+                 allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
+                 raise_on_status=False, respect_retry_after_header=True)
+
+
+def default_run_retry() -> Retry:
+    """Retries for `POST /run`: refused connections and 502/503/504 (cold starts), never
+    a read error (the script may have run)."""
+    return Retry(total=5, connect=3, read=0, status=5, backoff_factor=0.5,
+                 status_forcelist=(502, 503, 504), allowed_methods=frozenset({"POST"}),
+                 raise_on_status=False, respect_retry_after_header=True)
+
+
+def _as_retry(value: Union[Retry, int, None], default: Retry) -> Retry:
+    if value is None:
+        return default
+    if isinstance(value, Retry):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise errors.ConfigError(f"retry={value!r} is neither a urllib3 Retry nor a number of tries.")
+    return default.new(total=value, connect=min(value, default.connect or value),
+                       status=value) if value else Retry(0, raise_on_status=False)
+
+
+def _as_timeout(value: TimeoutT, default: Tuple[float, float]) -> Tuple[float, float]:
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return (min(float(value), default[0]), float(value))
+    connect, read = value
+    return (float(connect), float(read))
+
+
+class Cluster:
+    """A connection to one OSCAR cluster (see `oscar_jupyter.connect`)."""
+
+    def __init__(self, endpoint: str, auth: Optional[Credentials] = None, *,
+                 ssl_verify: Any = True, timeout: TimeoutT = None,
+                 retry: Union[Retry, int, None] = None, run_retry: Union[Retry, int, None] = None,
+                 id: Optional[str] = None, local: Any = None) -> None:
+        endpoint = (endpoint or "").strip()
+        parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
+        if not parts.hostname:
+            raise errors.ConfigError(f"{endpoint!r} is not a cluster URL.",
+                                     hint="Use e.g. https://oscar.example.org")
+        if parts.username or parts.password:
+            raise errors.ConfigError("Put credentials in user=/password=, not in the endpoint URL.")
+        self.endpoint = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        self.auth = auth
+        self.ssl_verify = parse_bool(ssl_verify)
+        self.timeout = _as_timeout(timeout, DEFAULT_TIMEOUT)
+        self.run_timeout = (self.timeout[0], max(RUN_TIMEOUT, self.timeout[1]))
+        self.id = id or (parts.hostname if not local else "local")
+        self.local = local  # the oscar-local handle when this cluster was started here
+        self.retry = _as_retry(retry, default_retry())
+        self.run_retry = _as_retry(run_retry, default_run_retry())
+        self._secrets: set = set(auth.secrets() if auth else [])
+        self.session = requests.Session()
+        self.session.verify = self.ssl_verify
+        self.session.headers["User-Agent"] = "oscar-jupyter"
+        self.session.auth = auth
+        self.session.mount(self.endpoint + "/", HTTPAdapter(max_retries=self.retry,
+                                                             pool_maxsize=16))
+        self.session.mount(self.endpoint + "/run/", HTTPAdapter(max_retries=self.run_retry,
+                                                                 pool_maxsize=32))
+        self._storage = None
+        self._info: Optional[Dict[str, Any]] = None
+
+    # -- identity ----------------------------------------------------------------------------
+
+    @property
+    def user(self) -> Optional[str]:
+        return getattr(self.auth, "user", None)
+
+    def __repr__(self) -> str:
+        who = self.auth.describe() if self.auth else "no credentials"
+        return f"<Cluster {self.id!r} {self.endpoint} ({who})>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, Any]:
+        from . import display
+        return display.mimebundle(self, include=include, exclude=exclude)
+
+    def close(self) -> None:
+        """Close the HTTP session (and stop oscar-local if this connection started it)."""
+        self.session.close()
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- secrets -----------------------------------------------------------------------------
+
+    def remember_secret(self, secret: Optional[str]) -> None:
+        """Add a secret (e.g. a service token) to what is redacted from messages."""
+        if secret:
+            self._secrets.add(secret)
+
+    def redact(self, text: str) -> str:
+        secrets = set(self._secrets)
+        if self.auth:
+            secrets.update(self.auth.secrets())
+        return errors.redact(text, sorted(secrets, key=len, reverse=True))
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return self.endpoint + path
+
+    def request(self, method: str, path: str, *, expect: Sequence[int] = (200,),
+                what: str = "", timeout: TimeoutT = None, auth: Any = None,
+                **kwargs: Any) -> requests.Response:
+        """Send one request; return the response when its status is in `expect`,
+        else raise the matching `OscarError`."""
+        what = what or f"{method} {path}"
+        run = path.startswith("/run/") or path.startswith("/job/")
+        read_timeout = _as_timeout(timeout, self.run_timeout if run else self.timeout)
+        if auth is not None:
+            kwargs["auth"] = auth
+        try:
+            response = self.session.request(method, self.url(path), timeout=read_timeout, **kwargs)
+        except requests.exceptions.SSLError:
+            raise errors.ConnectionFailed(
+                f"{what}: TLS verification of {self.endpoint} failed.",
+                hint="Check the endpoint; for a self-signed certificate pass ssl_verify=False "
+                     "(or a CA bundle path).") from None
+        except requests.exceptions.ConnectTimeout:
+            raise errors.Timeout(f"{what}: no connection to {self.endpoint} within "
+                                 f"{read_timeout[0]:.0f} s.",
+                                 hint="Check the endpoint URL and that the cluster is up.") from None
+        except requests.exceptions.ReadTimeout:
+            raise errors.Timeout(f"{what}: {self.endpoint} did not answer within {read_timeout[1]:.0f} s.",
+                                 hint="Pass a longer timeout= if the work really takes longer.") from None
+        except requests.exceptions.ConnectionError as exc:
+            reason = self.redact(type(exc.args[0]).__name__ if exc.args else type(exc).__name__)
+            raise errors.ConnectionFailed(f"{what}: cannot reach {self.endpoint} ({reason}).") from None
+        except requests.exceptions.RequestException as exc:
+            raise errors.ConnectionFailed(f"{what}: request failed ({type(exc).__name__}).") from None
+        if response.status_code in expect:
+            return response
+        raise self.error_for(response, what)
+
+    def error_for(self, response: requests.Response, what: str) -> errors.OscarError:
+        """The typed error for an unexpected response."""
+        status = response.status_code
+        body = self.redact(response.text[:2000].strip()) if response.content else ""
+        detail = f" The cluster said: {body}" if body else ""
+        if status == 401:
+            who = self.auth.describe() if self.auth else "no credentials"
+            return errors.AuthError(f"{what}: the cluster refused the credentials ({who}).")
+        if status == 403:
+            return errors.AuthError(f"{what}: forbidden for these credentials.{detail}",
+                                    hint="Ask the cluster admin for access, or use another account.")
+        if status == 404:
+            return errors.NotFound(f"{what}: not found on {self.endpoint}.{detail}",
+                                   hint="Check the name (list with cluster.services()).")
+        if status == 409 or (status == 400 and "already exist" in body.lower()):
+            return errors.Conflict(f"{what}: it already exists.{detail}",
+                                   hint="Use apply() to update it.")
+        if status == 504:
+            return errors.Timeout(f"{what}: the cluster's gateway timed out (504).{detail}",
+                                  hint="The service may be scaling up; try again, or use submit().")
+        if status in (502, 503):
+            return errors.APIError(f"{what}: the cluster is unavailable ({status}) after retries.{detail}",
+                                   status=status, body=body,
+                                   hint="A service's first call can take a while to start; try again.")
+        return errors.APIError(f"{what}: unexpected HTTP {status}.{detail}", status=status, body=body)
+
+    def get_json(self, path: str, *, what: str = "", **kwargs: Any) -> Any:
+        response = self.request("GET", path, what=what, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise errors.APIError(f"{what or path}: the answer is not JSON.",
+                                  status=response.status_code, body=self.redact(response.text[:200]),
+                                  hint="Is the endpoint an OSCAR Manager?") from None
+
+    # -- system ------------------------------------------------------------------------------
+
+    def health(self) -> bool:
+        """True when `GET /health` answers 200 (no credentials needed)."""
+        try:
+            self.request("GET", "/health", what="health check", auth=_NoAuth())
+            return True
+        except errors.OscarError:
+            return False
+
+    def info(self) -> Dict[str, Any]:
+        """`GET /system/info`: version, architecture, serverless backend."""
+        self._info = self.get_json("/system/info", what="cluster info")
+        return self._info
+
+    def config(self) -> Dict[str, Any]:
+        """`GET /system/config` with the MinIO secret key blanked (storage uses the real one)."""
+        data = self.get_json("/system/config", what="cluster config")
+        provider = data.get("minio_provider") if isinstance(data, dict) else None
+        if isinstance(provider, dict):
+            self.remember_secret(provider.get("secret_key"))
+            data = dict(data, minio_provider=dict(provider, secret_key="***"))
+        return data
+
+    def _raw_config(self) -> Dict[str, Any]:
+        data = self.get_json("/system/config", what="cluster config")
+        provider = data.get("minio_provider") if isinstance(data, dict) else None
+        if isinstance(provider, dict):
+            self.remember_secret(provider.get("secret_key"))
+        return data
+
+    def status(self) -> Dict[str, Any]:
+        """`GET /system/status`: cluster, OSCAR and MinIO metrics."""
+        return self.get_json("/system/status", what="cluster status")
+
+    @property
+    def version(self) -> str:
+        info = self._info or self.info()
+        return str(info.get("version", ""))
+
+    # -- services ----------------------------------------------------------------------------
+
+    def services(self):
+        """Every service visible to these credentials (a `ServiceList`)."""
+        from .service import Service, ServiceList
+        data = self.get_json("/system/services", what="list services")
+        if data is None:
+            data = []
+        if not isinstance(data, list):
+            raise errors.APIError("list services: expected a JSON array.", body=str(data)[:200])
+        items = []
+        for spec in data:
+            if isinstance(spec, dict) and spec.get("name"):
+                self.remember_secret(spec.get("token"))
+                items.append(Service(self, spec["name"], spec=spec))
+        return ServiceList(items, cluster=self)
+
+    def service(self, name: str):
+        """The deployed service `name` (raises `NotFound`)."""
+        from .service import Service
+        svc = Service(self, name)
+        svc.refresh()
+        return svc
+
+    def get_service_spec(self, name: str) -> Dict[str, Any]:
+        data = self.get_json(f"/system/services/{quote(name, safe='')}",
+                             what=f"get service {name!r}")
+        if isinstance(data, dict):
+            self.remember_secret(data.get("token"))
+        return data
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.request("GET", f"/system/services/{quote(name, safe='')}",
+                         what=f"get service {name!r}")
+            return True
+        except errors.NotFound:
+            return False
+
+    def _write_service(self, method: str, data: Dict[str, Any]) -> None:
+        name = data.get("name")
+        verb = "create" if method == "POST" else "update"
+        try:
+            self.request(method, "/system/services", json=data, expect=(200, 201, 204),
+                         what=f"{verb} service {name!r}")
+        except errors.APIError as exc:
+            if exc.status == 400 or exc.status == 422:
+                raise errors.InvalidDefinition(
+                    f"The cluster rejected service {name!r}: {exc.body or 'no reason given'}",
+                    hint="Fix the definition (oj.fdl.load(...) shows local problems).") from None
+            raise
+
+    def create(self, data: Dict[str, Any]) -> None:
+        """`POST /system/services` (raises `Conflict` when it exists: 409 on v3, 400 on v4)."""
+        self._write_service("POST", data)
+
+    def update(self, data: Dict[str, Any]) -> None:
+        """`PUT /system/services` (raises `NotFound` when missing)."""
+        self._write_service("PUT", data)
+
+    def apply(self, source: Any, *, wait: bool = False, timeout: float = 120.0,
+              cluster_id: Optional[str] = None) -> list:
+        """Create or update every service in `source`; return their `Service` handles.
+
+        `source`: an FDL (object, path, YAML text or dict), a `ServiceSpec`, a
+        service dict, or a list of those. Every service is validated first, and
+        the cluster is asked which exist before anything is written, so an
+        invalid definition or refused credentials leave the cluster untouched.
+        With `cluster_id`, only the FDL services under that cluster key are
+        applied; otherwise all of them are applied to this cluster.
+        """
+        from .service import Service, specs_of
+        specs = specs_of(source)
+        if cluster_id is not None:
+            specs = [s for s in specs if s.cluster_id in (None, cluster_id)]
+        if not specs:
+            raise errors.InvalidDefinition("Nothing to apply: the definition has no services.")
+        names = [s.name for s in specs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise errors.InvalidDefinition(
+                f"The definition names the same service more than once: {', '.join(duplicates)}.",
+                hint="Give each service its own name.")
+        existing = {s.name: self.exists(s.name) for s in specs}
+        applied: List[Service] = []
+        for spec in specs:
+            data = spec.to_dict()
+            try:
+                if existing[spec.name]:
+                    self.update(data)
+                    logger.info("Updated service %r on %s.", spec.name, self.endpoint)
+                else:
+                    try:
+                        self.create(data)
+                        logger.info("Created service %r on %s.", spec.name, self.endpoint)
+                    except errors.Conflict:
+                        self.update(data)
+                        logger.info("Updated service %r on %s (created meanwhile).",
+                                    spec.name, self.endpoint)
+            except errors.OscarError as exc:
+                done = [s.name for s in applied]
+                exc.applied = done  # type: ignore[attr-defined]
+                if done:
+                    logger.error("Applying stopped at %r; already applied: %s.", spec.name,
+                                 ", ".join(done))
+                raise
+            applied.append(Service(self, spec.name))
+        for svc in applied:
+            if wait:
+                svc.wait_ready(timeout=timeout)
+            else:
+                svc.refresh()
+        return applied
+
+    def delete(self, name: str, *, check_buckets: bool = True) -> None:
+        """Delete service `name`. The Manager deletes its input/output buckets too:
+        a warning names each bucket that still holds objects."""
+        if check_buckets:
+            self._warn_buckets(name)
+        self.request("DELETE", f"/system/services/{quote(name, safe='')}", expect=(200, 204),
+                     what=f"delete service {name!r}")
+        logger.info("Deleted service %r on %s.", name, self.endpoint)
+
+    def _warn_buckets(self, name: str) -> None:
+        spec = self.get_service_spec(name)
+        buckets = []
+        for entry in (spec.get("input") or []) + (spec.get("output") or []):
+            provider = str(entry.get("storage_provider") or "minio")
+            path = str(entry.get("path") or "").strip("/")
+            if provider in ("minio", "minio.default") and path:
+                bucket = path.split("/", 1)[0]
+                if bucket not in buckets:
+                    buckets.append(bucket)
+        for bucket in buckets:
+            try:
+                count = self.storage.count(bucket, limit=1000)
+            except errors.OscarError as exc:
+                logger.debug("Could not check bucket %r before deleting %r: %s", bucket, name, exc)
+                continue
+            if count:
+                more = "+" if count >= 1000 else ""
+                message = (f"Deleting service {name!r} also deletes bucket {bucket!r}, "
+                           f"which holds {count}{more} object(s).")
+                logger.warning(message)
+                warnings.warn(message, UserWarning, stacklevel=3)
+
+    # -- storage -----------------------------------------------------------------------------
+
+    @property
+    def storage(self):
+        """The cluster's object storage (MinIO), with credentials from `/system/config`."""
+        if self._storage is None:
+            from .storage import Storage
+            self._storage = Storage.from_cluster(self)
+        return self._storage
+
+
+class _NoAuth(requests.auth.AuthBase):
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        return request

@@ -1,0 +1,430 @@
+"""`Service`: a handle on one deployed service - run, map, submit, jobs, logs, diff, delete."""
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from urllib.parse import quote
+
+from . import codecs, errors
+from .auth import BearerAuth
+from .jobs import AsyncRun, JobList, Jobs, Upload
+from .results import BatchItem, BatchResult, Result
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Service", "ServiceList", "specs_of"]
+
+
+def specs_of(source: Any) -> list:
+    """Every `ServiceSpec` in `source`, all validated before any is returned.
+
+    `source`: an FDL object, a path or YAML text of an FDL, an FDL dict (with
+    ``functions``), a service dict, a `ServiceSpec`, or a list of these.
+    """
+    from .spec import ServiceSpec
+    if isinstance(source, ServiceSpec):
+        return [source]
+    if isinstance(source, (list, tuple)):
+        out: list = []
+        problems: list = []
+        for item in source:
+            try:
+                out.extend(specs_of(item))
+            except errors.InvalidDefinition as exc:
+                problems.extend(exc.problems or [exc.message])
+        if problems:
+            raise errors.InvalidDefinition("Some definitions are invalid", problems)
+        return out
+    if hasattr(source, "services") and not isinstance(source, (dict, str, Path)):
+        return list(source.services)
+    if isinstance(source, dict) and "functions" not in source:
+        return [ServiceSpec.from_dict(source)]
+    if isinstance(source, (dict, str, Path)):
+        from . import fdl
+        return list(fdl.load(source).services)
+    raise errors.InvalidDefinition(f"Cannot read service definitions from a {type(source).__name__}.",
+                                   hint="Pass an FDL (path, text, dict or object) or a ServiceSpec.")
+
+
+class ServiceList(list):
+    """Services of a cluster; renders as a table. Index by position or name."""
+
+    def __init__(self, items: Iterable["Service"] = (), *, cluster: Any = None) -> None:
+        super().__init__(items)
+        self.cluster = cluster
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            for svc in self:
+                if svc.name == key:
+                    return svc
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+    def names(self) -> List[str]:
+        return [s.name for s in self]
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            return item in self.names()
+        return super().__contains__(item)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, Any]:
+        from . import display
+        return display.mimebundle(self, include=include, exclude=exclude)
+
+
+def _named_inputs(inputs: Any) -> List[Tuple[str, Any, Optional[Path]]]:
+    """(name, data, local file) for each input of `submit`.
+
+    Folders are walked recursively (names relative to the folder); files keep
+    their base name; in-memory data is named ``input-0001.<ext>`` unless given
+    as a ``{name: data}`` dict or ``(name, data)`` pairs.
+    """
+    if isinstance(inputs, dict):
+        entries: List[Tuple[Optional[str], Any]] = [(str(k), v) for k, v in inputs.items()]
+    elif _is_pair(inputs):
+        entries = [(inputs[0], inputs[1])]
+    elif isinstance(inputs, (list, tuple)):
+        entries = [(p[0], p[1]) if _is_pair(p) else (None, p) for p in inputs]
+    else:
+        entries = [(None, inputs)]
+    out: List[Tuple[str, Any, Optional[Path]]] = []
+    counter = 0
+    for name, data in entries:
+        local = _local_path(data)
+        if local is not None and local.is_dir():
+            for file in sorted(p for p in local.rglob("*") if p.is_file()):
+                rel = file.relative_to(local).as_posix()
+                out.append(((name + "/" + rel) if name else rel, file, file))
+            continue
+        if local is not None:
+            out.append((name or local.name, local, local))
+            continue
+        counter += 1
+        if not name:
+            _, ext = codecs.payload(data)
+            name = f"input-{counter:04d}.{ext}"
+        out.append((name, data, None))
+    names = [n for n, _, _ in out]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise errors.InvalidInput(f"Two inputs would be uploaded as {duplicates[0]!r}.",
+                                  hint="Give them distinct names with a {name: data} dict.")
+    return out
+
+
+def _is_pair(value: Any) -> bool:
+    """A ``(name, data)`` tuple (a name that is not itself an existing path)."""
+    return (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
+            and not os.path.exists(value[0]))
+
+
+def _local_path(data: Any) -> Optional[Path]:
+    if isinstance(data, os.PathLike):
+        path = Path(data)
+        if not path.exists():
+            raise errors.InvalidInput(f"No such file or folder: {str(path)!r}.")
+        return path
+    if isinstance(data, str) and len(data) < 4096 and "\n" not in data and os.path.exists(data):
+        return Path(data)
+    return None
+
+
+class Service:
+    """A deployed service on a `Cluster`."""
+
+    def __init__(self, cluster: Any, name: str, *, spec: Optional[Dict[str, Any]] = None) -> None:
+        self.cluster = cluster
+        self.name = name
+        self._spec = spec
+
+    # -- definition --------------------------------------------------------------------------
+
+    def refresh(self) -> "Service":
+        """Fetch the deployed definition again (raises `NotFound`)."""
+        self._spec = self.cluster.get_service_spec(self.name)
+        return self
+
+    @property
+    def spec(self) -> Dict[str, Any]:
+        """The deployed definition (the Manager's JSON)."""
+        if self._spec is None:
+            self.refresh()
+        assert self._spec is not None
+        return self._spec
+
+    def to_dict(self) -> Dict[str, Any]:
+        return json.loads(json.dumps(self.spec))
+
+    @property
+    def token(self) -> Optional[str]:
+        """The service token (for `/run` and `/job`); never shown in reprs."""
+        token = self.spec.get("token")
+        if not token:
+            self.refresh()
+            token = self.spec.get("token")
+        return token or None
+
+    def __repr__(self) -> str:
+        return f"<Service {self.name!r} on {self.cluster.id!r}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, Any]:
+        from . import display
+        return display.mimebundle(self, include=include, exclude=exclude)
+
+    def _paths(self, key: str) -> List[str]:
+        paths = []
+        for entry in self.spec.get(key) or []:
+            provider = str(entry.get("storage_provider") or "minio")
+            if provider in ("minio", "minio.default") and entry.get("path"):
+                paths.append(str(entry["path"]).strip("/"))
+        return paths
+
+    def input_paths(self) -> List[str]:
+        """``bucket/folder`` of each MinIO input of the service."""
+        return self._paths("input")
+
+    def output_paths(self) -> List[str]:
+        """``bucket/folder`` of each MinIO output of the service."""
+        return self._paths("output")
+
+    def diff(self, source: Any) -> str:
+        """A unified diff from the deployed definition to `source` (FDL or spec); '' when equal.
+
+        Server-set fields (token, owner, the cluster's own MinIO credentials) and
+        blanked secret values are ignored; both sides are normalised and defaulted.
+        """
+        from .spec import comparable
+        specs = [s for s in specs_of(source) if s.name == self.name]
+        if not specs:
+            raise errors.InvalidDefinition(f"The definition has no service named {self.name!r}.")
+        local = comparable(specs[0].to_dict())
+        remote = comparable(self.refresh().spec)
+
+        def lines(data: Dict[str, Any]) -> List[str]:
+            import yaml
+            return yaml.safe_dump(data, sort_keys=True, allow_unicode=True,
+                                  default_flow_style=False).splitlines(keepends=True)
+
+        diff = difflib.unified_diff(lines(remote), lines(local),
+                                    fromfile=f"{self.cluster.id}:{self.name} (deployed)",
+                                    tofile=f"{self.name} (local)")
+        return self.cluster.redact("".join(diff))
+
+    def delete(self) -> None:
+        """Delete the service (warns when its buckets hold objects)."""
+        self.cluster.delete(self.name)
+
+    def wait_ready(self, timeout: float = 120.0, *, poll: float = 1.0) -> "Service":
+        """Wait until the service is deployed (and, on v4, its deployment reports ready)."""
+        deadline = time.monotonic() + timeout
+        state = "not found"
+        while True:
+            try:
+                self.refresh()
+                state = self._deployment_state()
+                if state in ("", "ready", "running", "active", "available", "idle", "succeeded"):
+                    return self
+                if state in ("failed", "error", "crashloopbackoff"):
+                    raise errors.ServiceFailed(f"Service {self.name!r} failed to deploy ({state}).",
+                                               hint="Check its image and resources; read "
+                                                    "/system/services/<name>/deployment/logs.")
+            except errors.NotFound:
+                state = "not found"
+            if time.monotonic() > deadline:
+                raise errors.Timeout(f"Service {self.name!r} not ready after {timeout:.0f} s ({state}).",
+                                     hint="Wait longer, or check the cluster's status.")
+            time.sleep(poll)
+
+    def _deployment_state(self) -> str:
+        try:
+            data = self.cluster.get_json(f"/system/services/{quote(self.name, safe='')}/deployment",
+                                         what=f"deployment of {self.name!r}",
+                                         timeout=self.cluster.timeout)
+        except (errors.NotFound, errors.APIError):
+            return ""  # v3 and oscar-local: no deployment endpoint; the service exists
+        if isinstance(data, dict):
+            return str(data.get("state") or "").lower()
+        return ""
+
+    # -- synchronous -------------------------------------------------------------------------
+
+    def _run_auth(self) -> Any:
+        token = self.spec.get("token") if self._spec else None
+        if not token:
+            try:
+                token = self.token
+            except errors.OscarError:
+                token = None
+        if token:
+            self.cluster.remember_secret(token)
+            return BearerAuth(token)
+        bearer = self.cluster.auth.bearer_token() if self.cluster.auth else None
+        if bearer:
+            return self.cluster.auth
+        raise errors.AuthError(f"No token to invoke {self.name!r}: the cluster returned none and the "
+                               "connection has no OIDC token.",
+                               hint="Connect with token=/refresh_token= or as the service's owner.")
+
+    def run(self, data: Any = None, *, encoding: Optional[str] = None,
+            timeout: Optional[float] = None) -> Result:
+        """Invoke synchronously with `data`; return the decoded `Result`.
+
+        See `oscar_jupyter.codecs` for how data is encoded (`encoding=` overrides)
+        and how the answer is decoded. Raises `ServiceFailed` (with `.log`) when the
+        script failed, `Timeout` after `timeout` seconds (default 310).
+        """
+        body = codecs.encode(data, encoding)
+        auth = self._run_auth()
+        start = time.perf_counter()
+        read_timeout = None if timeout is None else (min(5.0, timeout), float(timeout))
+        response = self.cluster.request(
+            "POST", f"/run/{quote(self.name, safe='')}", data=body.body,
+            headers={"Content-Type": body.content_type}, auth=auth, timeout=read_timeout,
+            what=f"run {self.name!r}")
+        elapsed = time.perf_counter() - start
+        try:
+            return codecs.decode(response.content, headers=response.headers, service=self.name,
+                                 elapsed=elapsed, input=data)
+        except errors.ServiceFailed as exc:
+            exc.log = self.cluster.redact(exc.log)
+            raise
+
+    def map(self, items: Iterable[Any], *, concurrency: int = 4, progress: bool = True,
+            encoding: Optional[str] = None, timeout: Optional[float] = None) -> BatchResult:
+        """`run` each item, `concurrency` at a time; results in input order, failures
+        kept on their items (never raised for the batch)."""
+        inputs = list(items)
+        if concurrency < 1:
+            raise errors.InvalidInput("concurrency must be at least 1.")
+        batch = [BatchItem(input=i, name=str(n)) for n, i in enumerate(inputs)]
+        start = time.perf_counter()
+        self._run_auth()  # fetch the token once, before the threads start
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(inputs), desc=f"{self.name}", unit="call")
+
+        def one(index: int) -> None:
+            t0 = time.perf_counter()
+            try:
+                batch[index].result = self.run(inputs[index], encoding=encoding, timeout=timeout)
+            except Exception as exc:  # kept per item; the batch goes on
+                batch[index].error = exc
+            batch[index].elapsed = time.perf_counter() - t0
+
+        try:
+            with ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(inputs)))) as pool:
+                futures = [pool.submit(one, i) for i in range(len(inputs))]
+                for future in as_completed(futures):
+                    future.result()
+                    if bar is not None:
+                        bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        result = BatchResult(batch, elapsed=time.perf_counter() - start, service=self.name)
+        failed = len(result.errors)
+        if failed:
+            logger.warning("%d of %d calls to %r failed (see .errors).", failed, len(batch), self.name)
+        return result
+
+    # -- asynchronous ------------------------------------------------------------------------
+
+    def submit(self, inputs: Any, *, wait: bool = True, timeout: Optional[float] = 600.0,
+               progress: bool = True, concurrency: int = 4, input_path: Optional[str] = None):
+        """Upload `inputs` to the service's input folder; each upload starts one job.
+
+        `inputs`: a file or folder path (folders recursively), in-memory data, a
+        list of those, a ``{name: data}`` dict or ``(name, data)`` pairs. With
+        `wait` (default) returns the `BatchResult` (outputs matched back to
+        inputs, failed jobs' logs as errors); otherwise the `AsyncRun` to `.wait()`
+        on later. See `oscar_jupyter.jobs` for how jobs and outputs are matched.
+        """
+        paths = [input_path] if input_path else self.input_paths()
+        if not paths:
+            raise errors.InvalidInput(f"Service {self.name!r} has no MinIO input folder to upload to.",
+                                      hint="Add `input: [{storage_provider: minio.default, path: "
+                                           "bucket/in}]` to its definition, or use run()/map().")
+        target = paths[0]
+        named = _named_inputs(inputs)
+        if not named:
+            raise errors.InvalidInput("Nothing to submit: no inputs (an empty folder?).")
+        self._warn_filters(named)
+        jobs = Jobs(self.cluster, self.name)
+        known = {j.name for j in jobs.list()}
+        storage = self.cluster.storage
+        bucket, _, folder = target.partition("/")
+        folder = folder.strip("/")
+        started = time.monotonic()
+        uploads: List[Upload] = []
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(named), desc=f"upload to {target}", unit="file")
+
+        def put(entry: Tuple[str, Any, Optional[Path]]) -> Upload:
+            name, data, local = entry
+            key = f"{folder}/{name}" if folder else name
+            storage.put(local if local is not None else data, f"{bucket}/{key}",
+                        progress=False if progress is False else None)
+            return Upload(name=name, bucket=bucket, key=key, input=data, uploaded_at=time.monotonic())
+
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+                futures = {pool.submit(put, entry): i for i, entry in enumerate(named)}
+                done: Dict[int, Upload] = {}
+                for future in as_completed(futures):
+                    done[futures[future]] = future.result()
+                    if bar is not None:
+                        bar.update(1)
+            uploads = [done[i] for i in range(len(named))]
+        finally:
+            if bar is not None:
+                bar.close()
+        logger.info("Uploaded %d input(s) to %s for %r.", len(uploads), target, self.name)
+        run = AsyncRun(self, uploads, known, started=started, progress=progress)
+        if not wait:
+            return run
+        return run.wait(timeout=timeout)
+
+    def _warn_filters(self, named: Sequence[Tuple[str, Any, Optional[Path]]]) -> None:
+        entries = self.spec.get("input") or []
+        if not entries:
+            return
+        suffixes = entries[0].get("suffix") or []
+        prefixes = entries[0].get("prefix") or []
+        for name, _, _ in named:
+            base = name.rsplit("/", 1)[-1]
+            if suffixes and not any(base.endswith(s) for s in suffixes):
+                logger.warning("%r does not end with %s: the input filter of %r will skip it.",
+                               name, suffixes, self.name)
+            if prefixes and not any(base.startswith(p) for p in prefixes):
+                logger.warning("%r does not start with %s: the input filter of %r will skip it.",
+                               name, prefixes, self.name)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    @property
+    def job_api(self) -> Jobs:
+        return Jobs(self.cluster, self.name)
+
+    def jobs(self, status: Union[str, Sequence[str], None] = None, *,
+             limit: Optional[int] = None) -> JobList:
+        """The service's jobs (every page), optionally filtered by status."""
+        return self.job_api.list(status, limit=limit)
+
+    def logs(self, job: Any, *, timestamps: bool = False) -> str:
+        """The log of one job."""
+        return self.cluster.redact(self.job_api.logs(job, timestamps=timestamps))
+
+    def delete_jobs(self, all: bool = False) -> None:
+        """Delete finished jobs (`all=True`: every job)."""
+        self.job_api.delete_all(all=all)
