@@ -39,18 +39,9 @@ def _oj():
 
 
 def current_cluster():
-    """The current connection, or a `ConfigError` telling how to connect."""
-    oj = _oj()
-    try:
-        cl = oj.current()
-    except errors.OscarError as exc:
-        raise errors.ConfigError("Not connected to a cluster.",
-                                 hint="Run `%oscar connect --local` or `%oscar connect URL --user USER`.") \
-            from exc
-    if cl is None:
-        raise errors.ConfigError("Not connected to a cluster.",
-                                 hint="Run `%oscar connect --local` or `%oscar connect URL --user USER`.")
-    return cl
+    """The current connection (`oscar_jupyter.current()`: connects as `connect()` does
+    when nothing is open)."""
+    return _oj().current()
 
 
 def _open_clusters() -> Dict[str, Any]:
@@ -65,8 +56,10 @@ def _open_clusters() -> Dict[str, Any]:
 def connect(args: argparse.Namespace, ctx: Context) -> Any:
     oj = _oj()
     creds = {k: getattr(args, k) for k in ("user", "password", "token", "refresh_token",
-                                           "oidc_account", "cluster_id", "config")
+                                           "oidc_account", "cluster_id")
              if getattr(args, k, None)}
+    if args.config:
+        creds["config_path"] = args.config
     if args.local:
         if args.endpoint or creds:
             raise errors.ConfigError("--local takes no endpoint or credentials.",
@@ -91,10 +84,7 @@ def connect(args: argparse.Namespace, ctx: Context) -> Any:
 
 def clusters(args: argparse.Namespace, ctx: Context) -> Any:
     open_ = _open_clusters()
-    try:
-        cur = _oj().current()
-    except errors.OscarError:
-        cur = None
+    cur = _oj().current() if open_ else None
     from .. import display
     rows = [["*" if c is cur else "", cid, getattr(c, "endpoint", ""), getattr(c, "user", "") or ""]
             for cid, c in open_.items()]
@@ -213,6 +203,8 @@ def map_(args: argparse.Namespace, ctx: Context) -> Any:
     items = inputs.many([args.inputs], ctx.namespace)
     kw: Dict[str, Any] = {"concurrency": args.concurrency or ctx.map_concurrency,
                           "progress": ctx.progress}
+    if ctx.default_timeout is not None:
+        kw["timeout"] = ctx.default_timeout
     if args.encoding:
         kw["encoding"] = args.encoding
     batch = svc.map(items, **kw)
@@ -272,23 +264,29 @@ def put(args: argparse.Namespace, ctx: Context) -> Any:
     local = Path(args.local).expanduser()
     if not local.is_file():
         raise errors.InvalidInput(f"No such local file: {args.local!r}.")
-    where = current_cluster().storage.put(local, args.remote)
-    ctx.say(f"Uploaded {local} ({local.stat().st_size:,} bytes) to {where or args.remote}.")
-    return where or args.remote
+    info = current_cluster().storage.put(local, args.remote)
+    where = getattr(info, "path", None) or args.remote
+    ctx.say(f"Uploaded {local} ({local.stat().st_size:,} bytes) to {where}.")
+    return info
 
 
 def get(args: argparse.Namespace, ctx: Context) -> Any:
-    path = current_cluster().storage.get(args.remote, args.local) if args.local \
-        else current_cluster().storage.get(args.remote)
+    path = current_cluster().storage.get(args.remote, args.local or ".")
     ctx.say(f"Downloaded {args.remote} to {path}.")
     return path
 
 
 def ls(args: argparse.Namespace, ctx: Context) -> Any:
     storage = current_cluster().storage
-    found = storage.ls(args.path) if args.path else storage.buckets()
-    ctx.show(found)
-    return found
+    if args.path:
+        found = storage.ls(args.path)
+        ctx.show(found)
+        return found
+    from .. import display
+    names = storage.buckets()
+    ctx.show(display.Table(["bucket"], [[n] for n in names],
+                           title=f"{len(names)} buckets" if names else "no buckets"))
+    return names
 
 
 def panel(args: argparse.Namespace, ctx: Context) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import getpass
 import logging
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -35,21 +35,29 @@ _RED = "\x1b[0;31m"
 _RESET = "\x1b[0m"
 
 
-def one_line(exc: BaseException) -> str:
-    """`ClassName: message` on one line (first line of a multi-line message, plus a count)."""
-    text = str(exc).strip() or type(exc).__name__
-    lines = text.splitlines()
-    head = lines[0]
-    if len(lines) > 1:
-        rest = [ln.strip() for ln in lines[1:] if ln.strip()]
-        head = head.rstrip(":") + ": " + "; ".join(rest[:8]) + (" …" if len(rest) > 8 else "")
-    return f"{type(exc).__name__}: {head}"
+MAX_PROBLEMS = 20
+
+
+def short_error(exc: BaseException) -> List[str]:
+    """`ClassName: message` as one line; an invalid definition adds one line per problem
+    (each with its line and column) under it."""
+    problems = list(getattr(exc, "problems", None) or [])
+    if problems:
+        head = getattr(exc, "message", str(exc)).split("\n", 1)[0].rstrip(":")
+        hint = getattr(exc, "hint", "")
+        lines = [f"{type(exc).__name__}: {head}" + (f" {hint}" if hint else "")]
+        lines += [f"  - {p}" for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            lines.append(f"  … {len(problems) - MAX_PROBLEMS} more problems")
+        return lines
+    text = " ".join(ln.strip() for ln in str(exc).strip().splitlines() if ln.strip())
+    return [f"{type(exc).__name__}: {text or 'failed'}"]
 
 
 def _shorten(exc: BaseException) -> BaseException:
-    """Make IPython show `exc` as one red line instead of a traceback."""
-    message = one_line(exc)
-    exc._render_traceback_ = lambda: [f"{_RED}{message}{_RESET}"]  # type: ignore[attr-defined]
+    """Make IPython show `exc` as its short form instead of a traceback."""
+    lines = short_error(exc)
+    exc._render_traceback_ = lambda: [f"{_RED}{ln}{_RESET}" for ln in lines]  # type: ignore[attr-defined]
     return exc
 
 
@@ -168,10 +176,9 @@ class OscarMagics(Magics):
             if not args.name.isidentifier():
                 raise UsageError(f"--name needs a variable name, not {args.name!r}.")
             from .. import fdl
-            kw = {"source": "cell", "line_offset": 1}
-            if args.allow_unknown:
-                kw["allow_unknown"] = True
-            definition = fdl.FDL.parse(cell, **kw)
+            # the cell's first line is the magic: the YAML starts on cell line 2
+            definition = fdl.FDL.parse(cell, source="cell", line_offset=1,
+                                       unknown="warn" if args.allow_unknown else "error")
             self.shell.user_ns[args.name] = definition
             self._show(definition)
             if args.deploy:
