@@ -1,0 +1,113 @@
+"""Job routes: ``/system/logs/{svc}`` (list, delete) and ``/system/logs/{svc}/{job}`` (log, delete).
+
+The list has the v3.7+ shape ``{"jobs": {name: JobInfo}, "next_page"?,
+"remaining_jobs"?}``, in creation order, ``?limit=`` jobs per page (default
+and maximum 1000) with ``?page=<next_page>`` continuing.
+"""
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import names
+from .app import add, runtime_of, text
+from .state import PENDING, RUNNING
+
+PAGE_SIZE = 1000
+
+
+def _service(request: web.Request) -> dict:
+    rt = runtime_of(request)
+    name = request.match_info["name"]
+    if names.service_name_problem(name):
+        raise web.HTTPNotFound(text="")
+    svc = rt.service(name)
+    if svc is None:
+        raise web.HTTPNotFound(text="")
+    return svc
+
+
+def _job_name(request: web.Request, service: str) -> str:
+    job = request.match_info["job"]
+    if names.job_name_problem(job) or not job.startswith(service + "-"):
+        raise web.HTTPNotFound(text="")
+    return job
+
+
+def _int_query(request: web.Request, key: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(key, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"Query parameter '{key}' must be an integer, got {raw[:40]!r}\n",
+                                 content_type="text/plain") from None
+    if not low <= value <= high:
+        raise web.HTTPBadRequest(text=f"Query parameter '{key}' must be between {low} and {high}, got {value}\n",
+                                 content_type="text/plain")
+    return value
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    rt = runtime_of(request)
+    svc = _service(request)
+    limit = _int_query(request, "limit", PAGE_SIZE, 1, PAGE_SIZE)
+    page = request.query.get("page", "")
+    after = 0
+    if page:
+        if not page.isdigit() or len(page) > 18:
+            return text(400, f"Query parameter 'page' is not a continuation token this server issued: {page[:40]!r}")
+        after = int(page)
+    assert rt.state is not None
+    rows, remaining = rt.state.list_jobs(svc["name"], after, limit)
+    out: dict = {"jobs": {job.name: job.info() for _, job in rows}}
+    if remaining:
+        out["next_page"] = str(rows[-1][0])
+        out["remaining_jobs"] = remaining
+    return web.json_response(out)
+
+
+async def job_log(request: web.Request) -> web.Response:
+    rt = runtime_of(request)
+    svc = _service(request)
+    assert rt.state is not None
+    job = rt.state.get_job(svc["name"], _job_name(request, svc["name"]))
+    if job is None:
+        return text(404)
+    body = job.log
+    if request.query.get("timestamps", "").lower() in ("true", "1") and body:
+        stamp = job.start_time or job.creation_time
+        body = "".join(f"{stamp} {line}\n" for line in body.splitlines())
+    return web.Response(text=body, content_type="text/plain")
+
+
+async def delete_job(request: web.Request) -> web.Response:
+    rt = runtime_of(request)
+    svc = _service(request)
+    assert rt.state is not None and rt.jobs is not None
+    name = _job_name(request, svc["name"])
+    job = rt.state.get_job(svc["name"], name)
+    if job is None:
+        return text(404)
+    if job.status in (PENDING, RUNNING):
+        await rt.jobs.cancel_job(name)
+    rt.state.delete_job(svc["name"], name)
+    return text(204)
+
+
+async def delete_jobs(request: web.Request) -> web.Response:
+    rt = runtime_of(request)
+    svc = _service(request)
+    assert rt.state is not None and rt.jobs is not None
+    everything = request.query.get("all", "").lower() in ("true", "1")
+    if everything:
+        await rt.jobs.cancel_service(svc["name"])
+    rt.state.delete_jobs(svc["name"], everything)
+    return text(204)
+
+
+def register(app: web.Application) -> None:
+    add(app, "GET", "/system/logs/{name}", list_jobs)
+    add(app, "DELETE", "/system/logs/{name}", delete_jobs)
+    add(app, "GET", "/system/logs/{name}/{job}", job_log)
+    add(app, "DELETE", "/system/logs/{name}/{job}", delete_job)

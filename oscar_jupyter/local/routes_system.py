@@ -1,0 +1,137 @@
+"""System routes: /health, /system/info, /system/config, /system/status, /openapi.json."""
+from __future__ import annotations
+
+import asyncio
+import platform
+
+import psutil
+from aiohttp import web
+
+from . import openapi
+from .app import add, runtime_of, text
+from .runtime import VERSION
+from .state import PENDING, RUNNING, rfc3339
+
+
+async def health(request: web.Request) -> web.Response:
+    return text(200, "Ok")
+
+
+def _arch() -> str:
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+async def info(request: web.Request) -> web.Response:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pkg = version("oscar-jupyter")
+    except PackageNotFoundError:
+        pkg = "0+unknown"
+    return web.json_response({
+        "version": VERSION,
+        "git_commit": "oscar-local",
+        "architecture": _arch(),
+        "kubernetes_version": "none (oscar-local)",
+        "serverless_backend": {"name": "oscar-local", "version": pkg},
+    })
+
+
+async def config(request: web.Request) -> web.Response:
+    rt = runtime_of(request)
+    return web.json_response({
+        "config": {
+            "name": "oscar-local",
+            "namespace": "oscar",
+            "services_namespace": "oscar-svc",
+            "serverless_backend": "oscar-local",
+            "gpu_available": False,
+            "interLink_available": False,
+            "yunikorn_enable": False,
+            "kueue_enable": False,
+            "oidc_groups": [],
+        },
+        "minio_provider": rt.provider(),
+    })
+
+
+def _status_payload(rt) -> dict:
+    vm = psutil.virtual_memory()
+    cores = psutil.cpu_count() or 1
+    load = psutil.cpu_percent(interval=None) / 100.0
+    used_cores = int(round(load * cores))
+    free_cores = max(cores - used_cores, 0)
+    counts = rt.state.count_jobs()
+    buckets = rt.store.buckets()
+    objects = 0
+    for b in buckets:
+        objects += sum(1 for o in rt.store.list(b, "", True) if not o.is_dir)
+    node = {
+        "name": platform.node() or "localhost",
+        "cpu": {"capacity_cores": cores, "usage_cores": used_cores},
+        "memory": {"capacity_bytes": vm.total, "usage_bytes": vm.total - vm.available},
+        "gpu": 0,
+        "is_interlink": False,
+        "status": "Ready",
+        "conditions": [{"type": "Ready", "status": True}],
+    }
+    return {
+        "cluster": {
+            "nodes_count": 1,
+            "metrics": {
+                "cpu": {"total_free_cores": free_cores, "max_free_on_node_cores": free_cores},
+                "memory": {"total_free_bytes": vm.available, "max_free_on_node_bytes": vm.available},
+                "gpu": {"total_gpu": 0},
+            },
+            "nodes": [node],
+        },
+        "oscar": {
+            "ready": True,
+            "deployment_name": "oscar-local",
+            "deployment": {
+                "available_replicas": 1,
+                "ready_replicas": 1,
+                "replicas": 1,
+                "strategy": "none",
+                "creation_timestamp": rfc3339(rt.started),
+                "labels": {"app": "oscar-local"},
+            },
+            "jobs_count": sum(counts.values()),
+            "pods": {
+                "total": counts.get(PENDING, 0) + counts.get(RUNNING, 0),
+                "states": {k: v for k, v in counts.items()},
+            },
+            "oidc": {"enabled": False, "issuers": [], "groups": []},
+        },
+        "minio": {"buckets_count": len(buckets), "total_objects": objects},
+    }
+
+
+async def status(request: web.Request) -> web.Response:
+    rt = runtime_of(request)
+    payload = await asyncio.to_thread(_status_payload, rt)
+    return web.json_response(payload)
+
+
+async def system_logs(request: web.Request) -> web.Response:
+    """oscar-local's own recent log lines (what the Manager's pod log is on a cluster)."""
+    rt = runtime_of(request)
+    lines = list(rt.logs.lines)
+    if request.query.get("timestamps", "").lower() not in ("true", "1"):
+        lines = [line.split(" ", 2)[-1] for line in lines]
+    return web.Response(text="\n".join(lines) + ("\n" if lines else ""), content_type="text/plain")
+
+
+async def openapi_doc(request: web.Request) -> web.Response:
+    return web.json_response(openapi.document(str(request.url.origin())))
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_get("/openapi.json", openapi_doc)
+    add(app, "GET", "/system/info", info)
+    add(app, "GET", "/system/config", config)
+    add(app, "GET", "/system/status", status)
+    app.router.add_get("/system/logs/", system_logs)
+    psutil.cpu_percent(interval=None)  # prime the CPU sampler

@@ -1,0 +1,241 @@
+"""Everything one running oscar-local holds: state, storage, executors, jobs, triggers.
+
+``Runtime.start()`` brings the parts up in order (state, S3 endpoint, job
+recovery, executors, event consumer, reconciliation scan) and
+``Runtime.stop()`` takes them down in reverse, so a stop never leaves a
+half-written job or service.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Deque
+
+from . import scaling, services as svcs
+from .jobs import CRASH_NOTE, JobManager
+from .s3 import S3Endpoint, S3Store
+from .state import State
+from .triggers import Triggers
+
+log = logging.getLogger(__name__)
+
+VERSION = "3.7.1"
+EXTERNAL_SCAN_INTERVAL = 5.0
+
+
+@dataclass
+class Options:
+    """How to run: data dir, admin password, S3, limits."""
+
+    data_dir: str
+    password: str
+    user: str = "oscar"
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    s3_verify: bool = True
+    max_body: int = 64 * 1024 * 1024
+    max_definition: int = 4 * 1024 * 1024
+    cores: float | None = None
+    sync_timeout: float = 300.0
+    queue_timeout: float = 120.0
+    shutdown_grace: float = 10.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LogBuffer(logging.Handler):
+    """The last lines oscar-local logged, for ``GET /system/logs/``."""
+
+    def __init__(self, size: int = 2000) -> None:
+        super().__init__(logging.INFO)
+        self.lines: Deque[str] = collections.deque(maxlen=size)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a log line must never break a request
+            pass
+
+
+class Runtime:
+    """The running cluster behind the HTTP API."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.started = time.time()
+        self.state: State | None = None
+        self.endpoint: S3Endpoint | None = None
+        self.store: S3Store | None = None
+        self.scheduler: Any = None
+        self.executors: dict[str, Any] = {}
+        self.jobs: JobManager | None = None
+        self.triggers: Triggers | None = None
+        self.logs = LogBuffer()
+        self._scan_task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle ------------------------------------------------------
+    async def start(self) -> None:
+        opts = self.options
+        logging.getLogger("oscar_jupyter.local").addHandler(self.logs)
+        os.makedirs(opts.data_dir, exist_ok=True)
+        self.state = State(opts.data_dir)
+        failed = self.state.fail_interrupted(CRASH_NOTE)
+        if failed:
+            log.warning("%d job(s) were running when oscar-local last stopped; marked Failed", len(failed))
+        if opts.s3_endpoint:
+            self.endpoint = S3Endpoint.external(
+                opts.s3_endpoint, opts.s3_access_key or "", opts.s3_secret_key or "",
+                region=opts.s3_region, verify=opts.s3_verify,
+            )
+        else:
+            self.endpoint = await asyncio.to_thread(S3Endpoint.start, opts.data_dir, 0)
+        self.store = self.endpoint.store()
+        self.scheduler = scaling.JobScheduler(opts.cores or float(os.cpu_count() or 1), store=self.store)
+        self.jobs = JobManager(self.state, self.scheduler, self.service)
+        for svc in self.state.list_services():
+            self._open_executor(svc)
+            self._watch(svc)
+        resumed = self.jobs.resume()
+        if resumed:
+            log.info("resumed %d pending job(s)", resumed)
+        self.triggers = Triggers(self.state, self.store, self.jobs, self.state.list_services, self.endpoint.events())
+        await self.triggers.start()
+        if not self.endpoint.embedded:
+            self._scan_task = asyncio.get_running_loop().create_task(self._rescan(), name="rescan")
+
+    async def stop(self) -> None:
+        """Stop triggers, let running jobs finish (bounded), close executors and storage."""
+        if self._scan_task:
+            self._scan_task.cancel()
+            await asyncio.gather(self._scan_task, return_exceptions=True)
+        if self.triggers:
+            await self.triggers.stop()
+        if self.jobs:
+            await self.jobs.shutdown(self.options.shutdown_grace)
+        for ex in list(self.executors.values()):
+            await _maybe_await(ex.close())
+        self.executors.clear()
+        if self.scheduler is not None and hasattr(self.scheduler, "close"):
+            await _maybe_await(self.scheduler.close())
+        if self.endpoint:
+            await asyncio.to_thread(self.endpoint.stop)
+        if self.state:
+            self.state.close()
+        logging.getLogger("oscar_jupyter.local").removeHandler(self.logs)
+
+    async def _rescan(self) -> None:
+        while True:
+            await asyncio.sleep(EXTERNAL_SCAN_INTERVAL)
+            try:
+                assert self.triggers is not None
+                await self.triggers.scan()
+            except Exception:
+                log.exception("periodic reconciliation scan failed")
+
+    # -- services -------------------------------------------------------
+    def service(self, name: str) -> dict[str, Any] | None:
+        assert self.state is not None
+        return self.state.get_service(name)
+
+    def provider(self) -> dict[str, Any]:
+        """The server's own MinIO provider, with real keys (for /system/config and the stored default)."""
+        ep = self.endpoint
+        assert ep is not None
+        return {
+            "endpoint": ep.endpoint,
+            "verify": bool(ep.verify),
+            "access_key": ep.access_key,
+            "secret_key": ep.secret_key,
+            "region": ep.region,
+        }
+
+    def _open_executor(self, svc: dict[str, Any]) -> None:
+        assert self.store is not None
+        self.executors[svc["name"]] = scaling.SyncExecutor(
+            svc, self.store, timeout=self.options.sync_timeout, queue_timeout=self.options.queue_timeout
+        )
+
+    def _watch(self, svc: dict[str, Any]) -> None:
+        assert self.endpoint is not None
+        for place in svcs.places(svc, "input"):
+            self.endpoint.watch(place.bucket, place.prefix)
+
+    async def create_buckets(self, svc: dict[str, Any]) -> list[str]:
+        """Create the buckets and folder markers of a service; returns the buckets created now."""
+        assert self.store is not None
+        created: list[str] = []
+        try:
+            for field_name in ("input", "output"):
+                for place in svcs.places(svc, field_name):
+                    if await asyncio.to_thread(self.store.ensure_bucket, place.bucket):
+                        created.append(place.bucket)
+                    if place.folder:
+                        await asyncio.to_thread(self.store.put_marker, place.bucket, place.folder)
+        except Exception:
+            for bucket in created:
+                await asyncio.to_thread(self.store.delete_bucket, bucket, True)
+            raise
+        return created
+
+    async def add_service(self, svc: dict[str, Any]) -> None:
+        """Store a new service: buckets, baseline of existing objects, executor, watcher."""
+        assert self.state is not None and self.triggers is not None
+        created = await self.create_buckets(svc)
+        try:
+            await self.triggers.baseline(svc)
+            self.state.put_service(svc)
+        except Exception:
+            for bucket in created:
+                await asyncio.to_thread(self.store.delete_bucket, bucket, True)  # type: ignore[union-attr]
+            raise
+        self._open_executor(svc)
+        self._watch(svc)
+
+    async def update_service(self, svc: dict[str, Any]) -> None:
+        assert self.state is not None and self.triggers is not None
+        await self.create_buckets(svc)
+        await self.triggers.baseline(svc)
+        self.state.put_service(svc)
+        ex = self.executors.get(svc["name"])
+        if ex is not None:
+            await _maybe_await(ex.update(svc))
+        else:
+            self._open_executor(svc)
+        self._watch(svc)
+
+    async def delete_service(self, svc: dict[str, Any]) -> list[str]:
+        """Remove a service: its jobs, executor, record, and its input/output buckets."""
+        assert self.state is not None and self.store is not None and self.jobs is not None
+        name = svc["name"]
+        await self.jobs.cancel_service(name)
+        ex = self.executors.pop(name, None)
+        if ex is not None:
+            await _maybe_await(ex.close())
+        self.state.delete_service(name)
+        buckets = sorted({p.bucket for f in ("input", "output") for p in svcs.places(svc, f)})
+        still_used = {
+            p.bucket for other in self.state.list_services() for f in ("input", "output") for p in svcs.places(other, f)
+        }
+        removed = []
+        for bucket in buckets:
+            if bucket in still_used:
+                continue
+            try:
+                if await asyncio.to_thread(self.store.delete_bucket, bucket, True):
+                    removed.append(bucket)
+            except Exception as exc:
+                log.warning("could not delete bucket %s of service %s: %s", bucket, name, exc)
+        return removed
+
+
+async def _maybe_await(value: Any) -> Any:
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return await value
+    return value

@@ -1,0 +1,119 @@
+"""Serving one oscar-local: data-dir lock, HTTP site, ``endpoint.json``, orderly stop.
+
+``serve()`` is shared by the ``oscar-local`` command (main thread, signals)
+and ``oscar_jupyter.local.start()`` (a background thread with its own event
+loop). Stop order: stop accepting connections, let in-flight requests end
+(bounded), stop the runtime (running jobs finish within the grace time or are
+marked Failed), remove ``endpoint.json``, release the lock.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from typing import Callable
+
+from aiohttp import web
+
+from .app import build_app
+from .runtime import Options, Runtime
+
+try:  # POSIX advisory lock; elsewhere a second server on one data dir is not detected
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_FILE = "endpoint.json"
+LOCK_FILE = "server.lock"
+REQUEST_DRAIN = 5.0
+
+
+class DataDirBusy(RuntimeError):
+    """Another oscar-local already serves this data directory."""
+
+
+class DataDirLock:
+    """An exclusive lock on a data directory for the life of one server."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.path = os.path.join(data_dir, LOCK_FILE)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise DataDirBusy(
+                    f"another oscar-local is already running on {os.path.dirname(self.path)!r}; "
+                    "attach to it with oscar_jupyter.local.attach(data_dir) or use another --data-dir"
+                ) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def write_private_json(path: str, payload: dict) -> None:
+    """Write ``payload`` to ``path`` atomically with mode 0600."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+async def serve(
+    options: Options,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run oscar-local until ``stop`` is set; ``on_ready(endpoint)`` once it answers."""
+    os.makedirs(options.data_dir, mode=0o700, exist_ok=True)
+    lock = DataDirLock(options.data_dir)
+    lock.acquire()
+    runtime = Runtime(options)
+    runner: web.AppRunner | None = None
+    endpoint_path = os.path.join(options.data_dir, ENDPOINT_FILE)
+    try:
+        await runtime.start()
+        runner = web.AppRunner(build_app(runtime), access_log=None, shutdown_timeout=REQUEST_DRAIN)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0]
+        shown_host = f"[{host}]" if ":" in host else host
+        endpoint = f"http://{shown_host}:{bound[1]}"
+        write_private_json(endpoint_path, {
+            "endpoint": endpoint,
+            "user": options.user,
+            "password": options.password,
+            "pid": os.getpid(),
+            "started": time.time(),
+        })
+        log.info("oscar-local serving %s (data dir %s)", endpoint, options.data_dir)
+        if on_ready:
+            on_ready(endpoint)
+        await stop.wait()
+        log.info("oscar-local stopping")
+    finally:
+        try:
+            if os.path.exists(endpoint_path):
+                os.unlink(endpoint_path)
+        except OSError:
+            pass
+        if runner is not None:
+            await runner.cleanup()
+        await runtime.stop()
+        lock.release()

@@ -1,0 +1,188 @@
+"""Service definitions as oscar-local keeps them: checked, completed, stored, shown.
+
+The shared service model (``oscar_jupyter.spec``) does normalisation,
+validation and defaults; this module adds what the Manager does on top:
+server-set fields (owner, token, log level), the forced default MinIO
+provider, the buckets a service implies, and the public view with secrets
+blanked.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from oscar_jupyter import spec
+
+from . import names
+from .auth import new_service_token
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OWNER = "cluster_admin"
+DEFAULT_PROVIDER = "minio.default"
+LOG_LEVELS = ("NOTSET", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+HIDDEN = "hidden"
+
+# Fields of storage providers / clusters that hold credentials.
+_SECRET_FIELDS = ("secret_key", "password", "token", "refresh_token", "auth_password", "access_key")
+
+
+class InvalidService(ValueError):
+    """The definition cannot be accepted; ``str()`` says what and where."""
+
+
+@dataclass(frozen=True)
+class StoragePlace:
+    """A ``bucket/folder`` on the server's own MinIO provider."""
+
+    bucket: str
+    folder: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.folder}/" if self.folder else ""
+
+
+def provider_ref(value: Any) -> str:
+    """``minio`` -> ``minio.default``; other references unchanged."""
+    ref = str(value or "").strip()
+    if ref in ("", "minio"):
+        return DEFAULT_PROVIDER
+    return ref
+
+
+def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Turn a request body into the stored definition, or raise ``InvalidService``.
+
+    ``provider`` is the server's MinIO provider (endpoint, keys, region,
+    verify). ``previous`` is the stored definition on update: its token is kept
+    and secrets sent back as ``"hidden"``/blank keep their stored values.
+    Returns the definition and the normalisation notices.
+    """
+    if not isinstance(data, dict):
+        raise InvalidService(
+            f"The service specification is not valid: expected a JSON object, got {type(data).__name__}"
+        )
+    problem = names.service_name_problem(data.get("name"))
+    if problem:
+        raise InvalidService(f"The service specification is not valid: name: {problem}")
+    data, notices = spec.normalise(copy.deepcopy(data))
+    errors = [p for p in spec.validate(data, unknown="ignore") if getattr(p, "severity", "error") == "error"]
+    if errors:
+        raise InvalidService(
+            "The service specification is not valid: " + "; ".join(str(p) for p in errors)
+        )
+    svc = spec.with_defaults(data)
+
+    svc["owner"] = DEFAULT_OWNER
+    level = str(svc.get("log_level") or "INFO").upper()
+    svc["log_level"] = level if level in LOG_LEVELS else "INFO"
+    svc["token"] = previous["token"] if previous else new_service_token()
+    svc.setdefault("cpu", "0.2")
+    svc.setdefault("memory", "256Mi")
+    svc.setdefault("visibility", "private")
+
+    providers = svc.get("storage_providers") or {}
+    if not isinstance(providers, dict):
+        raise InvalidService("The service specification is not valid: storage_providers must be an object")
+    providers = dict(providers)
+    minio = dict(providers.get("minio") or {})
+    minio["default"] = dict(provider)
+    providers["minio"] = minio
+    if previous:
+        _restore_hidden(providers, previous.get("storage_providers") or {})
+        _restore_secrets(svc, previous)
+    svc["storage_providers"] = providers
+
+    for field in ("input", "output"):
+        entries = svc.get(field) or []
+        for i, entry in enumerate(entries):
+            entry["storage_provider"] = provider_ref(entry.get("storage_provider"))
+            where = f"{field}[{i}]"
+            ref = entry["storage_provider"]
+            kind, _, ident = ref.partition(".")
+            if kind not in ("minio", "s3", "onedata", "webdav", "rucio") or not ident:
+                raise InvalidService(
+                    f"The service specification is not valid: {where}.storage_provider: "
+                    f"{ref!r} is not '<minio|s3|onedata|webdav|rucio>.<id>'"
+                )
+            if ref != DEFAULT_PROVIDER and ident not in (providers.get(kind) or {}):
+                raise InvalidService(
+                    f"The service specification is not valid: {where}.storage_provider: "
+                    f"the StorageProvider {ref!r} is not defined in storage_providers"
+                )
+            if field == "input" and ref != DEFAULT_PROVIDER:
+                raise InvalidService(
+                    f"The service specification is not valid: {where}.storage_provider: oscar-local "
+                    f"only watches its own storage ({DEFAULT_PROVIDER}), not {ref!r}"
+                )
+            if ref == DEFAULT_PROVIDER:
+                bucket, _ = names.split_storage_path(str(entry.get("path") or ""))
+                problem = names.bucket_name_problem(bucket)
+                if problem:
+                    raise InvalidService(f"The service specification is not valid: {where}.path: {problem}")
+                folder = names.split_storage_path(str(entry.get("path") or ""))[1]
+                if folder and names.object_key_problem(folder + "/"):
+                    raise InvalidService(
+                        f"The service specification is not valid: {where}.path: "
+                        f"{names.object_key_problem(folder + '/')}"
+                    )
+    return svc, [str(n) for n in notices]
+
+
+def _restore_hidden(providers: dict[str, Any], old: dict[str, Any]) -> None:
+    """Keep stored credentials where an update sends back ``"hidden"`` or blanks."""
+    for kind, entries in providers.items():
+        if kind == "minio" or not isinstance(entries, dict):
+            continue
+        for ident, conf in entries.items():
+            prev = ((old.get(kind) or {}).get(ident)) or {}
+            if not isinstance(conf, dict):
+                continue
+            for field in _SECRET_FIELDS:
+                if conf.get(field) in (HIDDEN, "") and prev.get(field):
+                    conf[field] = prev[field]
+
+
+def _restore_secrets(svc: dict[str, Any], previous: dict[str, Any]) -> None:
+    env = svc.get("environment") or {}
+    secrets = env.get("secrets") if isinstance(env, dict) else None
+    old = ((previous.get("environment") or {}).get("secrets")) or {}
+    if isinstance(secrets, dict):
+        for key, value in secrets.items():
+            if value in ("", None) and old.get(key):
+                secrets[key] = old[key]
+
+
+def public_view(svc: dict[str, Any]) -> dict[str, Any]:
+    """What ``GET /system/services[/{name}]`` shows: secrets blanked, default keys ``hidden``."""
+    out = copy.deepcopy(svc)
+    env = out.get("environment")
+    if isinstance(env, dict) and isinstance(env.get("secrets"), dict):
+        env["secrets"] = {k: "" for k in env["secrets"]}
+    providers = out.get("storage_providers") or {}
+    for kind, entries in providers.items():
+        if not isinstance(entries, dict):
+            continue
+        for ident, conf in entries.items():
+            if not isinstance(conf, dict):
+                continue
+            for field in _SECRET_FIELDS:
+                if conf.get(field) and (kind == "minio" and ident == "default" or field != "access_key"):
+                    conf[field] = HIDDEN
+    for conf in (out.get("clusters") or {}).values():
+        if isinstance(conf, dict) and conf.get("auth_password"):
+            conf["auth_password"] = HIDDEN
+    return out
+
+
+def places(svc: dict[str, Any], field: str) -> list[StoragePlace]:
+    """The ``bucket/folder`` places of ``input`` or ``output`` on the server's own provider."""
+    out = []
+    for entry in svc.get(field) or []:
+        if provider_ref(entry.get("storage_provider")) == DEFAULT_PROVIDER:
+            bucket, folder = names.split_storage_path(str(entry.get("path") or ""))
+            out.append(StoragePlace(bucket, folder))
+    return out

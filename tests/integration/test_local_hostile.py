@@ -1,0 +1,223 @@
+"""Bad input to every endpoint of oscar-local: the right status and a message that says what was wrong."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+
+HOSTILE_NAMES = ["../etc", "a b", "x" * 40, "ünïcode", "UPPER", "-lead", "trail-", "a/b", "a%2Fb", "..", "a.b"]
+
+
+def post_json(admin: requests.Session, path: str, body: Any, method: str = "POST") -> requests.Response:
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return admin.request(method, admin.url(path), data=raw, headers={"Content-Type": "application/json"})
+
+
+# --------------------------------------------------------------------------- authentication
+
+@pytest.mark.parametrize("path", ["/system/info", "/system/config", "/system/status", "/system/services",
+                                  "/system/services/x", "/system/logs/x", "/system/buckets", "/system/nope"])
+def test_system_needs_basic_auth(local_cluster: Any, path: str) -> None:
+    for auth in (None, ("oscar", "wrong"), ("root", local_cluster.password), ("", "")):
+        resp = requests.get(local_cluster.endpoint + path, auth=auth)
+        assert resp.status_code == 401, (path, auth)
+        assert resp.headers["WWW-Authenticate"] == 'Basic realm="Authorization Required"'
+        assert local_cluster.password not in resp.text
+    for header in ("Basic !!!notbase64", "Basic " + "b3NjYXI=", "Bearer " + "a" * 64, "Digest x"):
+        resp = requests.get(local_cluster.endpoint + path, headers={"Authorization": header})
+        assert resp.status_code == 401, header
+
+
+def test_run_and_job_refuse_basic_and_bad_tokens(local_cluster: Any, make_service: Any) -> None:
+    svc = make_service(script="echo ok")
+    name, token = svc["name"], svc["token"]
+    base = local_cluster.endpoint
+    for path in (f"/run/{name}", f"/job/{name}"):
+        cases = [
+            {},
+            {"Authorization": "Basic b3NjYXI6" + "eA=="},
+            {"Authorization": f"Bearer {token[:-1]}0" if token[-1] != "0" else f"Bearer {token[:-1]}1"},
+            {"Authorization": "Bearer short"},
+            {"Authorization": f"Bearer {token}x"},
+            {"Authorization": f"bearer"},
+        ]
+        for headers in cases:
+            resp = requests.post(base + path, data=b"x", headers=headers)
+            assert resp.status_code == 401, (path, headers)
+            assert resp.text == ""
+        resp = requests.post(base + path, data=b"x", auth=(local_cluster.user, local_cluster.password))
+        assert resp.status_code == 401
+    # the token of one service does not open another
+    other = make_service(script="echo other")
+    resp = requests.post(f"{base}/run/{other['name']}", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 401
+
+
+@pytest.mark.parametrize("bad", HOSTILE_NAMES + ["nosuchservice"])
+def test_unknown_or_hostile_service_names_in_paths(local_cluster: Any, admin: requests.Session, bad: str) -> None:
+    base = local_cluster.endpoint
+    token = {"Authorization": "Bearer " + "0" * 64}
+    for method, path in (("GET", f"/system/services/{bad}"), ("DELETE", f"/system/services/{bad}"),
+                         ("GET", f"/system/logs/{bad}"), ("DELETE", f"/system/logs/{bad}"),
+                         ("GET", f"/system/logs/{bad}/{bad}-job")):
+        resp = admin.request(method, base + path)
+        assert resp.status_code in (404, 405) if "/" in bad else resp.status_code == 404, (method, path)
+    for path in (f"/run/{bad}", f"/job/{bad}"):
+        resp = requests.post(base + path, data=b"x", headers=token)
+        assert resp.status_code in (404, 405) if "/" in bad else resp.status_code == 404, path
+
+
+# --------------------------------------------------------------------------- service definitions
+
+@pytest.mark.parametrize("bad", HOSTILE_NAMES)
+def test_create_refuses_hostile_names(admin: requests.Session, bad: str) -> None:
+    resp = post_json(admin, "/system/services", {"name": bad, "image": "alpine", "script": "echo"})
+    assert resp.status_code == 400
+    assert "name" in resp.text and "not valid" in resp.text
+    assert admin.get(admin.url("/system/services")).status_code == 200
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"{not json", ["malformed JSON", "line 1"]),
+    (b'{"name": "x",\n "image": }', ["malformed JSON", "line 2"]),
+    (b"", ["empty"]),
+    (b"\xff\xfe\x00", ["UTF-8"]),
+    (b"[1, 2]", ["JSON object", "list"]),
+    (b'"just a string"', ["JSON object"]),
+    (b"null", ["JSON object"]),
+])
+def test_create_refuses_malformed_bodies(admin: requests.Session, body: bytes, words: list[str]) -> None:
+    for method in ("POST", "PUT"):
+        resp = post_json(admin, "/system/services", body, method)
+        assert resp.status_code == 400, (method, resp.text)
+        for word in words:
+            assert word in resp.text, (method, word, resp.text)
+        assert resp.headers["Content-Type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"name": 42}, "name"),
+    ({"image": ["alpine"]}, "image"),
+    ({"script": None}, "script"),
+    ({"memory": "lots"}, "memory"),
+    ({"cpu": "two"}, "cpu"),
+    ({"synchronous": {"min_scale": "one"}}, "synchronous.min_scale"),
+    ({"input": [{"storage_provider": "minio.default", "path": "BAD_BUCKET/in"}]}, "input[0].path"),
+    ({"input": [{"storage_provider": "minio.nothere", "path": "abc/in"}]}, "input[0].storage_provider"),
+    ({"input": "abc/in"}, "input"),
+    ({"environment": {"variables": {"1BAD": "x"}}}, "environment"),
+    ({"visibility": "everyone"}, "visibility"),
+])
+def test_create_refuses_wrong_fields_naming_them(admin: requests.Session, unique_name: str,
+                                                patch: dict, field: str) -> None:
+    body = {"name": unique_name, "image": "alpine", "script": "echo"}
+    body.update(patch)
+    resp = post_json(admin, "/system/services", body)
+    assert resp.status_code == 400, resp.text
+    assert field in resp.text, resp.text
+    assert admin.get(admin.url(f"/system/services/{unique_name}")).status_code == 404  # nothing half-applied
+
+
+def test_create_requires_name_image_script(admin: requests.Session, unique_name: str) -> None:
+    for missing in ("name", "image", "script"):
+        body = {"name": unique_name, "image": "alpine", "script": "echo"}
+        del body[missing]
+        resp = post_json(admin, "/system/services", body)
+        assert resp.status_code == 400 and missing in resp.text, resp.text
+
+
+def test_duplicate_create_is_409_and_update_of_missing_is_404(admin: requests.Session, make_service: Any,
+                                                               unique_name: str) -> None:
+    svc = make_service()
+    resp = post_json(admin, "/system/services", {"name": svc["name"], "image": "alpine", "script": "echo"})
+    assert resp.status_code == 409 and svc["name"] in resp.text
+    resp = post_json(admin, "/system/services", {"name": "t-missing-" + unique_name[-8:], "image": "a",
+                                                 "script": "e"}, "PUT")
+    assert resp.status_code == 404
+
+
+def test_secrets_are_blanked_and_survive_an_update(admin: requests.Session, make_service: Any,
+                                                   local_cluster: Any) -> None:
+    svc = make_service(script='echo "key=$API_KEY"',
+                       environment={"variables": {"A": "1"}, "secrets": {"API_KEY": "top-secret-42"}})
+    assert svc["environment"]["secrets"] == {"API_KEY": ""}
+    listed = admin.get(admin.url("/system/services")).text
+    assert "top-secret-42" not in listed
+    assert local_cluster.password not in listed
+    # PUT the GET result back (secret blank): the stored secret is kept
+    resp = post_json(admin, "/system/services", svc, "PUT")
+    assert resp.status_code == 204, resp.text
+    resp = requests.post(f"{local_cluster.endpoint}/run/{svc['name']}",
+                         headers={"Authorization": f"Bearer {svc['token']}"})
+    assert "key=top-secret-42" in resp.text
+
+
+def test_oversized_bodies_get_a_clear_413(admin: requests.Session, local_cluster: Any, make_service: Any) -> None:
+    big = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+    resp = post_json(admin, "/system/services", big)
+    assert resp.status_code == 413 and "limit" in resp.text and "bytes" in resp.text
+    svc = make_service(script="echo ok")
+    limit = 64 * 1024 * 1024
+    # declared length over the limit: refused before the body is read
+    resp = requests.post(f"{local_cluster.endpoint}/run/{svc['name']}",
+                         headers={"Authorization": f"Bearer {svc['token']}", "Content-Length": str(limit + 1)},
+                         data=b"")
+    assert resp.status_code == 413 and str(limit) in resp.text
+
+    def chunks():  # chunked upload with no declared length
+        for _ in range(70):
+            yield b"x" * (1024 * 1024)
+    resp = requests.post(f"{local_cluster.endpoint}/job/{svc['name']}",
+                         headers={"Authorization": f"Bearer {svc['token']}"}, data=chunks())
+    assert resp.status_code == 413
+
+
+# --------------------------------------------------------------------------- jobs and logs
+
+def test_logs_bad_queries_and_unknown_jobs(admin: requests.Session, make_service: Any) -> None:
+    svc = make_service()
+    name = svc["name"]
+    assert admin.get(admin.url(f"/system/logs/{name}")).json() == {"jobs": {}}
+    for query in ("?page=abc", "?page=-1", "?limit=0", "?limit=x", "?limit=100000"):
+        resp = admin.get(admin.url(f"/system/logs/{name}{query}"))
+        assert resp.status_code == 400 and ("page" in resp.text or "limit" in resp.text), query
+    for job in (f"{name}-00000000-0000-4000-8000-000000000000", "../../etc/passwd", "other-job", "%2e%2e"):
+        assert admin.get(admin.url(f"/system/logs/{name}/{job}")).status_code == 404, job
+        assert admin.delete(admin.url(f"/system/logs/{name}/{job}")).status_code == 404, job
+
+
+# --------------------------------------------------------------------------- buckets
+
+@pytest.mark.parametrize("bad", ["../etc", "a b", "AB", "x", "ünï", "a" * 64, "..a", 7, None])
+def test_bucket_create_refuses_bad_names(admin: requests.Session, bad: Any) -> None:
+    resp = post_json(admin, "/system/buckets", {"bucket_name": bad})
+    assert resp.status_code == 400 and "bucket_name" in resp.text
+
+
+def test_bucket_endpoints_bad_input(admin: requests.Session, unique_name: str) -> None:
+    bucket = unique_name
+    assert post_json(admin, "/system/buckets", b"{oops").status_code == 400
+    assert post_json(admin, "/system/buckets", {"bucket_name": bucket, "visibility": "world"}).status_code == 400
+    assert post_json(admin, "/system/buckets", {"bucket_name": bucket, "allowed_users": "bob"}).status_code == 400
+    assert admin.get(admin.url(f"/system/buckets/{bucket}")).status_code == 404
+    assert admin.delete(admin.url(f"/system/buckets/{bucket}")).status_code == 404
+    assert post_json(admin, "/system/buckets", {"bucket_name": bucket}, "PUT").status_code == 404
+    resp = post_json(admin, f"/system/buckets/{bucket}/presign", {"object_key": "a", "operation": "download"})
+    assert resp.status_code == 404
+    assert post_json(admin, "/system/buckets", {"bucket_name": bucket}).status_code == 201
+    try:
+        assert post_json(admin, "/system/buckets", {"bucket_name": bucket}).status_code == 409
+        for body, word in (({"operation": "download"}, "object_key"),
+                           ({"object_key": "a", "operation": "delete"}, "operation"),
+                           ({"object_key": "../x", "operation": "upload"}, "object_key"),
+                           ({"object_key": "a", "operation": "upload", "expires_in": 99999}, "expiration"),
+                           ({"object_key": "a", "operation": "upload", "expires_in": "soon"}, "expires_in"),
+                           ([], "JSON object")):
+            resp = post_json(admin, f"/system/buckets/{bucket}/presign", body)
+            assert resp.status_code == 400 and word in resp.text, (body, resp.text)
+        for query in ("?page=%%%", "?limit=0", "?limit=abc"):
+            assert admin.get(admin.url(f"/system/buckets/{bucket}{query}")).status_code == 400, query
+    finally:
+        assert admin.delete(admin.url(f"/system/buckets/{bucket}")).status_code == 204
