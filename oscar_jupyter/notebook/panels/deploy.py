@@ -42,16 +42,21 @@ def _text(description: str, value: str = "", placeholder: str = "") -> widgets.T
                         continuous_update=False, layout=_FIELD_LAYOUT, style=_STYLE)
 
 
-def _problem_line(problem: Any) -> Tuple[str, Optional[int], str]:
-    """(field, line, message) of one validation problem."""
+def _problem_line(problem: Any) -> Tuple[str, Optional[int], str, str]:
+    """(field, line, message, severity) of one validation problem (`spec.Problem` or text)."""
     if isinstance(problem, str):
-        return "", None, problem
-    field = getattr(problem, "path", None) or getattr(problem, "field", "") or ""
-    if isinstance(field, (list, tuple)):
-        field = ".".join(str(p) for p in field)
-    line = getattr(problem, "line", None)
+        return "", None, problem, "error"
+    field = getattr(problem, "field", "") or ""
     message = getattr(problem, "message", None) or str(problem)
-    return str(field), line, str(message)
+    value = getattr(problem, "value", None)
+    if value is not None:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        message = f"{message} (got {shown})"
+    suggestion = getattr(problem, "suggestion", None)
+    if suggestion:
+        message = f"{message}; did you mean {suggestion!r}?"
+    return str(field), getattr(problem, "line", None), str(message), \
+        str(getattr(problem, "severity", "error"))
 
 
 class DeployPanel(Panel):
@@ -68,7 +73,7 @@ class DeployPanel(Panel):
     def __init__(self, cluster: Any = None, fdl: Any = None, *, cluster_id: Optional[str] = None,
                  ready_timeout: float = 120.0, **kwargs: Any) -> None:
         super().__init__(cluster, **kwargs)
-        self.cluster_id = cluster_id or getattr(self.cluster, "id", None) or "oscar-cluster"
+        self.cluster_id = cluster_id or fdl_module.DEFAULT_CLUSTER_ID
         self.ready_timeout = ready_timeout
         self.problems: List[Any] = []
         self.notices: List[str] = []
@@ -79,7 +84,7 @@ class DeployPanel(Panel):
         self._deploy_callbacks: List[Callable[[List[Any]], None]] = []
 
         self.name = _text("Name", placeholder="my-service (a DNS label)")
-        self.image = _text("Image", "ghcr.io/grycap/alpine", "registry/image:tag")
+        self.image = _text("Image", "alpine:3.20", "registry/image:tag")
         self.cpu = _text("CPU", "0.5")
         self.memory = _text("Memory", "256Mi")
         self.gpu = widgets.Checkbox(value=False, description="GPU", style=_STYLE)
@@ -144,17 +149,15 @@ class DeployPanel(Panel):
 
     # -- public API -------------------------------------------------------------------
     def load(self, source: Any) -> None:
-        """Load an FDL (text, path, dict or FDL object) into the editor and the form."""
-        if isinstance(source, (str, os.PathLike)) and "\n" not in str(source) \
-                and Path(str(source)).is_file():
-            loaded = fdl_module.load(Path(str(source)))
-            text = loaded.to_yaml()
-        elif isinstance(source, str):
+        """Load an FDL (YAML text, a path, a dict or an `FDL`) into the editor and the form.
+
+        Text is shown as written; anything else is shown as the FDL module writes
+        it, scripts inlined and secret values blanked (fill them in before deploying).
+        """
+        if isinstance(source, str) and "\n" in source.strip():
             text = source
-        elif isinstance(source, dict):
-            text = yaml.safe_dump(source, sort_keys=False)
         else:
-            text = source.to_yaml()
+            text = fdl_module.load(source).to_yaml(inline_scripts=True)
         self.fdl_text.value = text
         self._on_fdl_change(None)
 
@@ -205,19 +208,18 @@ class DeployPanel(Panel):
         return doc
 
     def validate(self) -> List[Any]:
-        """Validate the FDL text; list the problems in the panel and return them."""
+        """Validate the FDL text; list the problems in the panel and return the errors."""
         self.problems, self.notices = [], []
         try:
             loaded = fdl_module.load(self.fdl_text.value)
         except InvalidDefinition as exc:
-            self.problems = list(exc.problems) or [str(exc)]
+            self.problems = list(exc.problems) or [exc.message]
             loaded = None
-        except OscarError as exc:
+        except (OscarError, TypeError) as exc:
             self.problems = [str(exc)]
             loaded = None
         if loaded is not None:
-            self.problems = list(getattr(loaded, "problems", []) or [])
-            self.notices = [str(n) for n in getattr(loaded, "notices", []) or []]
+            self.notices = [str(n) for n in loaded.notices] + [str(w) for w in loaded.warnings]
         self._show_problems()
         return self.problems
 
@@ -240,7 +242,7 @@ class DeployPanel(Panel):
             self.progress.value = 2
             for svc in services:
                 self.set_status(f"waiting for {svc.name} to be ready…", "busy")
-                svc.wait_ready(self.ready_timeout)
+                svc.wait_ready(timeout=self.ready_timeout)
             self.progress.value = 4
         except Exception:
             self.progress.bar_style = "danger"
@@ -282,8 +284,8 @@ class DeployPanel(Panel):
     def _write_fdl(self, folder: Path) -> List[Path]:
         loaded = fdl_module.load(self.fdl_text.value)
         name = self.name.value.strip() or "service"
-        written = loaded.write(folder / f"{name}.yaml")
-        return [Path(p) for p in written]
+        fdl_path, scripts = loaded.write(folder, filename=f"{name}.yaml")
+        return [Path(fdl_path)] + [Path(p) for p in scripts]
 
     def _on_form_change(self, _change: Any) -> None:
         if self._syncing:
@@ -350,19 +352,21 @@ class DeployPanel(Panel):
     def _show_problems(self) -> None:
         rows = []
         for problem in self.problems:
-            field, line, message = _problem_line(problem)
-            where = f"line {line}" if line else ""
-            rows.append(f'<tr><td style="color:#c01c28;padding:0 8px">✖</td>'
-                        f'<td style="padding:0 8px"><code>{html.escape(field)}</code></td>'
-                        f'<td style="padding:0 8px">{html.escape(where)}</td>'
-                        f'<td style="padding:0 8px">{html.escape(message)}</td></tr>')
+            field, line, message, _severity = _problem_line(problem)
+            rows.append(_problem_row("✖", "#c01c28", field, line, message))
         for notice in self.notices:
-            rows.append(f'<tr><td style="color:#986a00;padding:0 8px">ℹ</td><td></td><td></td>'
-                        f'<td style="padding:0 8px">{html.escape(notice)}</td></tr>')
-        if rows:
-            self.problems_html.value = ('<table class="oscar-problems">' + "".join(rows) + "</table>")
-        else:
-            self.problems_html.value = '<span style="color:#26a269">✔ valid</span>'
+            rows.append(_problem_row("ℹ", "#986a00", "", None, notice))
+        valid = "" if self.problems else '<span style="color:#26a269">✔ valid</span>'
+        table = ('<table class="oscar-problems">' + "".join(rows) + "</table>") if rows else ""
+        self.problems_html.value = valid + table
+
+
+def _problem_row(mark: str, colour: str, field: str, line: Optional[int], message: str) -> str:
+    where = f"line {line}" if line else ""
+    return (f'<tr><td style="color:{colour};padding:0 8px">{mark}</td>'
+            f'<td style="padding:0 8px"><code>{html.escape(field)}</code></td>'
+            f'<td style="padding:0 8px;white-space:nowrap">{html.escape(where)}</td>'
+            f'<td style="padding:0 8px">{html.escape(message)}</td></tr>')
 
 
 # -- form <-> dict helpers (private to this panel) --------------------------------------

@@ -111,7 +111,9 @@ class InvokePanel(Panel):
             if self.mode.value == "sync":
                 result = svc.run(value, timeout=self.timeout)
             else:
-                result = svc.submit([value], wait=True, timeout=self.timeout, progress=False)
+                item = (name, value) if name and not isinstance(value, str) else value
+                result = svc.submit([item], wait=True, timeout=self.timeout or 600.0,
+                                    progress=False)
                 result = _first_of_batch(result)
         finally:
             self.run_button.disabled = False
