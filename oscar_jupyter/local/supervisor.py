@@ -1,0 +1,598 @@
+"""One invocation of a service's script, done the way faas-supervisor does it.
+
+The steps, the environment variables, the event handling, the output upload
+rules and the response rules follow faas-supervisor 1.5.8 (the program inside
+every OSCAR container); the log lines have its text and format
+(``<asctime> - supervisor - <LEVEL> - <message>``) so logs read the same as on a
+real cluster. Differences are deliberate and few: the script runs in a
+per-invocation working directory instead of a container, it sees oscar-local's
+own environment minus anything that looks like a credential, JSON values that
+are not objects are written as JSON instead of crashing, and an exit status of
+the script is reported (`Outcome.exit_code`) although the real supervisor
+ignores it.
+
+A `Slot` is everything that can be prepared before a request arrives (the
+directories, the script file, and a `/bin/sh` already started and waiting for
+its per-request variables); `scaling.SyncExecutor` keeps `min_scale` of them
+warm. Without a slot, `run_invocation` prepares one on the spot.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import mimetypes
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 300.0
+SCRIPT_FILE_NAME = "script.sh"
+_FORMATTER = logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s")
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
+           "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+# Variables of oscar-local's own environment a script must not see.
+_CREDENTIAL_NAME = re.compile(
+    r"^(AWS_|MINIO_|OSCAR_|OIDC_|JUPYTER_TOKEN$|JPY_)|"
+    r"(PASSWORD|PASSWD|SECRET|TOKEN|ACCESS_KEY|CREDENTIAL|API_KEY|PRIVATE_KEY|AUTH)",
+    re.IGNORECASE)
+_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Variables set per request (everything else is known when a slot is prepared).
+_PER_REQUEST = ("INPUT_FILE_PATH", "STORAGE_OBJECT_KEY", "EVENT_TIME", "EVENT",
+                "JOB_UUID", "RESOURCE_ID")
+# A pre-started shell: wait for one line on stdin, load the per-request
+# variables, then become the script (so its pid, group and pipes are the slot's).
+_WAITING_SHELL = 'IFS= read -r _oscar_go || exit 0; . "$1"; exec /bin/sh "$2"'
+
+
+@dataclass
+class Outcome:
+    """The result of one invocation."""
+
+    exit_code: Optional[int]          # the script's exit status; None when it was killed on timeout
+    body: bytes                       # the synchronous response body, by the contract's rules
+    log: str                          # supervisor lines, then the script's output
+    outputs: List[str] = field(default_factory=list)   # uploaded "bucket/key"s
+    timed_out: bool = False
+    error: Optional[str] = None       # supervisor-level failure (bad body, download/upload failed)
+    warm: bool = False                # a slot prepared before the request was used
+    started_at: float = 0.0           # epoch seconds
+    finished_at: float = 0.0
+    timings: Dict[str, float] = field(default_factory=dict)  # seconds per phase
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and self.error is None
+
+
+class _SupervisorLog:
+    """faas-supervisor's log lines, kept when at or above the service's level."""
+
+    def __init__(self, level_name: str) -> None:
+        self.level = _LEVELS.get(str(level_name or "INFO").strip().upper(), logging.INFO)
+        self.lines: List[str] = []
+
+    def add(self, level: int, msg: str, *args: Any) -> None:
+        if level < self.level:
+            return
+        record = logging.LogRecord("supervisor", level, __file__, 0, msg, args, None)
+        self.lines.append(_FORMATTER.format(record) + "\n")
+
+    def debug(self, msg: str, *args: Any) -> None:
+        self.add(logging.DEBUG, msg, *args)
+
+    def info(self, msg: str, *args: Any) -> None:
+        self.add(logging.INFO, msg, *args)
+
+    def warning(self, msg: str, *args: Any) -> None:
+        self.add(logging.WARNING, msg, *args)
+
+    def error(self, msg: str, *args: Any) -> None:
+        self.add(logging.ERROR, msg, *args)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+# --------------------------------------------------------------------------- environment
+
+def clean_environment(environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """oscar-local's environment without its credentials (and without OSCAR_* settings)."""
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if not _CREDENTIAL_NAME.search(k)}
+
+
+def env_value(value: Any) -> str:
+    """An environment value as OSCAR (Go, YAML) would write it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _exposed_base_path(service: Mapping[str, Any]) -> str:
+    expose = service.get("expose") or {}
+    port = expose.get("api_port") if isinstance(expose, dict) else None
+    if port in (None, 0, "", []):
+        return ""
+    return f"/system/services/{service.get('name', '')}/exposed"
+
+
+def service_environment(service: Mapping[str, Any]) -> Dict[str, str]:
+    """The variables a service's container gets: user variables, secrets, OSCAR_SERVICE_*."""
+    env: Dict[str, str] = {}
+    environment = service.get("environment") or {}
+    for part in ("variables", "Variables", "secrets"):
+        values = environment.get(part) or {}
+        if isinstance(values, dict):
+            for name, value in values.items():
+                env[str(name)] = env_value(value)
+    env["OSCAR_SERVICE_NAME"] = str(service.get("name") or "")
+    env["OSCAR_SERVICE_TOKEN"] = str(service.get("token") or "")
+    env["OSCAR_SERVICE_BASE_PATH"] = _exposed_base_path(service)
+    return env
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+# --------------------------------------------------------------------------- slots
+
+class Slot:
+    """A prepared invocation: directories, script file and (optionally) a waiting shell."""
+
+    def __init__(self, service: Mapping[str, Any], work_dir: Optional[str] = None, *,
+                 prespawn: bool = True) -> None:
+        t0 = time.perf_counter()
+        self.service_name = str(service.get("name") or "service")
+        self.script = str(service.get("script") or "")
+        root = work_dir or tempfile.gettempdir()
+        os.makedirs(root, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix=f"oscar-{self.service_name}-", dir=root)
+        self.input_dir = os.path.join(self.dir, "input")
+        self.output_dir = os.path.join(self.dir, "output")
+        self.cwd = os.path.join(self.dir, "work")
+        for d in (self.input_dir, self.output_dir, self.cwd):
+            os.mkdir(d)
+        self.script_path = os.path.join(self.input_dir, SCRIPT_FILE_NAME)
+        with open(self.script_path, "w", encoding="utf-8") as fh:
+            fh.write(self.script)
+        self.env_file = os.path.join(self.dir, "request.env")
+        env = clean_environment()
+        env.update(service_environment(service))
+        env["TMP_INPUT_DIR"] = self.input_dir
+        env["TMP_OUTPUT_DIR"] = self.output_dir
+        self.env = env
+        self.proc: Optional[subprocess.Popen] = None
+        if prespawn:
+            self.proc = self._spawn(["/bin/sh", "-c", _WAITING_SHELL, "oscar-slot",
+                                     self.env_file, self.script_path], env)
+        self.prepared_in = time.perf_counter() - t0
+        self.created = time.monotonic()
+        self.used = False
+        self.prepared_ahead = False  # set by whoever prepares slots before requests arrive
+        self._cancelled = threading.Event()
+
+    @property
+    def warm(self) -> bool:
+        """True when a shell is already waiting."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def _spawn(self, argv: List[str], env: Dict[str, str]) -> subprocess.Popen:
+        return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, cwd=self.cwd, env=env,
+                                start_new_session=True, close_fds=True)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Stop this invocation from any thread: the script is killed or never started."""
+        self._cancelled.set()
+        self.signal_group()
+
+    def signal_group(self, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to the slot's process group (safe while another thread reads its output)."""
+        proc = self.proc
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def launch(self, request_env: Dict[str, str]) -> subprocess.Popen:
+        """Start the script with the per-request variables; returns the running process."""
+        if self.cancelled:
+            raise _Cancelled()
+        self.used = True
+        names_ok = all(_SHELL_NAME.match(k) for k in request_env)
+        if self.warm and names_ok:
+            with open(self.env_file, "w", encoding="utf-8") as fh:
+                for name, value in request_env.items():
+                    fh.write(f"export {name}={_shell_quote(value)}\n")
+            assert self.proc is not None and self.proc.stdin is not None
+            try:
+                self.proc.stdin.write(b"go\n")
+                self.proc.stdin.close()
+                self.proc.stdin = None  # the script reads end-of-file
+                return self.proc
+            except BrokenPipeError:
+                pass
+        self.kill()
+        env = dict(self.env)
+        env.update(request_env)
+        self.proc = self._spawn(["/bin/sh", self.script_path], env)
+        if self.cancelled:  # cancel() ran while we were spawning
+            self.kill()
+            raise _Cancelled()
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.stdin = None
+        return self.proc
+
+    def kill(self) -> None:
+        """Kill the slot's process group (the waiting shell or the script and its children)."""
+        proc = self.proc
+        if proc is None:
+            return
+        self.signal_group()
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                if pipe:
+                    pipe.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            log.warning("process %d did not die after SIGKILL", proc.pid)
+
+    def discard(self) -> None:
+        """Kill anything left and delete the directories."""
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- events
+
+@dataclass
+class _Event:
+    kind: str                         # UNKNOWN | MINIO | S3
+    data: Any = None                  # UNKNOWN: dict/list/... or the raw text
+    bucket: str = ""
+    key: str = ""
+    time: str = ""
+    provider_id: str = "default"
+    raw: Any = None
+
+
+def _parse_event(event: Any, slog: _SupervisorLog, provider: str = "default") -> _Event:
+    """faas-supervisor's event identification (API Gateway and dCache events excluded)."""
+    if isinstance(event, str):
+        try:
+            event = json.loads(event)
+        except ValueError:
+            return _Event("UNKNOWN", event)
+        if isinstance(event, str):  # a JSON string: its content is the body
+            return _Event("UNKNOWN", event)
+    if isinstance(event, dict):
+        if "event" in event and "subscription" not in event:
+            slog.info("Delegated event found.")
+            return _parse_event(event["event"], slog, str(event.get("storage_provider") or provider))
+        records = event.get("Records")
+        if records and isinstance(records, list) and isinstance(records[0], dict) \
+                and records[0].get("eventSource") in ("minio:s3", "aws:s3"):
+            slog.info("Storage event found.")
+            record = records[0]
+            slog.info("event_records = %s \n", record)
+            kind = "MINIO" if record["eventSource"] == "minio:s3" else "S3"
+            s3 = record.get("s3") or {}
+            parsed = _Event(kind, raw=event, provider_id=provider,
+                            bucket=str((s3.get("bucket") or {}).get("name") or ""),
+                            key=urllib.parse.unquote_plus(str((s3.get("object") or {}).get("key") or "")),
+                            time=str(record.get("eventTime") or ""))
+            slog.info("%s event created", kind)
+            return parsed
+        if records:
+            slog.info("event_records = %s \n", records[0])
+    return _Event("UNKNOWN", event)
+
+
+def _provider_id(provider: str) -> str:
+    parts = str(provider or "").split(".", 1)
+    return parts[1] if len(parts) == 2 else "default"
+
+
+def _provider_type(provider: str) -> str:
+    return str(provider or "").split(".", 1)[0].upper()
+
+
+# --------------------------------------------------------------------------- the invocation
+
+class _Cancelled(Exception):
+    """The invocation was cancelled before its script started."""
+
+
+class _StorageFailure(Exception):
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+def _minio_store(service: Mapping[str, Any], store: Any, provider_id: str,
+                 cache: Dict[str, Any]) -> Any:
+    if provider_id in cache:
+        return cache[provider_id]
+    if provider_id == "default":
+        cache[provider_id] = store
+        return store
+    creds = (((service.get("storage_providers") or {}).get("minio") or {}).get(provider_id) or {})
+    if not creds.get("access_key") or not creds.get("secret_key"):
+        raise _StorageFailure("_parse_output", f"The MINIO storage provider '{provider_id}' "
+                              "has no credentials in storage_providers")
+    from .s3 import S3Store
+    endpoint = creds.get("endpoint") or "http://minio-service.minio:9000"
+    verify = creds.get("verify")
+    cache[provider_id] = S3Store(str(endpoint), str(creds["access_key"]), str(creds["secret_key"]),
+                                 region=str(creds.get("region") or "us-east-1"),
+                                 verify=True if verify in (None, "") else bool(verify))
+    return cache[provider_id]
+
+
+def _save_unknown(event: _Event, input_dir: str) -> str:
+    """Write a non-storage event to event-file-<uuid> as faas-supervisor does."""
+    path = os.path.join(input_dir, f"event-file-{uuid.uuid4()}")
+    data = event.data
+    if isinstance(data, str):
+        decoded = base64.b64decode(data)  # lax, like faas-supervisor; may raise
+        with open(path, "wb") as fh:
+            fh.write(decoded)
+    else:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data))
+    return path
+
+
+def _matches(name: str, output: Mapping[str, Any]) -> bool:
+    prefixes = output.get("prefix") or []
+    suffixes = output.get("suffix") or []
+    if isinstance(prefixes, str):
+        prefixes = [prefixes]
+    if isinstance(suffixes, str):
+        suffixes = [suffixes]
+    if prefixes and not any(name.startswith(str(p)) for p in prefixes):
+        return False
+    if suffixes and not any(name.endswith(str(s)) for s in suffixes):
+        return False
+    return True
+
+
+def _output_files(output_dir: str) -> List[Tuple[str, str]]:
+    """(absolute path, name relative to output_dir) of every file, sorted by name."""
+    found = []
+    for dirpath, _dirs, files in os.walk(output_dir):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            found.append((full, os.path.relpath(full, output_dir)))
+    return sorted(found, key=lambda item: item[1])
+
+
+def _upload_outputs(service: Mapping[str, Any], store: Any, output_dir: str,
+                    slog: _SupervisorLog) -> List[str]:
+    slog.info("Searching for files to upload in folder '%s'", output_dir)
+    files = _output_files(output_dir)
+    uploaded: List[str] = []
+    cache: Dict[str, Any] = {}
+    for output in service.get("output") or []:
+        provider = str(output.get("storage_provider") or "minio.default")
+        path = str(output.get("path") or "")
+        slog.info("Checking files for uploading to '%s' on path: '%s'", provider, path)
+        kind = _provider_type(provider)
+        for full, name in files:
+            if not _matches(name, output):
+                continue
+            if kind != "MINIO":
+                slog.warning("Storage provider '%s' is not available in oscar-local; "
+                             "'%s' was not uploaded", provider, name)
+                continue
+            bucket, _, folder = path.strip("/").partition("/")
+            folder = folder.strip("/")
+            key = f"{folder}/{name}" if folder else name
+            slog.info("Uploading file '%s' to bucket '%s'", key, bucket)
+            target = _minio_store(service, store, _provider_id(provider), cache)
+            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            try:
+                target.upload_file(bucket, key, full, content_type=content_type)
+            except Exception as exc:  # noqa: BLE001 - reported like the supervisor does
+                raise _StorageFailure("_parse_output", str(exc)) from None
+            uploaded.append(f"{bucket}/{key}")
+    return uploaded
+
+
+def _base64_file(path: str) -> bytes:
+    """Base64 of a file, encoded in chunks (the file is never held twice)."""
+    out = bytearray()
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(3 * (1 << 20))
+            if not chunk:
+                break
+            out += base64.b64encode(chunk)
+    return bytes(out)
+
+
+def _response_payload(event: _Event, output_dir: str, work_dir: str, script_output: str) -> bytes:
+    """faas-supervisor's create_response: files only answer non-storage events."""
+    if event.kind == "UNKNOWN":
+        files = _output_files(output_dir)
+        if len(files) == 1:
+            return _base64_file(files[0][0])
+        if len(files) > 1:
+            zip_path = os.path.join(work_dir, f"response-{uuid.uuid4()}.zip")
+            with zipfile.ZipFile(zip_path, "w") as zf:
+                for full, name in files:
+                    zf.write(full, name)
+            try:
+                return _base64_file(zip_path)
+            finally:
+                os.remove(zip_path)
+    return script_output.encode("utf-8", "surrogateescape")
+
+
+def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode: str = "sync",
+                   job_uuid: Optional[str] = None, timeout: Optional[float] = DEFAULT_TIMEOUT,
+                   slot: Optional[Slot] = None, work_dir: Optional[str] = None,
+                   resource_id: Optional[str] = None) -> Outcome:
+    """Run one invocation of `service` for request `body` (sync) or job event `body` (async).
+
+    Blocking; `scaling` runs it on worker threads. `slot` is a prepared `Slot`
+    for this service (consumed and discarded here); without one a slot is made.
+    """
+    t_start = time.perf_counter()
+    started_at = time.time()
+    timings: Dict[str, float] = {}
+    if slot is None:
+        slot = Slot(service, work_dir, prespawn=False)
+        warm = False
+        timings["prepare"] = slot.prepared_in
+    else:
+        warm = slot.prepared_ahead
+        timings["prepare"] = 0.0 if warm else slot.prepared_in
+    slog = _SupervisorLog(str(service.get("log_level") or "INFO"))
+    text = body.decode("utf-8", "surrogateescape") if isinstance(body, (bytes, bytearray)) else str(body)
+    request_env: Dict[str, str] = {}
+    script_output = ""
+    exit_code: Optional[int] = None
+    timed_out = False
+    error: Optional[str] = None
+    uploaded: List[str] = []
+    printed = ""  # what faas-supervisor prints on stdout besides the response
+    payload: Optional[bytes] = None
+    try:
+        slog.debug("EVENT received: %s", text)
+        # 1-2. event, storage configuration, input
+        event = _parse_event(text, slog)
+        if mode == "async":
+            request_env["EVENT"] = text
+            request_env["JOB_UUID"] = job_uuid or ""
+            request_env["RESOURCE_ID"] = resource_id or socket.gethostname()
+        if event.kind != "UNKNOWN":
+            request_env["STORAGE_OBJECT_KEY"] = event.key
+            request_env["EVENT_TIME"] = event.time
+            request_env["EVENT"] = json.dumps(event.raw)
+        slog.info("Reading storage configuration")
+        if not service.get("output"):
+            slog.warning("There is no output defined for this function.")
+        if not service.get("input"):
+            slog.warning("There is no input defined for this function.")
+        slog.info("SUPERVISOR: Initializing Binary supervisor")
+        t0 = time.perf_counter()
+        if event.kind == "UNKNOWN":
+            slog.info("Found 'LOCAL' input provider")
+            try:
+                input_path = _save_unknown(event, slot.input_dir)
+            except (ValueError, binascii.Error) as exc:
+                raise _StorageFailure("_parse_input",
+                                      f"the request body is neither JSON nor base64: "
+                                      f"{type(exc).__module__}.{type(exc).__name__}: {exc}") from None
+        else:
+            slog.info("Found '%s' input provider", "MINIO" if event.kind == "MINIO" else "S3")
+            input_path = os.path.join(slot.input_dir, os.path.basename(event.key))
+            slog.info("Downloading item from bucket '%s' with key '%s'", event.bucket, event.key)
+            try:
+                source = _minio_store(service, store, _provider_id(event.provider_id)
+                                      if "." in event.provider_id else event.provider_id, {})
+                source.download_file(event.bucket, event.key, input_path)
+            except Exception as exc:  # noqa: BLE001
+                raise _StorageFailure("_parse_input", str(exc)) from None
+            slog.info("Successful download of file '%s' from bucket '%s' in path '%s'",
+                      event.key, event.bucket, input_path)
+        if os.path.isfile(input_path):
+            request_env["INPUT_FILE_PATH"] = input_path
+            slog.info("INPUT_FILE_PATH variable set to '%s'", input_path)
+        timings["input"] = time.perf_counter() - t0
+        # 3. the script
+        slog.info("Script file created in '%s'", slot.script_path)
+        t0 = time.perf_counter()
+        proc = slot.launch(request_env)
+        timings["spawn"] = time.perf_counter() - t0
+        remaining = (None if timeout is None
+                     else max(0.001, timeout - (time.perf_counter() - t_start)))
+        try:
+            raw, _ = proc.communicate(timeout=remaining)
+            exit_code = proc.returncode
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                raw, _ = proc.communicate(timeout=5)
+            except (subprocess.TimeoutExpired, ValueError, OSError):
+                raw = b""
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # strays the script left behind
+            except (ProcessLookupError, PermissionError):
+                pass
+        script_output = (raw or b"").decode("utf-8", "ignore")
+        timings["script"] = time.perf_counter() - t0
+        slog.debug("CONTAINER OUTPUT:\n %s", "")
+        for line in script_output.splitlines():
+            slog.debug(line.strip())
+        if slot.cancelled:
+            raise _Cancelled()
+        if timed_out:
+            error = f"the script ran longer than {timeout:g} s and was killed"
+            slog.error("Timeout: %s", error)
+        else:
+            # 4. outputs
+            t0 = time.perf_counter()
+            uploaded = _upload_outputs(service, store, slot.output_dir, slog)
+            timings["output"] = time.perf_counter() - t0
+            # 5. response
+            slog.info("Creating response")
+            t0 = time.perf_counter()
+            payload = _response_payload(event, slot.output_dir, slot.dir, script_output)
+            timings["response"] = time.perf_counter() - t0
+    except _Cancelled:
+        error = "the invocation was cancelled (oscar-local is stopping or the job was deleted)"
+        slog.error("%s", error)
+        exit_code = None
+    except _StorageFailure as failure:
+        printed = f"There was an exception in {failure.step}\n{failure}\n"
+        slog.error("%s", failure)
+        error = str(failure)
+        exit_code = 1
+    finally:
+        slot.discard()
+    lines = slog.text()
+    log_text = lines + printed + script_output
+    if payload is not None:
+        body_out = lines.encode("utf-8", "surrogateescape") + payload + b"\n"
+    else:
+        body_out = (lines + printed + script_output).encode("utf-8", "surrogateescape")
+    timings["total"] = time.perf_counter() - t_start
+    return Outcome(exit_code=exit_code, body=body_out, log=log_text, outputs=uploaded,
+                   timed_out=timed_out, error=error, warm=warm, started_at=started_at,
+                   finished_at=time.time(), timings=timings)
