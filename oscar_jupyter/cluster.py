@@ -89,7 +89,7 @@ class Cluster:
         self.ssl_verify = parse_bool(ssl_verify)
         self.timeout = _as_timeout(timeout, DEFAULT_TIMEOUT)
         self.run_timeout = (self.timeout[0], max(RUN_TIMEOUT, self.timeout[1]))
-        self.id = id or (parts.hostname if not local else "local")
+        self.id = id or (parts.netloc if not local else "local")
         self.local = local  # the oscar-local handle when this cluster was started here
         self.retry = _as_retry(retry, default_retry())
         self.run_retry = _as_retry(run_retry, default_run_retry())

@@ -41,15 +41,13 @@ def specs_of(source: Any) -> list:
         if problems:
             raise errors.InvalidDefinition("Some definitions are invalid", problems)
         return out
-    if hasattr(source, "services") and not isinstance(source, (dict, str, Path)):
-        return list(source.services)
-    if isinstance(source, dict) and "functions" not in source:
-        return [ServiceSpec.from_dict(source)]
-    if isinstance(source, (dict, str, Path)):
-        from . import fdl
+    from . import fdl
+    try:
         return list(fdl.load(source).services)
-    raise errors.InvalidDefinition(f"Cannot read service definitions from a {type(source).__name__}.",
-                                   hint="Pass an FDL (path, text, dict or object) or a ServiceSpec.")
+    except TypeError:
+        raise errors.InvalidDefinition(
+            f"Cannot read service definitions from a {type(source).__name__}.",
+            hint="Pass an FDL (path, text, dict or object) or a ServiceSpec.") from None
 
 
 class ServiceList(list):
@@ -201,22 +199,13 @@ class Service:
         Server-set fields (token, owner, the cluster's own MinIO credentials) and
         blanked secret values are ignored; both sides are normalised and defaulted.
         """
-        from .spec import comparable
+        from .fdl import diff_service
         specs = [s for s in specs_of(source) if s.name == self.name]
         if not specs:
             raise errors.InvalidDefinition(f"The definition has no service named {self.name!r}.")
-        local = comparable(specs[0].to_dict())
-        remote = comparable(self.refresh().spec)
-
-        def lines(data: Dict[str, Any]) -> List[str]:
-            import yaml
-            return yaml.safe_dump(data, sort_keys=True, allow_unicode=True,
-                                  default_flow_style=False).splitlines(keepends=True)
-
-        diff = difflib.unified_diff(lines(remote), lines(local),
-                                    fromfile=f"{self.cluster.id}:{self.name} (deployed)",
-                                    tofile=f"{self.name} (local)")
-        return self.cluster.redact("".join(diff))
+        diff = diff_service(specs[0], self.refresh().spec,
+                            deployed_label=f"deployed on {self.cluster.id}")
+        return self.cluster.redact(diff)
 
     def delete(self) -> None:
         """Delete the service (warns when its buckets hold objects)."""

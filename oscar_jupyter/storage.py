@@ -187,10 +187,10 @@ class Storage:
             for obj in self.client.list_objects(bucket, prefix=prefix or None, recursive=recursive):
                 key = obj.object_name or ""
                 is_dir = bool(obj.is_dir)
-                if not include_markers and key.endswith("/") and not is_dir:
+                if key == prefix and key.endswith("/"):
+                    continue  # the folder itself
+                if recursive and key.endswith("/") and not include_markers:
                     continue  # the empty 'folder/' markers OSCAR creates
-                if key == prefix and is_dir:
-                    continue
                 yield ObjectInfo(bucket, key, obj.size, obj.last_modified, obj.etag, is_dir)
         except Exception as exc:
             raise self._fail(exc, f"list {path!r}") from None
