@@ -100,8 +100,8 @@ class InvokePanel(Panel):
             raise OscarError("Pick a service first (none is deployed?).")
         if mode is not None:
             self.mode.value = mode
-        name, value = self._input(data)
-        preview.show(self.input_view, value, name, caption=name or None)
+        label, value, filename = self._input(data)
+        preview.show(self.input_view, value, filename, caption=label or None)
         self.output_view.outputs = ()
         svc = self.cluster.service(self.service.value)
         self.set_status(f"invoking {svc.name} ({self.mode.value})…", "busy")
@@ -111,7 +111,7 @@ class InvokePanel(Panel):
             if self.mode.value == "sync":
                 result = svc.run(value, timeout=self.timeout)
             else:
-                item = (name, value) if name and not isinstance(value, str) else value
+                item = (filename, value) if filename else value
                 result = svc.submit([item], wait=True, timeout=self.timeout or 600.0,
                                     progress=False)
                 result = _first_of_batch(result)
@@ -127,14 +127,16 @@ class InvokePanel(Panel):
         return result
 
     # -- internals --------------------------------------------------------------------
-    def _input(self, data: Any) -> Tuple[str, Any]:
+    def _input(self, data: Any) -> Tuple[str, Any, str]:
+        """(caption, value, file name or '') of the input to send."""
         if data is not None:
-            return "", data
+            return "", data, ""
         files = _uploaded(self.upload.value)
         if files:
-            return files[0]
-        if self.variable.value.strip():
-            return self.variable.value.strip(), self._lookup(self.variable.value.strip())
+            return files[0][0], files[0][1], files[0][0]
+        name = self.variable.value.strip()
+        if name:
+            return name, self._lookup(name), ""
         raise OscarError("No input: drop a file, name a notebook variable or call invoke(data).")
 
     def _lookup(self, name: str) -> Any:
