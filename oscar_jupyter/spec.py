@@ -84,6 +84,8 @@ REDACTED = "***"
 #: Fields the server sets or owns; ignored when comparing a local spec with a deployed one.
 SERVER_SET_FIELDS = ("token", "owner", "bucket_list", "namespace", "deployment",
                      "volume_status", "interlink_node_name")
+#: Also left out of comparisons: the FDL cluster key oscar-cli copies into each service.
+LABEL_FIELDS = ("cluster_id",)
 
 #: Known misspellings that difflib would not find on its own.
 ALIASES: Dict[str, str] = {
@@ -137,7 +139,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"line {self.line}, column {self.column}: " if self.line is not None else ""
-        text = f"{where}{self.field}: {self.message}"
+        text = f"{where}{self.field}: {self.message}" if self.path else f"{where}{self.message}"
         if self.value is not None:
             text += f" (got {_show(self.value)})"
         if self.suggestion is not None:
@@ -263,10 +265,19 @@ def schema_at(path: Sequence[Union[str, int]]) -> Optional[Dict[str, Any]]:
             continue
         props, extra = _object_shape(schema)
         if props is not None:
-            schema = props.get(part)
+            found = props.get(part)
+            if found is None:  # the Manager matches field names case-insensitively
+                found = next((v for k, v in props.items() if k.lower() == str(part).lower()), None)
+            schema = found
         else:
             schema = extra
     return schema
+
+
+def field_types(path: Sequence[Union[str, int]]) -> set:
+    """JSON types the field at `path` may have ({'string'}, {'integer', 'array'}, ...); empty if unknown."""
+    schema = schema_at(path)
+    return _types(schema) if schema is not None else set()
 
 
 def known_fields(path: Sequence[Union[str, int]] = ()) -> List[str]:
@@ -305,7 +316,7 @@ def normalise(data: Dict[str, Any], *, target_version: Optional[str] = None
         _normalise_io(out["mount"], ("mount",), notices)
 
     level = out.get("log_level")
-    if isinstance(level, str):
+    if isinstance(level, str) and level.strip():
         upper = level.strip().upper()
         if upper not in LOG_LEVELS:
             notices.append(f"log_level {level!r} is not a known level; OSCAR uses 'INFO' instead")
@@ -351,7 +362,7 @@ def _version_tuple(version: str) -> Tuple[int, ...]:
 def _normalise_io(item: Dict[str, Any], path: PathT, notices: List[str]) -> None:
     where = format_path(path)
     provider = item.get("storage_provider")
-    if isinstance(provider, str):
+    if isinstance(provider, str) and provider.strip():
         cleaned = provider.strip()
         kind, _, ident = cleaned.partition(".")
         fixed = f"{kind.lower()}.{ident or 'default'}"
@@ -408,11 +419,13 @@ def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: Li
                     value[canonical] = moved
                     notices.append(f"{format_path(path + (key,))} renamed to {sub} "
                                    f"(the Manager matches field names case-insensitively)")
-            for key in list(value):
-                if value[key] is None and key in props:
-                    del value[key]
-                    notices.append(f"{format_path(path + (key,))}: empty (null) value dropped; "
-                                   f"OSCAR treats it as unset")
+            nulls = [key for key in value if value[key] is None and key in props]
+            for key in nulls:
+                del value[key]
+            if nulls:
+                fields = ", ".join(nulls)
+                notices.append(f"{where + ': ' if path else ''}empty (null) {fields} dropped; OSCAR treats "
+                               f"{'it' if len(nulls) == 1 else 'them'} as unset")
             for key, sub in list(value.items()):
                 if key in props:
                     value[key] = _normalise_node(sub, props[key], path + (key,), notices)
@@ -618,7 +631,7 @@ def _oscar_rules(data: Dict[str, Any]) -> List[Problem]:
 
     for field in ("memory", "cpu", "total_memory", "total_cpu", "ephemeral_storage_request"):
         value = data.get(field)
-        if isinstance(value, str) and (value or field in ("memory", "cpu")):
+        if isinstance(value, str) and value:  # '' means unset: the Manager fills a default
             kind = "memory" if "memory" in field or "storage" in field else "cpu"
             message, suggestion, severity = check_quantity(value, kind)
             if message:
@@ -640,7 +653,7 @@ def _oscar_rules(data: Dict[str, Any]) -> List[Problem]:
         _check_expose(expose, problems)
 
     visibility = data.get("visibility")
-    if isinstance(visibility, str) and visibility not in VISIBILITIES:
+    if isinstance(visibility, str) and visibility and visibility not in VISIBILITIES:
         add(Problem(("visibility",), "must be 'private', 'public' or 'restricted'", value=visibility,
                     suggestion=_suggest(visibility, VISIBILITIES)))
     if visibility == "restricted" and not data.get("allowed_users"):
@@ -648,7 +661,7 @@ def _oscar_rules(data: Dict[str, Any]) -> List[Problem]:
                     "listed: only the owner will see the service", severity="warning"))
 
     level = data.get("log_level")
-    if isinstance(level, str) and level not in LOG_LEVELS:
+    if isinstance(level, str) and level and level not in LOG_LEVELS:
         add(Problem(("log_level",), f"must be one of {', '.join(LOG_LEVELS)}", value=level,
                     suggestion=_suggest(level, LOG_LEVELS), severity="warning"))
 
@@ -670,8 +683,9 @@ def _oscar_rules(data: Dict[str, Any]) -> List[Problem]:
             for i, item in enumerate(items):
                 if isinstance(item, dict):
                     _check_io(item, (io_key, i), defined, problems, needs_path=True)
-    if isinstance(data.get("mount"), dict):
-        _check_io(data["mount"], ("mount",), defined, problems, needs_path=True)
+    mount = data.get("mount")
+    if isinstance(mount, dict) and (mount.get("storage_provider") or mount.get("path")):
+        _check_io(mount, ("mount",), defined, problems, needs_path=True)
 
     clusters = data.get("clusters") if isinstance(data.get("clusters"), dict) else {}
     replicas = data.get("replicas")
@@ -715,16 +729,16 @@ def _check_expose(expose: Dict[str, Any], problems: List[Problem]) -> None:
             if not _is_int(port):
                 continue
             sub = ("expose", key, i) if isinstance(value, list) else ("expose", key)
-            if key == "api_port" and not 1 <= port <= 65535:
+            if key == "api_port" and port and not 1 <= port <= 65535:
                 problems.append(Problem(sub, "must be a TCP port between 1 and 65535", value=port))
             if key == "nodePort" and port and not 1 <= port <= 65535:
                 problems.append(Problem(sub, "must be 0 (none) or a TCP port", value=port))
     api = expose.get("api_port")
-    if api in (None, 0, []):
+    if api in (None, 0, []) and _prune(expose):  # an all-zero block is Go's "no expose"
         problems.append(Problem(("expose", "api_port"), "expose has no api_port: the service "
                                 "will not be exposed", severity="warning"))
     threshold = expose.get("cpu_threshold")
-    if _is_int(threshold) and not 1 <= threshold <= 100:
+    if _is_int(threshold) and threshold and not 1 <= threshold <= 100:
         problems.append(Problem(("expose", "cpu_threshold"), "must be a CPU percentage between 1 "
                                 "and 100", value=threshold))
 
@@ -850,46 +864,54 @@ def redact_service(data: Dict[str, Any]) -> Dict[str, Any]:
     return _redact(data, ())
 
 
+#: Labels the Manager adds to every service (Kubernetes bookkeeping, not user settings).
+SERVER_LABELS = ("oscar_service", "applicationId", "queue", "uid", "vo",
+                 "kueue.x-k8s.io/queue-name")
+
+
+def _prune(value: Any) -> Any:
+    """Drop Go zero values (false, 0, '', null, empty lists/maps): the Manager cannot tell
+    them from unset, and GET returns every field of its struct."""
+    if isinstance(value, dict):
+        out = {}
+        for key, sub in value.items():
+            sub = _prune(sub)
+            if sub in (None, "", [], {}) or sub is False or (_is_int(sub) and sub == 0):
+                continue
+            out[key] = sub
+        return out
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
 def comparable(data: Dict[str, Any]) -> Dict[str, Any]:
     """The user-meaningful part of a service: normalised, defaults filled, server-set fields gone.
 
     Two definitions that deploy the same service give equal results, whether
     one is a local spec and the other what ``GET /system/services/<name>``
-    returned (token, owner, the server's own ``minio.default`` credentials
-    and blanked secret values are ignored).
+    returned: token, owner, cluster_id, labels the Manager adds, the server's
+    own ``minio.default`` credentials, zero values and secret values are
+    ignored (a secret compares only by name).
     """
     out, _ = normalise(data)
-    out = with_defaults(out)
-    for key in SERVER_SET_FIELDS:
+    for key in SERVER_SET_FIELDS + LABEL_FIELDS:
         out.pop(key, None)
-    providers = out.get("storage_providers")
-    if isinstance(providers, dict):
-        minio = providers.get("minio")
-        if isinstance(minio, dict):
-            minio.pop("default", None)
-            if not minio:
-                providers.pop("minio")
-        for kind in list(providers):
-            if not providers[kind]:
-                providers.pop(kind)
-        if not providers:
-            out.pop("storage_providers")
-    for key in ("clusters", "annotations", "labels", "image_pull_secrets", "allowed_users"):
-        if out.get(key) in ({}, [], None):
-            out.pop(key, None)
     env = out.get("environment")
-    if isinstance(env, dict):
-        if isinstance(env.get("secrets"), dict):
-            env["secrets"] = {k: REDACTED for k in env["secrets"]}
-        for key in list(env):
-            if env[key] in ({}, None):
-                env.pop(key)
-    for key, value in list(out.items()):
-        if value is None or (value in ("", [], {}) and key not in DEFAULTS):
-            out.pop(key)
-    if out.get("script") is not None and isinstance(out["script"], str):
+    if isinstance(env, dict) and isinstance(env.get("secrets"), dict):
+        env["secrets"] = {k: REDACTED for k in env["secrets"]}
+    providers = out.get("storage_providers")
+    if isinstance(providers, dict) and isinstance(providers.get("minio"), dict):
+        providers["minio"].pop("default", None)
+    labels = out.get("labels")
+    if isinstance(labels, dict):
+        out["labels"] = {k: v for k, v in labels.items()
+                         if k not in SERVER_LABELS and not k.lower().startswith("oscar")}
+    if out.get("isolation_level") == "SERVICE":
+        out.pop("isolation_level")  # the v3.7+ default
+    if isinstance(out.get("script"), str):
         out["script"] = out["script"].replace("\r\n", "\n")
-    return out
+    return _prune(with_defaults(_prune(out)))
 
 
 # --------------------------------------------------------------------------- ServiceSpec

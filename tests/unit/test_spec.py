@@ -134,7 +134,8 @@ def test_normalise_case_insensitive_field_names_and_null_credentials():
                                                                     "auth_password": None}}))
     assert data["memory"] == "1Gi" and "Memory" not in data
     assert data["clusters"]["c1"] == {"endpoint": "https://x"}
-    assert len(notices) == 3
+    assert len(notices) == 2
+    assert "clusters.c1: empty (null) auth_user, auth_password dropped" in notices[1]
 
 
 def test_normalise_script_crlf():
@@ -239,7 +240,7 @@ def test_scales():
 def test_expose_port_range_and_missing_port_warning():
     fields = by_field(validate(base(expose={"api_port": 70000})))
     assert "between 1 and 65535" in fields["expose.api_port"].message
-    fields = by_field(validate(base(expose={"api_port": [80, 0]})))
+    fields = by_field(validate(base(expose={"api_port": [80, -1]})))
     assert "expose.api_port[1]" in fields
     (p,) = validate(base(expose={"min_scale": 1}))
     assert p.severity == "warning" and "not be exposed" in p.message
@@ -367,3 +368,25 @@ def test_service_spec_raises_with_every_problem():
 def test_service_spec_keeps_warnings():
     s = ServiceSpec.from_dict(base(memroy="1Gi"), unknown="warn")
     assert [w.field for w in s.warnings] == ["memroy"]
+
+
+def test_go_zero_value_body_from_oscar_cli_is_valid():
+    """oscar-cli and oscar-python send the whole Go struct: nulls, '' and 0 mean unset."""
+    body = {"name": "cowsay", "cluster_id": "oscar-cluster", "memory": "", "cpu": "",
+            "total_memory": "", "total_cpu": "", "enable_gpu": False, "enable_sgx": False,
+            "image_prefetch": False, "synchronous": {"min_scale": 0, "max_scale": 0},
+            "delegation": "", "rescheduler_threshold": 0, "log_level": "",
+            "image": "ghcr.io/grycap/cowsay", "alpine": False, "token": "", "file_stage_in": False,
+            "input": None, "output": None, "script": "echo hi",
+            "expose": {"min_scale": 0, "max_scale": 0, "api_port": 0, "cpu_threshold": 0,
+                       "rewrite_target": False, "nodePort": 0, "default_command": False,
+                       "set_auth": False},
+            "environment": {"variables": None, "secrets": None}, "annotations": None, "vo": "",
+            "labels": None, "owner": "", "interlink_node_name": "", "visibility": "",
+            "allowed_users": None, "isolation_level": "", "bucket_list": None,
+            "mount": {"storage_provider": "", "path": ""}}
+    data, notices = normalise(body)
+    assert validate(data) == []
+    assert "input" not in data and notices[0].startswith("empty (null) input, output")
+    assert spec.comparable(body) == spec.comparable({"name": "cowsay", "image": "ghcr.io/grycap/cowsay",
+                                                     "script": "echo hi"})

@@ -1,0 +1,2 @@
+#!/bin/sh
+deepaas-run --listen-ip 0.0.0.0 --listen-port 5000

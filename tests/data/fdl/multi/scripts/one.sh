@@ -1,0 +1,2 @@
+#!/bin/sh
+cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"
