@@ -46,9 +46,10 @@ def _png(color: Any = (200, 40, 40), size: Any = (48, 32)) -> bytes:
     return buf.getvalue()
 
 
-def _upload_value(name: str, content: bytes) -> tuple:
-    return ({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
-             "last_modified": 0},)
+def _drop(upload: widgets.FileUpload, name: str, content: bytes) -> None:
+    """What the browser sends when a file is dropped on a FileUpload (its serialised state)."""
+    upload.set_state({"value": [{"name": name, "type": "image/png", "size": len(content),
+                                 "content": memoryview(content), "last_modified": 1_700_000_000_000}]})
 
 
 def _all_widgets(root: widgets.Widget) -> Iterator[widgets.Widget]:
@@ -234,7 +235,7 @@ def _has_image(output: widgets.Output) -> bool:
 
 def test_invoke_a_dropped_file_sync(cluster: Any, gray: Any) -> None:
     panel = open_panel("invoke", cluster, service="panels-gray")
-    panel.upload.value = _upload_value("red.png", _png())
+    _drop(panel.upload, "red.png", _png())
     assert _has_image(panel.input_view)
     panel.run_button.click()
     assert panel.last_error is None, panel.status_text()
@@ -300,11 +301,11 @@ def test_storage_navigate_upload_preview_download_presign(cluster: Any, gray: An
     panel.entry_buttons["panels-gray"]["open"].click()
     assert panel.path == "panels-gray"
     assert {"in", "out"} <= set(panel.entry_buttons)
-    panel.open("panels-gray/out")
+    panel.navigate("panels-gray/out")
     assert panel.path == "panels-gray/out"
 
     content = _png((9, 9, 200), (30, 30))
-    panel.upload_widget.value = _upload_value("blue.png", content)
+    _drop(panel.upload_widget, "blue.png", content)
     panel.upload_button.click()
     assert panel.last_error is None, panel.status_text()
     assert panel.upload_progress.value == 1
@@ -324,7 +325,7 @@ def test_storage_navigate_upload_preview_download_presign(cluster: Any, gray: An
     assert panel.path == "panels-gray"
     panel.up()
     assert panel.path == ""
-    panel.upload_widget.value = _upload_value("x.png", content)
+    _drop(panel.upload_widget, "x.png", content)
     panel.upload_button.click()
     assert "Open a bucket first" in panel.status_text()
 

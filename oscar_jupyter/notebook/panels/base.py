@@ -106,15 +106,18 @@ class Panel(widgets.VBox):
 
     def stop_worker(self, timeout: float = 5.0) -> None:
         """Signal the worker to stop and wait for it."""
-        self._stop.set()
-        worker, self._worker = self._worker, None
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+        worker, self._worker = getattr(self, "_worker", None), None
         if worker is not None and worker is not threading.current_thread():
             worker.join(timeout)
 
     @property
     def worker_alive(self) -> bool:
         """True while the background worker runs."""
-        return self._worker is not None and self._worker.is_alive()
+        worker = getattr(self, "_worker", None)
+        return worker is not None and worker.is_alive()
 
     def close(self) -> None:
         """Stop the worker, then close the widget tree."""

@@ -15,7 +15,8 @@ from typing import Any, Callable, Dict, List, Optional
 import ipywidgets as widgets
 import yaml
 
-from oscar_jupyter.errors import OscarError
+from oscar_jupyter import fdl as fdl_module
+from oscar_jupyter.errors import InvalidDefinition, OscarError
 
 from .base import Panel, pre
 from .invoke import InvokePanel
@@ -173,9 +174,14 @@ class ServicesPanel(Panel):
         spec = _spec(self.cluster.service(name))
         for key in _SERVER_FIELDS:
             spec.pop(key, None)
-        cluster_id = getattr(self.cluster, "id", None) or "oscar-cluster"
-        return yaml.safe_dump({"functions": {"oscar": [{cluster_id: spec}]}}, sort_keys=False,
-                              allow_unicode=True)
+        try:
+            return fdl_module.load(spec).to_yaml(inline_scripts=True)
+        except InvalidDefinition as exc:
+            # a service this client would not accept (older Manager rules): show it as it is
+            log.info("FDL of %s shown unvalidated: %s", name, exc.message)
+            spec.pop("storage_providers", None)
+            return yaml.safe_dump({"functions": {"oscar": [{fdl_module.DEFAULT_CLUSTER_ID: spec}]}},
+                                  sort_keys=False, allow_unicode=True)
 
     def show_fdl(self, name: str) -> str:
         """Show the service's FDL below the table."""

@@ -1,6 +1,6 @@
 """Storage browser: buckets and folders of the cluster's object storage.
 
-Navigate by clicking buckets and folders (or `open(path)` / `up()`), upload
+Navigate by clicking buckets and folders (or `navigate(path)` / `up()`), upload
 dropped files into the current folder with a progress bar, download objects
 into a local folder (or as a browser download link), preview images and text,
 and make presigned links.
@@ -54,7 +54,7 @@ def _human(size: Optional[int]) -> str:
 class StoragePanel(Panel):
     """Browse buckets and objects.
 
-    From code: `open("bucket/folder")`, `up()`, `refresh()`, `upload(files)`
+    From code: `navigate("bucket/folder")`, `up()`, `refresh()`, `upload(files)`
     (paths or (name, bytes) pairs, default: the dropped files),
     `download(name, folder)`, `preview(name)`, `presign(name)`; `path` is the
     current location ("" = the bucket list), `entries` what it holds.
@@ -95,7 +95,7 @@ class StoragePanel(Panel):
                          self.table,
                          widgets.HBox([self.upload_widget, self.upload_button, self.upload_progress]),
                          self.download_folder, self.link_html, self.preview_view, self.status]
-        self.open(path)
+        self.navigate(path)
 
     @property
     def storage(self) -> Any:
@@ -103,7 +103,7 @@ class StoragePanel(Panel):
         return self.cluster.storage
 
     # -- navigation -------------------------------------------------------------------
-    def open(self, path: str) -> None:
+    def navigate(self, path: str) -> None:
         """Go to `path` ("" = the bucket list, "bucket" or "bucket/folder")."""
         self.path = path.strip("/")
         self.link_html.value = ""
@@ -111,7 +111,7 @@ class StoragePanel(Panel):
 
     def up(self) -> None:
         """Go to the parent folder."""
-        self.open(self.path.rsplit("/", 1)[0] if "/" in self.path else "")
+        self.navigate(self.path.rsplit("/", 1)[0] if "/" in self.path else "")
 
     def refresh(self) -> None:
         """List the current location."""
@@ -210,7 +210,7 @@ class StoragePanel(Panel):
                 button = widgets.Button(description=folder + "/", icon="folder",
                                         layout=widgets.Layout(width="auto"))
                 target = f"{self.path}/{folder}" if self.path else folder
-                button.on_click(lambda _b, t=target: self.guarded(self.open, t))
+                button.on_click(lambda _b, t=target: self.guarded(self.navigate, t))
                 self.entry_buttons[folder] = {"open": button}
                 cells += [button, widgets.HTML(""), widgets.HTML("")]
                 continue
