@@ -1,0 +1,196 @@
+"""Stopping and starting oscar-local on the same data dir: nothing lost, nothing re-run.
+
+Each test runs its own oscar-local (not the shared session one), since it
+stops and restarts it.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from minio import Minio
+
+from oscar_jupyter import local
+from oscar_jupyter.local.server import DataDirBusy
+
+COPY_SCRIPT = 'cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"\necho "copied $STORAGE_OBJECT_KEY"\n'
+
+
+def minio_for(cluster: Any) -> Minio:
+    cfg = requests.get(cluster.endpoint + "/system/config", auth=(cluster.user, cluster.password)).json()
+    p = cfg["minio_provider"]
+    return Minio(p["endpoint"].split("://", 1)[1], access_key=p["access_key"], secret_key=p["secret_key"],
+                 secure=False)
+
+
+def all_jobs(cluster: Any, name: str) -> dict[str, dict]:
+    resp = requests.get(f"{cluster.endpoint}/system/logs/{name}", auth=(cluster.user, cluster.password))
+    assert resp.status_code == 200, resp.text
+    return resp.json()["jobs"]
+
+
+def wait_jobs(cluster: Any, name: str, count: int, timeout: float = 60) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = all_jobs(cluster, name)
+        if sum(v["status"] in ("Succeeded", "Failed") for v in jobs.values()) >= count:
+            return jobs
+        assert time.monotonic() < deadline, f"jobs not finished: {jobs}"
+        time.sleep(0.2)
+
+
+def create(cluster: Any, name: str, script: str) -> dict:
+    svc = {"name": name, "image": "alpine", "script": script,
+           "input": [{"storage_provider": "minio.default", "path": f"{name}/in"}],
+           "output": [{"storage_provider": "minio.default", "path": f"{name}/out"}],
+           "environment": {"secrets": {"TOKEN_X": "keep-me-secret"}}}
+    auth = (cluster.user, cluster.password)
+    assert requests.post(cluster.endpoint + "/system/services", json=svc, auth=auth).status_code == 201
+    return requests.get(f"{cluster.endpoint}/system/services/{name}", auth=auth).json()
+
+
+def test_restart_keeps_services_tokens_jobs_logs_and_reruns_nothing(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    first = local.start(data_dir=data, port=0)
+    try:
+        assert stat.S_IMODE(os.stat(os.path.join(data, "admin-password")).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(os.path.join(data, "endpoint.json")).st_mode) == 0o600
+        assert first.password not in repr(first)
+        svc = create(first, "restart-svc", COPY_SCRIPT)
+        s3 = minio_for(first)
+        for i in range(3):
+            s3.put_object("restart-svc", f"in/f{i}.txt", io.BytesIO(b"data"), 4)
+        jobs_before = wait_jobs(first, "restart-svc", 3)
+        logs_before = {j: requests.get(f"{first.endpoint}/system/logs/restart-svc/{j}",
+                                       auth=(first.user, first.password)).text for j in jobs_before}
+        password = first.password
+        # a second server on the same data dir is refused; attach() finds the running one
+        with pytest.raises(DataDirBusy):
+            local.start(data_dir=data, port=0)
+        attached = local.attach(data)
+        assert attached is not None and attached.endpoint == first.endpoint and not attached.owned
+    finally:
+        first.stop()
+    assert not os.path.exists(os.path.join(data, "endpoint.json"))
+    assert local.attach(data) is None
+
+    second = local.start(data_dir=data, port=0)
+    try:
+        assert second.password == password  # reused from the data dir
+        auth = (second.user, second.password)
+        got = requests.get(f"{second.endpoint}/system/services/restart-svc", auth=auth).json()
+        assert got["token"] == svc["token"]
+        time.sleep(1.5)  # time for anything that would wrongly re-run
+        jobs_after = all_jobs(second, "restart-svc")
+        assert jobs_after == jobs_before
+        for job, text in logs_before.items():
+            assert requests.get(f"{second.endpoint}/system/logs/restart-svc/{job}", auth=auth).text == text
+        s3 = minio_for(second)
+        outs = [o.object_name for o in s3.list_objects("restart-svc", prefix="out/", recursive=True)]
+        assert sorted(outs) == ["out/", "out/f0.txt", "out/f1.txt", "out/f2.txt"]
+        # the token still opens /run; a new upload still triggers exactly one job
+        resp = requests.post(f"{second.endpoint}/run/restart-svc", data=b"eA==",
+                             headers={"Authorization": f"Bearer {svc['token']}"})
+        assert resp.status_code == 200
+        s3.put_object("restart-svc", "in/after.txt", io.BytesIO(b"new"), 3)
+        assert len(wait_jobs(second, "restart-svc", 4)) == 4
+        # the secret survived, stored but never shown
+        assert got["environment"]["secrets"] == {"TOKEN_X": ""}
+    finally:
+        second.stop()
+
+
+def test_stop_during_a_burst_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    cluster = local.start(data_dir=data, port=0, cores=1.0, shutdown_grace=0.5)
+    try:
+        create(cluster, "burst-stop", 'sleep 0.2; cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"')
+        s3 = minio_for(cluster)
+        for i in range(12):
+            s3.put_object("burst-stop", f"in/{i}.txt", io.BytesIO(b"x"), 1)
+        time.sleep(0.3)
+    finally:
+        cluster.stop()
+    cluster = local.start(data_dir=data, port=0, cores=2.0)
+    try:
+        jobs = wait_jobs(cluster, "burst-stop", 12)
+        time.sleep(1.0)
+        jobs = all_jobs(cluster, "burst-stop")
+        assert len(jobs) == 12  # never zero, never two per object
+        auth = (cluster.user, cluster.password)
+        failed = [j for j, v in jobs.items() if v["status"] == "Failed"]
+        for job in failed:  # only ones cut off by the stop, and they say so
+            text = requests.get(f"{cluster.endpoint}/system/logs/burst-stop/{job}", auth=auth).text
+            assert "stopped" in text
+        s3 = minio_for(cluster)
+        outs = [o for o in s3.list_objects("burst-stop", prefix="out/", recursive=True)
+                if not o.object_name.endswith("/")]
+        assert len(outs) == 12 - len(failed)
+    finally:
+        cluster.stop()
+
+
+def test_cli_killed_hard_marks_running_jobs_failed(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    env = dict(os.environ, OSCAR_LOCAL_PASSWORD="cli-test-password")
+    cmd = [sys.executable, "-m", "oscar_jupyter.local", "--port", "0", "--data-dir", data]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(Path(__file__).resolve().parents[2]))
+    try:
+        line = proc.stdout.readline()
+        assert "oscar-local is running at" in line, line + proc.stderr.read()
+        endpoint = line.rsplit(" ", 1)[1].strip()
+        info = json.loads(Path(data, "endpoint.json").read_text())
+        assert info["endpoint"] == endpoint
+        cluster = local.attach(data)
+        assert cluster is not None and cluster.password == "cli-test-password"
+        svc = create(cluster, "killed", "sleep 3")
+        resp = requests.post(f"{endpoint}/job/killed", data=b"{}",
+                             headers={"Authorization": f"Bearer {svc['token']}"})
+        assert resp.status_code == 201
+        deadline = time.monotonic() + 30
+        while not any(v["status"] == "Running" for v in all_jobs(cluster, "killed").values()):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        proc.stdout.close()
+        proc.stderr.close()
+    again = local.start(data_dir=data, port=0, password="cli-test-password")
+    try:
+        jobs = all_jobs(again, "killed")
+        assert [v["status"] for v in jobs.values()] == ["Failed"]
+        job = next(iter(jobs))
+        text = requests.get(f"{again.endpoint}/system/logs/killed/{job}", auth=(again.user, again.password)).text
+        assert "not running" in text and "Failed" in text
+    finally:
+        again.stop()
+
+
+def test_cli_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    proc = subprocess.Popen([sys.executable, "-m", "oscar_jupyter.local", "--port", "0", "--data-dir", data],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(Path(__file__).resolve().parents[2]),
+                            env={k: v for k, v in os.environ.items() if k != "OSCAR_LOCAL_PASSWORD"})
+    line = proc.stdout.readline()
+    assert "running at" in line
+    password_line = proc.stdout.readline() + proc.stdout.readline()
+    stored = Path(data, "admin-password").read_text().strip()
+    assert stored in password_line  # printed once, when generated
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    assert not Path(data, "endpoint.json").exists()
