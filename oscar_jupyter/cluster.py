@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -172,6 +173,11 @@ class Cluster:
             raise errors.Timeout(f"{what}: {self.endpoint} did not answer within {read_timeout[1]:.0f} s.",
                                  hint="Pass a longer timeout= if the work really takes longer.") from None
         except requests.exceptions.ConnectionError as exc:
+            cause = getattr(exc.args[0], "reason", None) if exc.args else None
+            if isinstance(cause, urllib3.exceptions.ReadTimeoutError):
+                raise errors.Timeout(f"{what}: {self.endpoint} did not answer within "
+                                     f"{read_timeout[1]:.0f} s.",
+                                     hint="Pass a longer timeout= if the work really takes longer.") from None
             reason = self.redact(type(exc.args[0]).__name__ if exc.args else type(exc).__name__)
             raise errors.ConnectionFailed(f"{what}: cannot reach {self.endpoint} ({reason}).") from None
         except requests.exceptions.RequestException as exc:
