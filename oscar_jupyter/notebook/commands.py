@@ -73,7 +73,8 @@ def connect(args: argparse.Namespace, ctx: Context) -> Any:
             creds["ssl_verify"] = False
         cl = oj.connect(args.endpoint, **creds) if args.endpoint else oj.connect(**creds)
     try:
-        version = cl.version()
+        version = cl.version
+        version = version() if callable(version) else version
     except errors.OscarError:
         version = ""
     user = getattr(cl, "user", None)

@@ -213,9 +213,10 @@ def load_ipython_extension(ip: Any) -> OscarMagics:
     for existing in ip.configurables:
         if isinstance(existing, OscarMagics):
             return existing
-    magics = OscarMagics(shell=ip)
+    magics = OscarMagics(shell=ip)  # IPython's Magics.__init__ adds it to ip.configurables
     ip.register_magics(magics)
-    ip.configurables.append(magics)
+    if magics not in ip.configurables:
+        ip.configurables.append(magics)
     return magics
 
 

@@ -42,6 +42,8 @@ class CellOutput:
 class TestingShell(InteractiveShell):
     """An InteractiveShell whose `run_cell` raises the cell's error."""
 
+    __test__ = False  # not a pytest test class
+
     @classmethod
     def preconfigured(cls, *, load_extension: bool = True) -> "TestingShell":
         """A shell with history disabled and (by default) the oscar magics loaded."""

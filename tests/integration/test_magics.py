@@ -1,0 +1,419 @@
+"""`%oscar` and `%%oscar_fdl` in an in-process IPython shell against a real oscar-local."""
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+from PIL import Image
+
+from oscar_jupyter import display, errors
+from oscar_jupyter.notebook import magics
+from oscar_jupyter.notebook.testing import CellOutput, TestingShell
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+ECHO_SCRIPT = 'cat "$INPUT_FILE_PATH"\n'
+COPY_SCRIPT = 'echo "copying $(basename "$INPUT_FILE_PATH")"\ncp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/out.png"\n'
+FAIL_SCRIPT = 'echo "bad thing happened" >&2\nexit 3\n'
+
+
+def plain(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+def fdl_cell(name: str, script: str, *, args: str = "", buckets: bool = False,
+             cluster: str = "oscar-cluster") -> str:
+    body = "\n".join("        " + ln for ln in script.rstrip("\n").splitlines())
+    lines = [f"%%oscar_fdl {args}".rstrip(), "functions:", "  oscar:", f"  - {cluster}:",
+             f"      name: {name}", "      image: alpine", "      memory: 128Mi", "      cpu: '0.5'",
+             "      script: |", body]
+    if buckets:
+        lines += ["      input:", "      - storage_provider: minio.default", f"        path: {name}/in",
+                  "      output:", "      - storage_provider: minio.default", f"        path: {name}/out"]
+    return "\n".join(lines) + "\n"
+
+
+def png_bytes(color: Any = (200, 30, 30), size: Any = (64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def one_error_line(out: CellOutput) -> str:
+    """The single line an expected error prints (and nothing like a traceback)."""
+    text = plain(out.stdout + out.stderr).strip()
+    assert "Traceback" not in text and "----" not in text, text
+    assert len(text.splitlines()) == 1, text
+    return text
+
+
+@pytest.fixture(scope="module")
+def shell(local_cluster: Any) -> Iterator[TestingShell]:
+    sh = TestingShell.preconfigured()
+    sh.user_ns.update(ep=local_cluster.endpoint, user=local_cluster.user, pw=local_cluster.password)
+    out = sh.check("%oscar connect {ep} --user {user} --password $pw")
+    assert out.error is None, out.stdout + out.stderr
+    yield sh
+    magics_obj = [c for c in sh.configurables if isinstance(c, magics.OscarMagics)]
+    for m in magics_obj:
+        m.show_traceback = False
+
+
+@pytest.fixture(scope="module")
+def services(shell: TestingShell, local_cluster: Any) -> Iterator[dict]:
+    """Three services deployed through %%oscar_fdl --deploy: echo, copy (with buckets), fail."""
+    import uuid
+    tag = uuid.uuid4().hex[:6]
+    names = {"echo": f"mg-echo-{tag}", "copy": f"mg-copy-{tag}", "fail": f"mg-fail-{tag}"}
+    for key, script in (("echo", ECHO_SCRIPT), ("copy", COPY_SCRIPT), ("fail", FAIL_SCRIPT)):
+        out = shell.check(fdl_cell(names[key], script, args=f"--deploy --name fdl_{key}",
+                                   buckets=key == "copy"))
+        assert out.error is None, plain(out.stdout + out.stderr)
+        assert f"Deployed {names[key]}" in out.stdout
+    yield names
+    auth = (local_cluster.user, local_cluster.password)
+    for name in names.values():
+        requests.delete(f"{local_cluster.endpoint}/system/services/{name}", auth=auth, timeout=60)
+
+
+@pytest.fixture
+def admin_get(local_cluster: Any):
+    def get(path: str) -> requests.Response:
+        return requests.get(local_cluster.endpoint + path,
+                            auth=(local_cluster.user, local_cluster.password), timeout=30)
+    return get
+
+
+# -- usage, help, configuration -----------------------------------------------------------
+
+def test_extension_registers_configurable(shell: TestingShell):
+    assert any(isinstance(c, magics.OscarMagics) for c in shell.configurables)
+    out = shell.check("%config OscarMagics.preview_size = 200")
+    assert out.error is None and display.options.preview_size == 200
+    shell.check("%config OscarMagics.preview_size = 512")
+    assert display.options.preview_size == 512
+    out = shell.check("%config OscarMagics.map_concurrency = 3")
+    assert out.error is None
+
+
+def test_load_ext_through_the_package(shell: TestingShell):
+    out = shell.check("%load_ext oscar_jupyter")
+    assert out.error is None
+    assert sum(isinstance(c, magics.OscarMagics) for c in shell.configurables) == 1
+    assert "oscar" in shell.magics_manager.magics["line"]
+    assert "oscar_fdl" in shell.magics_manager.magics["cell"]
+
+
+def test_unknown_subcommand_suggests_closest(shell: TestingShell):
+    out = shell.check("%oscar servics")
+    assert isinstance(out.error, Exception) and "UsageError" in type(out.error).__name__
+    line = one_error_line(out)
+    assert "unknown sub-command `servics`" in line and "Did you mean `services`?" in line
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("%oscar help", "connect"), ("%oscar --help", "COMMAND"), ("%oscar", "usage: %oscar"),
+    ("%oscar help run", "usage: %oscar run"), ("%oscar run --help", "--encoding"),
+    ("%%oscar_fdl --help\nx: 1\n", "--allow-unknown"),
+])
+def test_help(shell: TestingShell, source: str, expected: str):
+    out = shell.check(source)
+    assert out.error is None and expected in out.stdout
+
+
+def test_help_unknown_topic_and_bad_arguments(shell: TestingShell):
+    out = shell.check("%oscar help rnu")
+    assert "Did you mean `run`?" in one_error_line(out)
+    out = shell.check("%oscar run")
+    assert "required: service" in one_error_line(out)
+    out = shell.check("%oscar map svc items -c many")
+    assert "invalid int value" in one_error_line(out)
+    out = shell.check("%oscar run svc 'unclosed")
+    assert "No closing quotation" in one_error_line(out)
+    out = shell.check("%oscar info -o 1x")
+    assert "-o needs a variable name" in one_error_line(out)
+
+
+# -- connections ------------------------------------------------------------------------
+
+def test_connect_prompts_for_password_without_echo(shell, local_cluster, monkeypatch):
+    asked = []
+    monkeypatch.setattr(magics, "ask_password", lambda q: asked.append(q) or local_cluster.password)
+    out = shell.check("%oscar connect {ep} --user {user} -o conn")
+    assert out.error is None, out.stdout
+    assert asked and "Password for" in asked[0]
+    assert local_cluster.password not in out.stdout + out.stderr + out.text + out.html
+    assert "Connected to" in out.stdout and shell.user_ns["conn"].endpoint == local_cluster.endpoint
+
+
+def test_connect_wrong_password_is_one_line(shell, local_cluster):
+    out = shell.check("%oscar connect {ep} --user {user} --password not-the-password")
+    assert isinstance(out.error, errors.AuthError)
+    line = one_error_line(out)
+    assert line.startswith("AuthError:") and "not-the-password" not in line
+
+
+def test_connect_unreachable_and_empty_password(shell, monkeypatch):
+    out = shell.check("%oscar connect http://127.0.0.1:9 --user oscar --password x")
+    assert isinstance(out.error, errors.OscarError)
+    assert one_error_line(out).startswith(type(out.error).__name__ + ":")
+    monkeypatch.setattr(magics, "ask_password", lambda q: "")
+    out = shell.check("%oscar connect {ep} --user {user}")
+    assert isinstance(out.error, errors.AuthError) and "No password given" in one_error_line(out)
+
+
+def test_connect_local_attaches_and_rejects_credentials(shell, local_cluster, monkeypatch):
+    out = shell.check("%oscar connect --local --user x")
+    assert isinstance(out.error, errors.ConfigError) and "--local takes no" in one_error_line(out)
+    monkeypatch.setenv("OSCAR_LOCAL_DATA_DIR", str(local_cluster.data_dir))
+    out = shell.check("%oscar connect --local -o lc")
+    assert out.error is None, plain(out.stdout)
+    assert shell.user_ns["lc"].endpoint == local_cluster.endpoint
+    # back to the connection the other tests use
+    assert shell.check("%oscar connect {ep} --user {user} --password $pw").error is None
+
+
+def test_clusters_use_info(shell, local_cluster):
+    out = shell.check("%oscar clusters -o cl")
+    assert out.error is None and "open connections" in out.text and "127.0.0.1" in out.html
+    ids = [c.id for c in shell.user_ns["cl"]]
+    out = shell.check("%oscar use nosuchcluster")
+    assert isinstance(out.error, errors.NotFound) and "No open connection" in one_error_line(out)
+    out = shell.check(f"%oscar use {ids[-1]}")
+    assert out.error is None and "Current cluster" in out.stdout
+    out = shell.check("%oscar info -o i")
+    assert out.error is None and "version" in out.text and isinstance(shell.user_ns["i"], dict)
+    assert local_cluster.password not in out.text + out.html
+
+
+# -- FDL cells ---------------------------------------------------------------------------
+
+def test_fdl_cell_kept_and_errors_point_at_cell_lines(shell):
+    out = shell.check(fdl_cell("mg-keep", ECHO_SCRIPT, args="--name kept"))
+    assert out.error is None and "Kept as `kept`" in out.stdout
+    assert type(shell.user_ns["kept"]).__name__ == "FDL" and "mg-keep" in out.text
+    # {var} in the cell magic's line is expanded like in line magics
+    shell.user_ns["vname"] = "kept2"
+    out = shell.check(fdl_cell("mg-keep", ECHO_SCRIPT, args="--name {vname}"))
+    assert out.error is None and "kept2" in shell.user_ns
+    bad = fdl_cell("mg-bad", ECHO_SCRIPT).replace("      image: alpine", "      imag: alpine")
+    bad_line = bad.splitlines().index("      imag: alpine") + 1  # 1-based line in the cell
+    out = shell.check(bad)
+    assert isinstance(out.error, errors.InvalidDefinition)
+    text = plain(out.stdout)
+    assert "Traceback" not in text and text.startswith("InvalidDefinition:")
+    assert f"line {bad_line}" in text, text
+
+
+def test_fdl_cell_allow_unknown_and_bad_name(shell):
+    cell = fdl_cell("mg-unk", ECHO_SCRIPT, args="--allow-unknown --name unk").replace(
+        "      cpu: '0.5'", "      cpu: '0.5'\n      colour: blue")
+    out = shell.check(cell)
+    assert out.error is None and "colour" in out.text + out.html
+    out = shell.check(fdl_cell("mg-x", ECHO_SCRIPT, args="--name 9bad"))
+    assert "--name needs a variable name" in one_error_line(out)
+
+
+def test_fdl_deploy_maps_published_cluster_id_to_current(shell, services, admin_get):
+    for name in services.values():
+        assert admin_get(f"/system/services/{name}").status_code == 200
+    assert shell.user_ns["fdl_echo"][0].cluster_id == "oscar-cluster"
+
+
+# -- services ----------------------------------------------------------------------------
+
+def test_services_and_deploy(shell, services, tmp_path, admin_get, local_cluster):
+    out = shell.check("%oscar services -o svcs")
+    assert out.error is None and services["echo"] in out.html
+    assert "token" not in out.html.lower() or "***" in out.html
+    # deploy from a file path and from a variable (update in place)
+    path = tmp_path / "fdl.yaml"
+    path.write_text(fdl_cell(services["echo"], ECHO_SCRIPT).split("\n", 1)[1].replace(
+        "memory: 128Mi", "memory: 192Mi"))
+    shell.user_ns["fdlpath"] = str(path)
+    out = shell.check("%oscar deploy {fdlpath}")
+    assert out.error is None and f"Deployed {services['echo']}" in out.stdout
+    assert admin_get(f"/system/services/{services['echo']}").json()["memory"] == "192Mi"
+    out = shell.check("%oscar deploy fdl_echo --no-wait -o applied")
+    assert out.error is None and shell.user_ns["applied"][0].name == services["echo"]
+    assert admin_get(f"/system/services/{services['echo']}").json()["memory"] == "128Mi"
+
+
+def test_deploy_errors(shell, tmp_path):
+    out = shell.check("%oscar deploy no_such_fdl")
+    assert isinstance(out.error, errors.InvalidInput) and "no_such_fdl" in one_error_line(out)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("functions:\n  oscar:\n  - c:\n      name: Bad_Name!\n")
+    shell.user_ns["badpath"] = str(bad)
+    out = shell.check("%oscar deploy $badpath")
+    assert isinstance(out.error, errors.InvalidDefinition)
+    assert "Traceback" not in out.stdout and "line 4" in plain(out.stdout)
+
+
+def test_rm_asks_and_deletes(shell, local_cluster, admin_get, monkeypatch):
+    out = shell.check(fdl_cell("mg-rm-me", ECHO_SCRIPT, args="--deploy --name rmfdl"))
+    assert out.error is None
+    monkeypatch.setattr(magics, "ask_confirmation", lambda q: "n")
+    out = shell.check("%oscar rm mg-rm-me")
+    assert out.error is None and "Kept service" in out.stdout
+    assert admin_get("/system/services/mg-rm-me").status_code == 200
+    monkeypatch.setattr(magics, "ask_confirmation", lambda q: "yes")
+    out = shell.check("%oscar rm mg-rm-me")
+    assert out.error is None and "Deleted service mg-rm-me" in out.stdout
+    assert admin_get("/system/services/mg-rm-me").status_code == 404
+    out = shell.check("%oscar rm mg-rm-me --yes")
+    assert isinstance(out.error, errors.NotFound) and one_error_line(out).startswith("NotFound:")
+
+
+# -- invocations -------------------------------------------------------------------------
+
+def test_run_variable_literal_and_path(shell, services, tmp_path):
+    shell.user_ns["msg"] = "hello <b>world</b>"
+    out = shell.check(f"%oscar run {services['echo']} msg -o r")
+    assert out.error is None, plain(out.stdout)
+    r = shell.user_ns["r"]
+    assert r.kind == "text" and r.text.strip() == "hello <b>world</b>"
+    assert "hello &lt;b&gt;world&lt;/b&gt;" in out.html
+    out = shell.check(f"%oscar run {services['echo']} '{{\"a\": [1, 2]}}' -o j")
+    assert out.error is None and shell.user_ns["j"].value == {"a": [1, 2]}
+    assert "<details" in out.html
+    f = tmp_path / "note.txt"
+    f.write_text("from a file")
+    shell.user_ns["fpath"] = str(f)
+    out = shell.check(f"%oscar run {services['echo']} $fpath -o t")
+    assert out.error is None and shell.user_ns["t"].text.strip() == "from a file"
+    out = shell.check(f"%oscar run {services['echo']} words --text -o w")
+    assert shell.user_ns["w"].text.strip() == "words"
+
+
+def test_run_image_shows_input_beside_output(shell, services):
+    shell.user_ns["img"] = Image.open(io.BytesIO(png_bytes(size=(1600, 1200))))
+    out = shell.check(f"%oscar run {services['copy']} img -o ir")
+    assert out.error is None, plain(out.stdout)
+    assert shell.user_ns["ir"].kind == "image" and shell.user_ns["ir"].image.size == (1600, 1200)
+    assert out.html.count("<img ") == 2 and "input" in out.html
+    assert sum(len(b["text/html"]) for b in out.bundles) < 300_000
+
+
+def test_run_errors_are_one_line(shell, services, monkeypatch):
+    out = shell.check(f"%oscar run {services['echo']} cat.jgp")
+    assert isinstance(out.error, errors.InvalidInput) and "cat.jgp" in one_error_line(out)
+    out = shell.check("%oscar run mg-no-such-service x --text")
+    assert isinstance(out.error, errors.NotFound)
+    assert one_error_line(out).startswith("NotFound:")
+    out = shell.check(f"%oscar run {services['fail']} x --text")
+    assert isinstance(out.error, errors.ServiceFailed)
+    assert one_error_line(out).startswith("ServiceFailed:")
+    assert "bad thing happened" in out.error.log
+    # the full traceback on request
+    out = shell.check("%oscar run mg-no-such-service x --text --traceback")
+    assert isinstance(out.error, errors.NotFound) and "Traceback" in plain(out.stdout)
+    shell.check("%config OscarMagics.show_traceback = True")
+    try:
+        out = shell.check("%oscar run mg-no-such-service x --text")
+        assert "Traceback" in plain(out.stdout)
+    finally:
+        shell.check("%config OscarMagics.show_traceback = False")
+
+
+def test_run_timeout_option(shell, services, local_cluster):
+    out = shell.check(fdl_cell("mg-slow", "sleep 5\necho late\n", args="--deploy --name slowfdl"))
+    assert out.error is None
+    try:
+        out = shell.check("%oscar run mg-slow x --text --timeout 1")
+        assert isinstance(out.error, errors.OscarError), repr(out.error)
+        line = one_error_line(out)
+        assert line.startswith(type(out.error).__name__ + ":") and "mg-slow" in line
+    finally:
+        requests.delete(f"{local_cluster.endpoint}/system/services/mg-slow",
+                        auth=(local_cluster.user, local_cluster.password), timeout=60)
+
+
+def test_map_list_and_glob(shell, services, tmp_path):
+    shell.user_ns["words"] = ["one", "two", "three"]
+    out = shell.check(f"%oscar map {services['echo']} words -c 2 -o b")
+    assert out.error is None, plain(out.stdout)
+    b = shell.user_ns["b"]
+    assert [i.result.text.strip() for i in b] == ["one", "two", "three"]
+    assert "3 items: 3 ✓, 0 ✗" in out.html
+    for n in range(2):
+        (tmp_path / f"f{n}.txt").write_text(f"file {n}")
+    shell.user_ns["pattern"] = str(tmp_path / "*.txt")
+    out = shell.check(f"%oscar map {services['fail']} {{pattern}} -o bf")
+    assert out.error is None and "2 items: 0 ✓, 2 ✗" in out.html
+    assert "bad thing happened" in out.html  # the failure's log excerpt
+    out = shell.check(f"%oscar map {services['echo']} nothing_here")
+    assert isinstance(out.error, errors.InvalidInput) and "nothing_here" in one_error_line(out)
+
+
+def test_job_jobs_logs(shell, services, tmp_path):
+    p = tmp_path / "red.png"
+    p.write_bytes(png_bytes())
+    shell.user_ns["pngpath"] = str(p)
+    out = shell.check(f"%oscar job {services['copy']} $pngpath --wait --timeout 60 -o jr")
+    assert out.error is None, plain(out.stdout)
+    jr = shell.user_ns["jr"]
+    assert len(jr) == 1 and jr[0].status == "ok", repr(jr[0].error)
+    assert "1 items: 1 ✓" in out.html
+    p2 = tmp_path / "blue.png"
+    p2.write_bytes(png_bytes((20, 20, 200)))
+    shell.user_ns["pngpath2"] = str(p2)
+    out = shell.check(f"%oscar job {services['copy']} $pngpath2 -o run")
+    assert out.error is None and "one job each" in out.stdout
+    shell.user_ns["run"].wait(timeout=60)
+    out = shell.check(f"%oscar jobs {services['copy']} -o jl")
+    assert out.error is None and len(shell.user_ns["jl"]) >= 2 and "Succeeded" in out.html
+    out = shell.check(f"%oscar logs {services['copy']}")
+    assert out.error is None and "── log of " in out.stdout
+    times = {j.name: j.creation_time for j in shell.user_ns["jl"]}
+    if len(set(times.values())) == len(times):  # distinct creation times: the latest is blue's
+        assert "copying blue.png" in out.stdout
+    else:
+        assert "copying blue.png" in out.stdout or "copying red.png" in out.stdout
+    job = shell.user_ns["jl"][0].name
+    out = shell.check(f"%oscar logs {services['copy']} {job} -o lg")
+    assert out.error is None and "copying" in shell.user_ns["lg"]
+    out = shell.check(f"%oscar logs {services['echo']}")
+    assert isinstance(out.error, errors.NotFound) and "no jobs" in one_error_line(out)
+    out = shell.check(f"%oscar job {services['echo']} $pngpath")
+    assert isinstance(out.error, errors.InvalidInput) and "no MinIO input" in one_error_line(out)
+
+
+# -- storage -----------------------------------------------------------------------------
+
+def test_put_ls_get(shell, services, tmp_path):
+    src = tmp_path / "data.bin"
+    src.write_bytes(b"\x00\x01payload")
+    shell.user_ns["src"] = str(src)
+    bucket = services["copy"]
+    out = shell.check(f"%oscar put $src {bucket}/extra/data.bin")
+    assert out.error is None and f"{bucket}/extra/data.bin" in out.stdout
+    out = shell.check(f"%oscar ls {bucket}/extra/ -o listing")
+    assert out.error is None and "data.bin" in out.html
+    out = shell.check("%oscar ls")
+    assert out.error is None and bucket in out.html
+    dest = tmp_path / "back.bin"
+    shell.user_ns["dest"] = str(dest)
+    out = shell.check(f"%oscar get {bucket}/extra/data.bin $dest")
+    assert out.error is None and dest.read_bytes() == b"\x00\x01payload"
+    out = shell.check(f"%oscar get {bucket}/extra/missing.bin $dest")
+    assert isinstance(out.error, errors.OscarError) and len(one_error_line(out)) > 10
+    out = shell.check(f"%oscar put {tmp_path}/nope.bin {bucket}/x")
+    assert isinstance(out.error, errors.InvalidInput) and "nope.bin" in one_error_line(out)
+
+
+# -- panels ------------------------------------------------------------------------------
+
+def test_panel_opens_widget_and_unknown_panel_suggests(shell, services):
+    import ipywidgets as widgets
+    out = shell.check("%oscar panel services -o p")
+    assert out.error is None, plain(out.stdout)
+    assert isinstance(shell.user_ns["p"], widgets.VBox)
+    assert any("application/vnd.jupyter.widget-view+json" in b for b in out.bundles)
+    out = shell.check("%oscar panel servces")
+    assert "Did you mean `services`?" in one_error_line(out)
