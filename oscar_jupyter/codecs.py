@@ -347,25 +347,27 @@ def failure_in_log(log: str) -> bool:
 
 
 def _try_base64(text: str) -> Optional[bytes]:
-    compact = "".join(text.split())
-    if len(compact) < 4 or len(compact) % 4:
+    """The bytes `text` encodes when it is the supervisor's base64 of one output, else None.
+
+    faas-supervisor writes that base64 on one line. Script output that merely
+    looks like base64 (a single word) is kept as text unless it decodes to a
+    known file kind or to clean text (random words rarely decode to either);
+    undecodable binary counts only for runs of 24+ characters.
+    """
+    stripped = text.strip()
+    if len(stripped) < 4 or len(stripped) % 4 or any(c.isspace() for c in stripped):
         return None
-    raw = compact.encode("ascii", "ignore")
-    if len(raw) != len(compact) or not _BASE64.match(raw):
+    raw = stripped.encode("ascii", "ignore")
+    if len(raw) != len(stripped) or not _BASE64.match(raw):
         return None
     try:
         decoded = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         return None
     kind = sniff(decoded)
-    if kind not in ("text", "bytes"):
-        return decoded
-    if kind == "text":
-        # Short words ('done', 'test') are valid base64 too; keep the decoding
-        # only when the text the script wrote is what came out.
-        return decoded if "\n" not in text.strip() and len(compact) >= 8 else None
-    # Binary of an unknown kind: long unbroken base64 is a file, a short word is text.
-    return decoded if len(compact) >= 24 and not any(c.isspace() for c in text.strip()) else None
+    if kind == "bytes":
+        return decoded if len(stripped) >= 24 else None
+    return decoded
 
 
 def _json_result(value: Any, raw: bytes, **common: Any) -> Result:

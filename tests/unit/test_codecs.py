@@ -141,10 +141,15 @@ def test_pdf_npy_json_text_bytes():
 
 
 def test_plain_stdout_is_text():
-    for out in (b"hello world\n", b"done", b"test", "größe ✓\n".encode()):
+    for out in (b"hello world\n", b"done", b"test", b"1234", b"Completed\n", b"ab\ncd\n",
+                "größe ✓\n".encode()):
         result = codecs.decode(out)
         assert isinstance(result, TextResult), out
         assert result.text == out.decode()
+
+
+def test_short_single_output_file_is_decoded():
+    assert codecs.decode(b"YWJj\n").text == "abc"  # base64 of a 3-byte text file
 
 
 def test_zip_of_several_files():
