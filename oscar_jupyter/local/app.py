@@ -108,7 +108,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Basic auth on ``/system/*``; 401 with the realm header otherwise."""
-    if request.path.startswith("/system"):
+    if request.path == "/system" or request.path.startswith("/system/"):
         rt = runtime_of(request)
         if not auth.basic_ok(request.headers.get("Authorization"), rt.options.user, rt.options.password):
             return web.Response(status=401, headers={"WWW-Authenticate": auth.REALM})

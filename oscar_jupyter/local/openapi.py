@@ -5,6 +5,7 @@ Built from the route table below; the ``Service`` schema is the packaged
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .runtime import VERSION
@@ -61,13 +62,18 @@ ROUTES: list[tuple[str, str, str, str, str, dict[int, str], str, str]] = [
 ]
 
 
-def _service_schema() -> dict[str, Any]:
+def _component_schemas() -> dict[str, Any]:
+    """``Service`` and the types it references, with refs rewritten to ``#/components/schemas/``."""
     try:
         from oscar_jupyter import spec
 
-        return spec.service_schema()
+        schema = spec.service_schema()
     except Exception:  # the document must render even without the packaged schema
-        return {"type": "object"}
+        return {"Service": {"type": "object"}}
+    text = json.dumps(schema.get("definitions", {})).replace('"#/definitions/', '"#/components/schemas/')
+    out: dict[str, Any] = json.loads(text)
+    out["Service"] = {"$ref": "#/components/schemas/types.Service"}
+    return out
 
 
 def document(server: str) -> dict[str, Any]:
@@ -116,6 +122,6 @@ def document(server: str) -> dict[str, Any]:
                 "ServiceToken": {"type": "http", "scheme": "bearer",
                                  "description": "The service's 64-hex-character token"},
             },
-            "schemas": {"Service": _service_schema()},
+            "schemas": _component_schemas(),
         },
     }

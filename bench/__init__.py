@@ -1,0 +1,1 @@
+"""Benchmarks of oscar-local; run ``python -m bench`` for the table."""
