@@ -704,6 +704,10 @@ class _Builder:
         if raw is None or raw == spec._stringify(value):
             return value
         if spec.field_types(schema_path) == {"string"}:
+            if spec.is_secret_path(schema_path):
+                self.note(f"{label}{spec.format_path(schema_path)}: kept as written, as a "
+                          "string (value hidden)")
+                return raw
             self.note(f"{label}{spec.format_path(schema_path)}: {raw} kept as the string {raw!r} "
                       f"(a field of text; YAML alone would read {type(value).__name__} {value!r})")
             return raw

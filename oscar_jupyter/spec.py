@@ -438,8 +438,12 @@ def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: Li
                 elif extra_kinds == {"string"} and isinstance(sub, (bool, int, float, list, dict)):
                     value[key] = _stringify(sub)
                     kind = type(sub).__name__
-                    notices.append(f"{format_path(path + (key,))}: {kind} {_show(sub)} written as "
-                                   f"the string {value[key]!r} (OSCAR takes strings only)")
+                    if is_secret_path(path + (key,)):
+                        notices.append(f"{format_path(path + (key,))}: {kind} written as a string "
+                                       "(value hidden; OSCAR takes strings only)")
+                    else:
+                        notices.append(f"{format_path(path + (key,))}: {kind} {_show(sub)} written "
+                                       f"as the string {value[key]!r} (OSCAR takes strings only)")
                 else:
                     value[key] = _normalise_node(sub, extra, path + (key,), notices)
         return value
@@ -452,7 +456,10 @@ def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: Li
         return value
     if kinds == {"string"} and isinstance(value, (bool, int, float)):
         text = _stringify(value)
-        notices.append(f"{where}: {type(value).__name__} {value!r} written as the string {text!r}")
+        if is_secret_path(path):
+            notices.append(f"{where}: {type(value).__name__} written as a string (value hidden)")
+        else:
+            notices.append(f"{where}: {type(value).__name__} {value!r} written as the string {text!r}")
         return text
     if kinds == {"array"} and isinstance(value, str):
         items = _items_schema(schema)

@@ -213,7 +213,7 @@ def test_name_suggestion():
     ("memory", "256Mi", True, None), ("memory", "1Gi", True, None), ("memory", "512M", True, None),
     ("memory", "1e9", True, None), ("memory", "256MB", False, "256Mi"), ("memory", "lots", False, None),
     ("memory", "1.5Gi", True, None), ("cpu", "0.5", True, None), ("cpu", "500m", True, None),
-    ("cpu", "2 cores", False, "2"), ("cpu", "-1", False, None), ("cpu", "", False, None)])
+    ("cpu", "2 cores", False, "2"), ("cpu", "-1", False, None), ("cpu", "", True, None)])
 def test_quantities(field, value, ok, suggestion):
     problems = [p for p in validate(base(**{field: value})) if p.field == field]
     assert (problems == []) is ok, problems
