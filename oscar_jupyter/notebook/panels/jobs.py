@@ -67,8 +67,9 @@ class JobsPanel(Panel):
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.auto = widgets.Checkbox(value=False, description=f"auto-refresh every {interval:g} s",
                                      indent=False)
-        self.delete_button = widgets.Button(description="Delete finished", icon="trash",
-                                            button_style="warning")
+        self.delete_button = widgets.Button(description="Delete succeeded", icon="trash",
+                                            button_style="warning",
+                                            tooltip="Delete the jobs that succeeded (failed ones stay)")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, bar_style="info",
                                             layout=widgets.Layout(width="20em"))
         self.progress_label = widgets.HTML("")
@@ -145,12 +146,12 @@ class JobsPanel(Panel):
         self.log_html.value = pre(text or "(empty log)", "24em")
         return text
 
-    def delete_finished(self) -> None:
-        """Delete the service's finished jobs, then refresh."""
+    def delete_finished(self, all: bool = False) -> None:
+        """Delete the service's succeeded jobs (`all=True`: every job), then refresh."""
         svc = self.cluster.service(self.service.value)
-        svc.delete_jobs()
+        svc.delete_jobs(all=all)
         self.refresh()
-        self.set_status(f"{svc.name}: finished jobs deleted", "ok")
+        self.set_status(f"{svc.name}: {'all' if all else 'succeeded'} jobs deleted", "ok")
 
     def close(self) -> None:
         """Stop auto-refresh and close the panel."""
