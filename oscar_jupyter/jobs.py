@@ -351,6 +351,7 @@ class AsyncRun:
         self.progress = progress
         self._jobs: Dict[str, Job] = {}
         self._logs: Dict[str, str] = {}
+        self._final_logs: Set[str] = set()
         self._result = None
         self._lock = threading.Lock()
 
@@ -375,13 +376,17 @@ class AsyncRun:
         from . import display
         return display.mimebundle(self, include=include, exclude=exclude)
 
-    def _log(self, jobs: Jobs, name: str, refresh: bool = False) -> str:
-        if refresh or name not in self._logs:
-            try:
-                self._logs[name] = jobs.logs(name)
-            except errors.NotFound:
-                self._logs[name] = ""
-        return self._logs[name]
+    def _log(self, jobs: Jobs, job: Job) -> str:
+        """The job's log; re-read until one was read after the job finished."""
+        if job.name in self._final_logs:
+            return self._logs[job.name]
+        try:
+            self._logs[job.name] = jobs.logs(job.name)
+        except errors.NotFound:
+            self._logs[job.name] = ""
+        if job.done:
+            self._final_logs.add(job.name)
+        return self._logs[job.name]
 
     def _match_jobs(self, jobs: Jobs, listing: JobList) -> None:
         unmatched = [u for u in self.uploads if u.job is None]
@@ -390,9 +395,9 @@ class AsyncRun:
         if not unmatched or not candidates:
             return
         for job in candidates:
-            if job.status in ("Pending", "Suspended"):
-                continue
-            log = self._log(jobs, job.name, refresh=job.name in self._logs and not job.done)
+            if not job.done:
+                continue  # its log is read once, when it has finished
+            log = self._log(jobs, job)
             scored = [(_mentions(log, u), u) for u in unmatched if u.job is None]
             scored = [s for s in scored if s[0]]
             if scored:
@@ -404,7 +409,7 @@ class AsyncRun:
         unmatched = [u for u in self.uploads if u.job is None]
         rest = [j for j in candidates if j.name not in taken]
         if unmatched and len(rest) == len(unmatched) and all(j.done for j in rest):
-            logs = [self._log(jobs, j.name) for j in rest]
+            logs = [self._log(jobs, j) for j in rest]
             if not any(any(_mentions(l, u) for u in unmatched) for l in logs):
                 for upload, job in zip(sorted(unmatched, key=lambda u: u.uploaded_at), rest):
                     upload.job = job.name
@@ -456,7 +461,7 @@ class AsyncRun:
                     f"{upload.name}: {state} after {timeout:.0f} s." if timeout else f"{upload.name}: {state}.",
                     hint="Call .wait() again on the AsyncRun to keep waiting.")
             elif job.failed:
-                log = self._log(jobs, job.name, refresh=True)
+                log = self._log(jobs, job)
                 item.error = errors.ServiceFailed(f"{upload.name}: job {job.name} failed.", log=log,
                                                   hint="Read .log on this error for the job's output.")
             else:
@@ -464,7 +469,7 @@ class AsyncRun:
                 item.result = result
                 item.outputs = paths
                 if result is not None:
-                    result.log = self._log(jobs, job.name, refresh=True)
+                    result.log = self._log(jobs, job)
                     result.input = upload.input
             items.append(item)
         self._result = BatchResult(items, elapsed=time.monotonic() - self.started,

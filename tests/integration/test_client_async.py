@@ -1,0 +1,90 @@
+"""Asynchronous runs against a real oscar-local: upload, find jobs, wait, collect outputs."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from PIL import Image
+
+import oscar_jupyter as oj
+from oscar_jupyter import errors
+from oscar_jupyter.results import ImageResult, TextResult
+
+SCRIPT = """name=$(basename "$INPUT_FILE_PATH")
+stem="${name%.*}"
+if grep -q FAIL "$INPUT_FILE_PATH"; then echo "refusing $name"; exit 4; fi
+tr 'a-z' 'A-Z' < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$stem.out.txt"
+"""
+
+
+@pytest.fixture
+def pipeline(local_cluster):
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password,
+                   id="async-tests")
+    name = "ta-" + uuid.uuid4().hex[:8]
+    [svc] = c.apply({"name": name, "image": "local/upper", "script": SCRIPT,
+                     "input": [{"storage_provider": "minio.default", "path": f"{name}/in"}],
+                     "output": [{"storage_provider": "minio.default", "path": f"{name}/out"}]})
+    yield svc
+    with pytest.warns(UserWarning, match="holds"):
+        c.delete(name)
+    oj.disconnect(c)
+
+
+def test_twenty_files_collected_back_to_their_inputs(pipeline, tmp_path):
+    folder = tmp_path / "inputs"
+    (folder / "nested").mkdir(parents=True)
+    for i in range(18):
+        (folder / f"doc{i:02d}.txt").write_text(f"text number {i}")
+    (folder / "nested" / "deep.txt").write_text("deep one")
+    (folder / "bad.txt").write_text("FAIL please")
+    batch = pipeline.submit(folder, timeout=120, progress=False)
+    assert len(batch) == 20
+    by_name = {item.name: item for item in batch}
+    for i in range(18):
+        item = by_name[f"doc{i:02d}.txt"]
+        assert item.status == "ok", item.error
+        assert isinstance(item.result, TextResult) and item.result.text == f"TEXT NUMBER {i}"
+        assert item.job and item.job.startswith(pipeline.name + "-")
+        assert item.outputs == [f"{pipeline.name}/out/doc{i:02d}.out.txt"]
+    assert by_name["nested/deep.txt"].result.text == "DEEP ONE"
+    bad = by_name["bad.txt"]
+    assert bad.status == "failed" and isinstance(bad.error, errors.ServiceFailed)
+    assert "refusing bad.txt" in bad.error.log
+    assert len({item.job for item in batch}) == 20  # one distinct job per input
+    jobs = pipeline.jobs()
+    assert set(item.job for item in batch) <= set(jobs.names())
+    assert len(pipeline.jobs(status="Failed")) == 1
+
+
+def test_in_memory_inputs_without_waiting(pipeline):
+    run = pipeline.submit({"a.txt": "alpha", "b.txt": b"beta"}, wait=False, progress=False)
+    assert isinstance(run, oj.AsyncRun)
+    batch = run.wait(timeout=60, progress=False)
+    assert [i.result.text for i in batch] == ["ALPHA", "BETA"]
+    assert all(i.result.log for i in batch)  # the job's log travels with the result
+
+
+def test_images_and_timeout(local_cluster):
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password,
+                   id="async-img")
+    name = "tb-" + uuid.uuid4().hex[:8]
+    [svc] = c.apply({"name": name, "image": "local/gray", "script": """python3 - <<'PY'
+import os, time
+from PIL import Image
+src = os.environ["INPUT_FILE_PATH"]
+if "slow" in src: time.sleep(6)
+stem = os.path.splitext(os.path.basename(src))[0]
+Image.open(src).convert("L").save(os.environ["TMP_OUTPUT_DIR"] + "/" + stem + ".png")
+PY""", "input": [{"storage_provider": "minio.default", "path": f"{name}/in"}],
+        "output": [{"storage_provider": "minio.default", "path": f"{name}/out"}]})
+    try:
+        images = [("cat.jpg", Image.new("RGB", (4, 4), "red")), ("slow.png", Image.new("RGB", (2, 2)))]
+        batch = svc.submit(images, timeout=3, progress=False)
+        cat, slow = batch
+        assert isinstance(cat.result, ImageResult) and cat.result.image.mode == "L"
+        assert isinstance(slow.error, errors.Timeout)
+    finally:
+        svc.job_api.delete_all(all=True)
+        c.delete(name, check_buckets=False)
+        oj.disconnect(c)
