@@ -523,11 +523,13 @@ def _expected(schema: Dict[str, Any]) -> str:
 
 
 def _schema_problems(data: Dict[str, Any]) -> List[Problem]:
-    import jsonschema  # deferred: costs ~50 ms to import
+    validator = _SCHEMA_CACHE.get("validator")
+    if validator is None:
+        import jsonschema  # deferred: importing it can take seconds (optional format plugins)
 
-    schema = service_schema()
-    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    validator = validator_cls(schema)
+        schema = service_schema()
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+        validator = _SCHEMA_CACHE["validator"] = cls(schema)
     problems: List[Problem] = []
     reported: set = set()
     for err in validator.iter_errors(data):
@@ -975,8 +977,15 @@ class ServiceSpec:
     def script(self) -> str:
         return str(self.data.get("script", ""))
 
-    def to_dict(self) -> Dict[str, Any]:
-        """A deep copy of the API JSON, secrets included (this is what is sent)."""
+    def to_dict(self, *, target_version: Optional[str] = None) -> Dict[str, Any]:
+        """A deep copy of the API JSON, secrets included (this is what is sent).
+
+        With `target_version` (the Manager's version, e.g. ``"3.7.1"``),
+        ``expose.api_port``/``nodePort`` take the shape that version decodes:
+        a number up to v4.0, a list from v4.1.
+        """
+        if target_version:
+            return normalise(self.data, target_version=target_version)[0]
         return copy.deepcopy(self.data)
 
     def redacted(self) -> Dict[str, Any]:

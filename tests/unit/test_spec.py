@@ -390,3 +390,10 @@ def test_go_zero_value_body_from_oscar_cli_is_valid():
     assert "input" not in data and notices[0].startswith("empty (null) input, output")
     assert spec.comparable(body) == spec.comparable({"name": "cowsay", "image": "ghcr.io/grycap/cowsay",
                                                      "script": "echo hi"})
+
+
+def test_service_spec_to_dict_for_a_manager_version():
+    s = ServiceSpec.from_dict(base(expose={"api_port": 8080}))
+    assert s.to_dict(target_version="v4.1.2")["expose"]["api_port"] == [8080]
+    assert s.to_dict(target_version="3.7.1")["expose"]["api_port"] == 8080
+    assert s.data["expose"]["api_port"] == 8080
