@@ -123,7 +123,7 @@ def render_batch(obj: Any) -> Tuple[str, str]:
         inp = getattr(item, "input", None)
         res = getattr(item, "result", None)
         name = getattr(item, "name", None)
-        label = name if isinstance(name, str) and name else _label(inp)
+        label = name if isinstance(name, str) and name and not name.isdigit() else _label(inp)
         in_cell = h.Raw(_thumb(inp, budget) + f'<div>{h.esc(label)}</div>')
         out_cell = h.Raw(_thumb(res, budget) + f"<div>{h.esc(summarise(res))}</div>")
         rows.append([idx, in_cell, mark, h.seconds(getattr(item, "elapsed", None)),

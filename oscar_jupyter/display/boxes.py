@@ -76,7 +76,7 @@ def draw_boxes(image: Image.Image, boxes: Iterable[Box], *, scale: float = 1.0) 
     """A copy of `image` with each box outlined and labelled; coordinates times `scale`."""
     out = image.convert("RGB") if image.mode != "RGB" else image.copy()
     draw = ImageDraw.Draw(out)
-    width = max(2, round(max(out.size) / 250))
+    width = max(2, round(max(out.size) / 170))
     font_size = max(10, round(max(out.size) / 40))
     try:
         font = ImageFont.load_default(size=font_size)

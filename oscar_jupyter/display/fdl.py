@@ -10,6 +10,22 @@ from .options import options
 from .secrets import masked
 
 
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML with multi-line strings (scripts) as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        text = "\n".join(line.rstrip() for line in value.splitlines())
+        if value.endswith("\n"):
+            text += "\n"
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def as_dict(obj: Any) -> Any:
     """The plain-data form of an FDL or ServiceSpec object."""
     for name in ("to_dict", "as_dict", "dict", "to_fdl_dict"):
@@ -36,7 +52,7 @@ def _messages(obj: Any, *names: str) -> List[str]:
 
 def render_fdl(obj: Any) -> Tuple[str, str]:
     data = as_dict(obj)
-    text_yaml = yaml.safe_dump(masked(data), sort_keys=False, allow_unicode=True, width=100) \
+    text_yaml = yaml.dump(masked(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100) \
         if data is not None else repr(obj)
     notices = _messages(obj, "notices")
     warnings = _messages(obj, "warnings", "lint")

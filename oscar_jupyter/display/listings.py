@@ -79,9 +79,12 @@ def duration(start: Any, finish: Any) -> str:
     if a is None or b is None:
         return ""
     try:
-        return h.seconds((b - a).total_seconds())
+        secs = (b - a).total_seconds()
     except TypeError:
         return ""
+    if secs == 0 and not a.microsecond and not b.microsecond:
+        return "< 1 s"  # RFC 3339 times with whole seconds
+    return h.seconds(secs)
 
 
 def status_badge(status: Any) -> h.Raw:

@@ -326,9 +326,8 @@ def test_run_timeout_option(shell, services, local_cluster):
     assert out.error is None
     try:
         out = shell.check("%oscar run mg-slow x --text --timeout 1")
-        assert isinstance(out.error, errors.OscarError), repr(out.error)
-        line = one_error_line(out)
-        assert line.startswith(type(out.error).__name__ + ":") and "mg-slow" in line
+        assert isinstance(out.error, errors.Timeout), repr(out.error)
+        assert one_error_line(out).startswith("Timeout:")
     finally:
         requests.delete(f"{local_cluster.endpoint}/system/services/mg-slow",
                         auth=(local_cluster.user, local_cluster.password), timeout=60)

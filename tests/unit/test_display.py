@@ -279,3 +279,19 @@ def test_results_repr_mimebundle_delegates_here():
 def test_plain_values(value):
     bundle = display.mimebundle(value)
     assert "text/html" in bundle and bundle["text/plain"]
+
+
+def test_real_fdl_shows_scripts_as_blocks_and_notices():
+    from oscar_jupyter import fdl
+    f = fdl.load("functions:\n  oscar:\n  - oscar-cluster:\n      name: x\n      image: alpine\n"
+                 "      script: |\n        echo one\n        echo two\n"
+                 "      environment:\n        Variables: {A: '1'}\n        secrets: {K: v3ry-s3cret}\n")
+    bundle = display.mimebundle(f)
+    assert "script: |\n        echo one\n        echo two" in bundle["text/plain"]
+    assert "notice:" in bundle["text/plain"] and "v3ry-s3cret" not in json.dumps(bundle)
+
+
+def test_batch_labels_prefer_input_over_index_names():
+    item = BatchItem(input=photo(300, 200), result=TextResult("ok"), name="0", elapsed=0.1)
+    text = display.mimebundle(BatchResult([item]))["text/plain"]
+    assert "image 300×200" in text
