@@ -11,6 +11,7 @@ import asyncio
 import collections
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Deque
@@ -24,7 +25,7 @@ from .triggers import Triggers
 log = logging.getLogger(__name__)
 
 VERSION = "3.7.1"
-EXTERNAL_SCAN_INTERVAL = 5.0
+EXTERNAL_SCAN_INTERVAL = 2.0
 
 
 @dataclass
@@ -49,12 +50,22 @@ class Options:
 
 
 class LogBuffer(logging.Handler):
-    """The last lines oscar-local logged, for ``GET /system/logs/``."""
+    """The last lines this oscar-local logged, for ``GET /system/logs/``.
+
+    Only records made on the server's own event-loop thread are kept, so
+    several oscar-locals in one process keep separate logs. Which records
+    exist at all follows the logging configuration (the ``oscar-local``
+    command logs INFO; inside a notebook the default is WARNING).
+    """
 
     def __init__(self, size: int = 2000) -> None:
         super().__init__(logging.INFO)
         self.lines: Deque[str] = collections.deque(maxlen=size)
+        self.thread: int | None = None
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (self.thread is None or record.thread == self.thread) and super().filter(record)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -83,6 +94,7 @@ class Runtime:
     # -- lifecycle ------------------------------------------------------
     async def start(self) -> None:
         opts = self.options
+        self.logs.thread = threading.get_ident()
         logging.getLogger("oscar_jupyter.local").addHandler(self.logs)
         os.makedirs(opts.data_dir, exist_ok=True)
         self.state = State(opts.data_dir)
