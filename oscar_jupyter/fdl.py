@@ -133,7 +133,7 @@ class _Tree:
 
 
 class _TooBig(Exception):
-    pass
+    """The YAML expands to more than MAX_NODES nodes (alias bombs)."""
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError, line_offset: int, text: str = "") -> Problem:
@@ -326,7 +326,7 @@ class FDL:
             raise InvalidDefinition(f"{source} is empty: expected an FDL (functions: oscar: ...) "
                                     "or a service definition")
         loader = _Loader
-        if not HAVE_LIBYAML:  # pragma: no cover
+        if not HAVE_LIBYAML:  # the pure-Python scanner rejects trailing tabs: drop them
             text = re.sub(r"[ \t]+(?=\r?\n|$)", "", text)
         try:
             root = yaml.compose(text, Loader=loader)
@@ -442,6 +442,8 @@ class FDL:
             written.append(target)
         fdl_path = directory / filename
         fdl_path.write_text(_header(blanked) + _dump(doc), encoding="utf-8", newline="\n")
+        if secrets:
+            fdl_path.chmod(0o600)  # it may now hold passwords and keys
         return fdl_path, written
 
     def _document(self, *, inline_scripts: bool, secrets: bool
@@ -886,22 +888,28 @@ def _header(blanked: List[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_SECRET_KEYS = ("auth_password", "secret_key", "password", "token", "refresh_token")
-
-
 def _blank_secrets(section: Any, where: Tuple[str, ...]) -> List[str]:
+    """Empty every secret value (per :data:`spec.SECRET_FIELDS`) under `section`, in place.
+
+    `where` is the section's path: ``("clusters",)``, or ``(service name,
+    "storage_providers")`` for a section kept inside one service. Returns
+    the dotted names of what was blanked.
+    """
     blanked: List[str] = []
-    if not isinstance(section, dict):
-        return blanked
-    for name, conf in section.items():
-        if isinstance(conf, dict) and where[-1] == "storage_providers":
-            blanked.extend(_blank_secrets(conf, where + (name,)))
-            continue
-        if isinstance(conf, dict):
-            for key in _SECRET_KEYS:
-                if conf.get(key):
-                    conf[key] = ""
-                    blanked.append(".".join(str(w) for w in where + (name, key) if w))
+    schema_where = tuple(w for w in where if w in ("storage_providers", "clusters"))
+
+    def walk(value: Any, path: Tuple[str, ...]) -> None:
+        if not isinstance(value, dict):
+            return
+        for key, sub in value.items():
+            sub_path = path + (str(key),)
+            if isinstance(sub, dict):
+                walk(sub, sub_path)
+            elif sub not in (None, "") and spec.is_secret_path(schema_where + sub_path):
+                value[key] = ""
+                blanked.append(".".join(p for p in where + sub_path if p))
+
+    walk(section, ())
     return blanked
 
 

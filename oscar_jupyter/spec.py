@@ -856,11 +856,8 @@ def with_defaults(data: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _redact(value: Any, path: PathT) -> Any:
-    if is_secret_path(path):
-        if isinstance(value, (dict, list)):
-            pass
-        elif value not in (None, ""):
-            return REDACTED
+    if is_secret_path(path) and not isinstance(value, (dict, list)) and value not in (None, ""):
+        return REDACTED
     if isinstance(value, dict):
         return {k: _redact(v, path + (k,)) for k, v in value.items()}
     if isinstance(value, list):

@@ -54,6 +54,15 @@ def test_windows_file_with_trailing_tabs_and_no_final_newline():
     assert "not-a-real-token-1234" not in repr(s) + repr(f)
 
 
+def test_pure_python_loader_fallback_reads_the_same(monkeypatch):
+    expected = FDL.from_file(DATA / "grayify/grayify.yaml").services
+    monkeypatch.setattr(fdl, "_Loader", yaml.SafeLoader)
+    monkeypatch.setattr(fdl, "HAVE_LIBYAML", False)
+    assert FDL.from_file(DATA / "grayify/grayify.yaml").services == expected
+    p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"))
+    assert (p.line, p.column) == (7, 7)
+
+
 def test_exposed_v3_shape_scalar_port_float_cpu_bool_and_list_env():
     f = FDL.from_file(DATA / "exposed/plants.yaml")
     s = f[0]
@@ -178,6 +187,7 @@ def test_written_fdl_is_what_oscar_cli_reads(tmp_path):
     # kept when asked
     f.write(tmp_path / "with", secrets=True)
     assert "example-secret-key-9999" in (tmp_path / "with" / "fdl.yaml").read_text()
+    assert (tmp_path / "with" / "fdl.yaml").stat().st_mode & 0o777 == 0o600
 
 
 def test_environment_secrets_blanked_unless_asked():
