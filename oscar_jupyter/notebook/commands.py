@@ -51,6 +51,22 @@ def _open_clusters() -> Dict[str, Any]:
     return {getattr(c, "id", str(i)): c for i, c in enumerate(found or [])}
 
 
+def find_service(cl: Any, name: str) -> Any:
+    """`cl.service(name)`; a `NotFound` names the closest deployed service."""
+    try:
+        return cl.service(name)
+    except errors.NotFound as exc:
+        from .arguments import suggest
+        try:
+            names = [getattr(s, "name", "") for s in cl.services()]
+        except errors.OscarError:
+            raise exc from None
+        hint = suggest(name, names).strip() or (
+            "Deployed: " + ", ".join(names[:10]) + ("…" if len(names) > 10 else "") + "."
+            if names else "No services are deployed.")
+        raise errors.NotFound(f"No service {name!r} on {cl.id}.", hint=hint) from None
+
+
 # -- connections -------------------------------------------------------------------------
 
 def connect(args: argparse.Namespace, ctx: Context) -> Any:
@@ -173,7 +189,7 @@ def deploy(args: argparse.Namespace, ctx: Context) -> Any:
 
 def rm(args: argparse.Namespace, ctx: Context) -> Any:
     cl = current_cluster()
-    cl.service(args.service)  # NotFound before asking anything
+    find_service(cl, args.service)  # NotFound before asking anything
     if not args.yes and not ctx.confirm(
             f"Delete service {args.service!r} on {cl.id} (and its input/output buckets)? [y/N] "):
         ctx.say(f"Kept service {args.service}.")
@@ -186,7 +202,7 @@ def rm(args: argparse.Namespace, ctx: Context) -> Any:
 # -- invocations -------------------------------------------------------------------------
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
-    svc = current_cluster().service(args.service)
+    svc = find_service(current_cluster(), args.service)
     data = b"" if args.input is None else inputs.one(args.input, ctx.namespace, text=args.text)
     kw: Dict[str, Any] = {}
     if args.encoding:
@@ -200,7 +216,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 def map_(args: argparse.Namespace, ctx: Context) -> Any:
-    svc = current_cluster().service(args.service)
+    svc = find_service(current_cluster(), args.service)
     items = inputs.many([args.inputs], ctx.namespace)
     kw: Dict[str, Any] = {"concurrency": args.concurrency or ctx.map_concurrency,
                           "progress": ctx.progress}
@@ -214,7 +230,7 @@ def map_(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 def job(args: argparse.Namespace, ctx: Context) -> Any:
-    svc = current_cluster().service(args.service)
+    svc = find_service(current_cluster(), args.service)
     items = inputs.many(args.inputs, ctx.namespace)
     kw: Dict[str, Any] = {"wait": args.wait, "progress": ctx.progress}
     timeout = args.timeout if args.timeout is not None else ctx.default_timeout
@@ -230,7 +246,7 @@ def job(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 def jobs(args: argparse.Namespace, ctx: Context) -> Any:
-    svc = current_cluster().service(args.service)
+    svc = find_service(current_cluster(), args.service)
     found = svc.jobs(status=args.status) if args.status else svc.jobs()
     ctx.show(found)
     return found
@@ -244,7 +260,7 @@ def _created(job: Any) -> str:
 
 
 def logs(args: argparse.Namespace, ctx: Context) -> Any:
-    svc = current_cluster().service(args.service)
+    svc = find_service(current_cluster(), args.service)
     name = args.job
     if name is None:
         found = list(svc.jobs())

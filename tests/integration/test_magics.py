@@ -178,6 +178,51 @@ def test_connect_local_attaches_and_rejects_credentials(shell, local_cluster, mo
     assert shell.check("%oscar connect {ep} --user {user} --password $pw").error is None
 
 
+def test_connect_oscar_cli_config_token_and_no_verify(shell, local_cluster, tmp_path):
+    import yaml
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"oscar": {"mylocal": {
+        "endpoint": local_cluster.endpoint, "auth_user": local_cluster.user,
+        "auth_password": local_cluster.password, "ssl_verify": False}}, "default": "mylocal"}))
+    shell.user_ns["cfg"] = str(cfg)
+    out = shell.check("%oscar connect --config $cfg --cluster-id mylocal -o cc")
+    assert out.error is None, plain(out.stdout)
+    assert shell.user_ns["cc"].id == "mylocal" and "Connected to mylocal" in out.stdout
+    assert local_cluster.password not in out.stdout
+    out = shell.check("%oscar connect --config $cfg --cluster-id nosuch")
+    assert isinstance(out.error, errors.OscarError)
+    assert one_error_line(out).startswith(type(out.error).__name__)
+    out = shell.check("%oscar connect {ep} --token not-a-valid-jwt-token-value")
+    assert isinstance(out.error, errors.AuthError)
+    assert "not-a-valid-jwt-token-value" not in one_error_line(out)
+    out = shell.check("%oscar connect {ep} --user {user} --password $pw --no-verify -o nv")
+    assert out.error is None and shell.user_ns["nv"].ssl_verify is False
+
+
+def test_fdl_cluster_key_naming_an_open_connection_goes_there(shell, local_cluster, tmp_path):
+    import yaml
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"oscar": {"other": {
+        "endpoint": local_cluster.endpoint, "auth_user": local_cluster.user,
+        "auth_password": local_cluster.password}}}))
+    shell.user_ns["cfg2"] = str(cfg)
+    assert shell.check("%oscar connect --config $cfg2 --cluster-id other").error is None
+    out = shell.check("%oscar connect {ep} --user {user} --password $pw -o main")
+    assert out.error is None
+    main_id = shell.user_ns["main"].id
+    try:
+        out = shell.check(fdl_cell("mg-routed", ECHO_SCRIPT, args="--deploy --no-wait --name routed",
+                                   cluster="other"))
+        assert out.error is None, plain(out.stdout)
+        assert "Deployed mg-routed on other" in out.stdout
+        out = shell.check(fdl_cell("mg-routed", ECHO_SCRIPT, args="--deploy --no-wait --name routed",
+                                   cluster="oscar-cluster"))
+        assert f"Deployed mg-routed on {main_id}" in out.stdout
+    finally:
+        requests.delete(f"{local_cluster.endpoint}/system/services/mg-routed",
+                        auth=(local_cluster.user, local_cluster.password), timeout=60)
+
+
 def test_clusters_use_info(shell, local_cluster):
     out = shell.check("%oscar clusters -o cl")
     assert out.error is None and "open connections" in out.text and "127.0.0.1" in out.html
@@ -289,6 +334,8 @@ def test_run_variable_literal_and_path(shell, services, tmp_path):
     assert out.error is None and shell.user_ns["t"].text.strip() == "from a file"
     out = shell.check(f"%oscar run {services['echo']} words --text -o w")
     assert shell.user_ns["w"].text.strip() == "words"
+    out = shell.check(f"%oscar run {services['echo']} -o empty")
+    assert out.error is None and shell.user_ns["empty"].raw.strip() == b""
 
 
 def test_run_image_shows_input_beside_output(shell, services):
@@ -306,6 +353,9 @@ def test_run_errors_are_one_line(shell, services, monkeypatch):
     out = shell.check("%oscar run mg-no-such-service x --text")
     assert isinstance(out.error, errors.NotFound)
     assert one_error_line(out).startswith("NotFound:")
+    typo = services["echo"][:-1]
+    out = shell.check(f"%oscar run {typo} x --text")
+    assert f"Did you mean `{services['echo']}`?" in one_error_line(out)
     out = shell.check(f"%oscar run {services['fail']} x --text")
     assert isinstance(out.error, errors.ServiceFailed)
     assert one_error_line(out).startswith("ServiceFailed:")
