@@ -190,6 +190,17 @@ def test_written_fdl_is_what_oscar_cli_reads(tmp_path):
     assert (tmp_path / "with" / "fdl.yaml").stat().st_mode & 0o777 == 0o600
 
 
+def test_written_fdl_is_read_by_oscar_python(tmp_path):
+    """oscar-python's own FDL reader (no server involved) gets the same service."""
+    client_module = pytest.importorskip("oscar_python.client")
+    client = client_module.Client({"cluster_id": "oscar-cluster", "endpoint": "http://127.0.0.1:9",
+                                   "user": "oscar", "password": "unused", "ssl": "False"})
+    f = FDL.from_file(DATA / "grayify/grayify.yaml")
+    fdl_path, _ = f.write(tmp_path, secrets=True)
+    read = client._check_fdl_definition(str(fdl_path))
+    assert read == {k: v for k, v in f[0].data.items() if k != "cluster_id"}
+
+
 def test_environment_secrets_blanked_unless_asked():
     f = FDL.from_file(DATA / "grayify/grayify.yaml")
     text = f.to_yaml()
