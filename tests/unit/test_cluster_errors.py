@@ -1,0 +1,53 @@
+"""How Manager answers map to typed errors (v3 and v4 shapes), without leaking secrets."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from oscar_jupyter import errors
+from oscar_jupyter.auth import BasicAuth
+from oscar_jupyter.cluster import Cluster
+
+SECRET = "very-secret-password"
+
+
+def response(status: int, body: bytes = b"") -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r._content = body
+    r.url = "https://oscar.example.org/system/services"
+    return r
+
+
+@pytest.fixture
+def cluster():
+    return Cluster("https://oscar.example.org", BasicAuth("oscar", SECRET))
+
+
+@pytest.mark.parametrize("status,body,kind", [
+    (401, b"", errors.AuthError),
+    (403, b"forbidden", errors.AuthError),
+    (404, b"", errors.NotFound),
+    (409, b"", errors.Conflict),                                   # v3 duplicate
+    (400, b"Service 'x' already exists", errors.Conflict),         # v4 duplicate
+    (504, b"", errors.Timeout),
+    (503, b"", errors.APIError),
+    (500, b"boom", errors.APIError),
+])
+def test_status_to_error(cluster, status, body, kind):
+    error = cluster.error_for(response(status, body), "create service 'x'")
+    assert type(error) is kind
+    assert "create service 'x'" in str(error)
+
+
+def test_bodies_echoing_secrets_are_redacted(cluster):
+    cluster.remember_secret("a" * 64)
+    error = cluster.error_for(response(500, f"bad {SECRET} and {'a' * 64}".encode()), "x")
+    assert SECRET not in str(error) and "a" * 64 not in str(error) and "***" in str(error)
+    assert SECRET not in error.body
+
+
+def test_every_message_says_what_to_do(cluster):
+    for status in (401, 404, 409, 503, 504):
+        error = cluster.error_for(response(status), "call")
+        assert error.hint, status
