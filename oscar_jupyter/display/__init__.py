@@ -110,7 +110,11 @@ def mimebundle(obj: Any, include: Optional[Iterable[str]] = None,
 
     Never raises: a renderer that fails falls back to the object's repr.
     """
-    render = renderer_for(obj)
+    try:
+        render = renderer_for(obj)
+    except Exception:  # an attribute that raises while we look
+        logger.debug("no renderer for %s", type(obj).__name__, exc_info=True)
+        render = None
     bundle: Dict[str, Any]
     if render is None:
         bundle = {"text/plain": _plain(obj)}

@@ -12,6 +12,9 @@ FONT = "font-family: var(--jp-code-font-family, monospace); font-size: 12px"
 MUTED = "color: var(--jp-ui-font-color2, #666)"
 
 
+MAX_CELL = 500  # characters of one plain table cell
+
+
 class Raw(str):
     """A string already safe to insert as HTML (Raw + Raw stays Raw)."""
 
@@ -45,7 +48,8 @@ def table(headers: Sequence[Any], rows: Iterable[Sequence[Any]], *, max_rows: in
             continue
         shown += 1
         tds = "".join(f'<td style="text-align:left; padding:2px 8px; vertical-align:top">'
-                      f"{esc(c)}</td>" for c in row)
+                      f"{esc(c if isinstance(c, Raw) else truncate(str(c), MAX_CELL))}</td>"
+                      for c in row)
         body.append(f"<tr>{tds}</tr>")
     total = count if total is None else total
     more = ""

@@ -47,7 +47,7 @@ def to_pil(value: Any) -> Optional[Image.Image]:
                     with Image.open(path) as im:
                         im.load()
                         return im
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:
                 logger.debug("not an image: %s (%s)", path, exc)
     return None
 

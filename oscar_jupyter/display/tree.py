@@ -9,22 +9,33 @@ from .html import FONT, MUTED, Raw, esc, truncate
 _SCALAR_COLORS = {str: "#a31515", bool: "#0000ff", type(None): "#0000ff"}
 
 
-def _scalar(v: Any) -> str:
-    color = _SCALAR_COLORS.get(type(v), "#098658")
-    text = json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) \
-        else json.dumps(truncate(v, 2000), ensure_ascii=False)
-    return f'<span style="color:{color}">{esc(text)}</span>'
+MAX_STRING = 2000
 
 
 class _Budget:
-    def __init__(self, nodes: int) -> None:
+    """What is left to show: nodes and characters of scalar text."""
+
+    def __init__(self, nodes: int, chars: int) -> None:
         self.left = nodes
+        self.chars = chars
         self.cut = 0
+
+
+def _scalar(v: Any, budget: _Budget) -> str:
+    color = _SCALAR_COLORS.get(type(v), "#098658")
+    if isinstance(v, str):
+        text = json.dumps(truncate(v, max(16, min(MAX_STRING, budget.chars))), ensure_ascii=False)
+    else:
+        text = truncate(json.dumps(v, ensure_ascii=False, default=str), MAX_STRING)
+    budget.chars -= len(text)
+    if budget.chars <= 0:
+        budget.left = 0
+    return f'<span style="color:{color}">{esc(text)}</span>'
 
 
 def _node(key: Any, value: Any, budget: _Budget, depth: int, out: List[str]) -> None:
     budget.left -= 1
-    label = "" if key is None else f'<span style="color:#001080">{esc(key)}</span>: '
+    label = "" if key is None else f'<span style="color:#001080">{esc(truncate(str(key), 200))}</span>: '
     if isinstance(value, Mapping) or isinstance(value, (list, tuple)):
         items = list(value.items()) if isinstance(value, Mapping) else list(enumerate(value))
         kind = f"{{…}} {len(items)} keys" if isinstance(value, Mapping) else f"[…] {len(items)} items"
@@ -40,13 +51,16 @@ def _node(key: Any, value: Any, budget: _Budget, depth: int, out: List[str]) -> 
             _node(k, v, budget, depth + 1, out)
         out.append("</details>")
     else:
-        out.append(f'<div style="margin-left:{24 if depth else 0}px">{label}{_scalar(value)}</div>')
+        out.append(f'<div style="margin-left:{24 if depth else 0}px">{label}{_scalar(value, budget)}</div>')
 
 
-def json_tree(value: Any, *, max_nodes: int) -> Raw:
-    """`value` as nested collapsible sections; the first two levels open."""
+def json_tree(value: Any, *, max_nodes: int, max_chars: int = 100_000) -> Raw:
+    """`value` as nested collapsible sections; the first two levels open.
+
+    At most `max_nodes` nodes and about `max_chars` characters of values are shown.
+    """
     out: List[str] = []
-    budget = _Budget(max_nodes)
+    budget = _Budget(max_nodes, max_chars)
     _node(None, value, budget, 0, out)
     return Raw(f'<div style="{FONT}">{"".join(out)}</div>')
 

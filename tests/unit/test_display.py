@@ -295,3 +295,24 @@ def test_batch_labels_prefer_input_over_index_names():
     item = BatchItem(input=photo(300, 200), result=TextResult("ok"), name="0", elapsed=0.1)
     text = display.mimebundle(BatchResult([item]))["text/plain"]
     assert "image 300×200" in text
+
+
+def test_json_tree_bounded_by_characters_too():
+    value = [("x" * 1500 + HOSTILE) for _ in range(1000)]
+    html = display.mimebundle(JSONResult(value))["text/html"]
+    assert len(html) < 200_000 and "more" in html and "<script" not in html
+
+
+def test_long_table_cells_are_truncated():
+    from oscar_jupyter.display.html import table
+    html = table(["a"], [["y" * 100_000]])
+    assert len(html) < 2_000 and "…" in html
+
+
+def test_attribute_that_raises_while_dispatching():
+    class Weird:
+        @property
+        def kind(self):
+            raise RuntimeError("no")
+
+    assert display.mimebundle(Weird())["text/plain"]
