@@ -15,7 +15,9 @@ MinIO notification return no job name). `AsyncRun` finds them by this rule:
    lines) and exactly as many new jobs as uploads remain, they are paired in
    creation-time order with the uploads in the order they finished.
 
-Outputs are matched to inputs by file stem (``cat.jpg`` -> ``cat.png``,
+A job that wrote no output file gives what its script printed (its log after
+the supervisor lines), as a synchronous call does. Outputs are matched to
+inputs by file stem (``cat.jpg`` -> ``cat.png``,
 ``cat_gray.jpg``, ``cat.json``), then by the job's time window (an output
 written between the job's start and finish, when only one job ran then).
 """
@@ -465,12 +467,15 @@ class AsyncRun:
                 item.error = errors.ServiceFailed(f"{upload.name}: job {job.name} failed.", log=log,
                                                   hint="Read .log on this error for the job's output.")
             else:
+                log = self._log(jobs, job)
                 result, paths = outputs.get(upload.name, (None, []))
+                if result is None:  # like a sync call without output files: the script's output
+                    from .codecs import result_from_bytes, split_log
+                    result = result_from_bytes(split_log(log)[1].encode("utf-8"))
+                result.log = log
+                result.input = upload.input
                 item.result = result
                 item.outputs = paths
-                if result is not None:
-                    result.log = self._log(jobs, job)
-                    result.input = upload.input
             items.append(item)
         self._result = BatchResult(items, elapsed=time.monotonic() - self.started,
                                    service=self.service.name)
@@ -504,6 +509,8 @@ class AsyncRun:
             grouped.setdefault(name, []).append((obj, data))
         for upload in done:
             pairs = grouped.get(upload.name, [])
+            if not pairs:
+                continue  # no output file: the result is what the script printed (see wait)
             if len(pairs) == 1:
                 obj, data = pairs[0]
                 result = result_from_bytes(data, name=obj.key.rsplit("/", 1)[-1])

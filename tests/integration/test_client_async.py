@@ -88,3 +88,18 @@ PY""", "input": [{"storage_provider": "minio.default", "path": f"{name}/in"}],
         svc.job_api.delete_all(all=True)
         c.delete(name, check_buckets=False)
         oj.disconnect(c)
+
+
+def test_job_without_output_files_gives_the_printed_text(local_cluster):
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password,
+                   id="async-print")
+    name = "tp-" + uuid.uuid4().hex[:8]
+    [svc] = c.apply({"name": name, "image": "x", "script": 'echo "printed $(cat "$INPUT_FILE_PATH")"',
+                     "input": [{"storage_provider": "minio.default", "path": f"{name}/in"}]})
+    try:
+        [item] = svc.submit(("note.txt", "ünïcode"), timeout=60, progress=False)
+        assert item.ok and item.result.text.strip() == "printed ünïcode" and item.outputs == []
+        assert "Downloading item" in item.result.log
+    finally:
+        c.delete(name, check_buckets=False)
+        oj.disconnect(c)
