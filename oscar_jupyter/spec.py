@@ -312,6 +312,7 @@ def normalise(data: Dict[str, Any], *, target_version: Optional[str] = None
             for i, item in enumerate(items):
                 if isinstance(item, dict):
                     _normalise_io(item, (io_key, i), notices)
+                    _expand_bucketless(out, item, (io_key, i), notices)
     if isinstance(out.get("mount"), dict):
         _normalise_io(out["mount"], ("mount",), notices)
 
@@ -381,6 +382,31 @@ def _normalise_io(item: Dict[str, Any], path: PathT, notices: List[str]) -> None
         if isinstance(value, str):
             notices.append(f"{where}.{key} {value!r} written as a list [{value!r}]")
             item[key] = [value]
+
+
+#: Annotations that mark a federated copy; its bucket-less outputs use the origin's bucket.
+ORIGIN_SERVICE_ANNOTATION = "oscar.grycap/origin-service"
+ORIGIN_CLUSTER_ANNOTATION = "oscar.grycap/origin-cluster"
+
+
+def _expand_bucketless(service: Dict[str, Any], item: Dict[str, Any], path: PathT,
+                       notices: List[str]) -> None:
+    """A MinIO/S3 path without a bucket (``in``) means ``<service name>/in`` (Manager v4.1+)."""
+    value, name = item.get("path"), service.get("name")
+    provider = item.get("storage_provider")
+    if not (isinstance(value, str) and value and "/" not in value and isinstance(name, str) and name):
+        return
+    if not isinstance(provider, str) or provider.partition(".")[0] not in ("minio", "s3"):
+        return
+    bucket = name
+    annotations = service.get("annotations") if isinstance(service.get("annotations"), dict) else {}
+    origin = str(annotations.get(ORIGIN_SERVICE_ANNOTATION) or "").strip()
+    if (path[0] == "output" and provider == DEFAULT_PROVIDER and origin
+            and str(annotations.get(ORIGIN_CLUSTER_ANNOTATION) or "").strip()):
+        bucket = origin
+    item["path"] = f"{bucket}/{value}"
+    notices.append(f"{format_path(path)}.path {value!r} has no bucket: it means {item['path']!r} "
+                   "(as Manager v4.1+ reads it; v3 needs the bucket written out)")
 
 
 def _stringify(value: Any) -> str:
@@ -691,7 +717,8 @@ def _oscar_rules(data: Dict[str, Any]) -> List[Problem]:
         if isinstance(items, list):
             for i, item in enumerate(items):
                 if isinstance(item, dict):
-                    _check_io(item, (io_key, i), defined, problems, needs_path=True)
+                    _check_io(item, (io_key, i), defined, problems, needs_path=True,
+                              name=name if isinstance(name, str) and name else None)
     mount = data.get("mount")
     if isinstance(mount, dict) and (mount.get("storage_provider") or mount.get("path")):
         _check_io(mount, ("mount",), defined, problems, needs_path=True)
@@ -762,7 +789,7 @@ def _defined_providers(providers: Any) -> List[str]:
 
 
 def _check_io(item: Dict[str, Any], path: PathT, defined: List[str], problems: List[Problem],
-              *, needs_path: bool) -> None:
+              *, needs_path: bool, name: Optional[str] = None) -> None:
     provider = item.get("storage_provider")
     kind = None
     if provider is None:
@@ -797,10 +824,16 @@ def _check_io(item: Dict[str, Any], path: PathT, defined: List[str], problems: L
     trimmed = value.strip("/ ")
     bucket, _, folder = trimmed.partition("/")
     if io_key_of(path) in ("input", "output") and not (bucket and folder):
-        problems.append(Problem(path + ("path",), "must be 'bucket/folder' (OSCAR needs a folder "
-                                "inside the bucket)", value=value,
-                                suggestion=f"{bucket}/{'in' if io_key_of(path) == 'input' else 'out'}"
-                                if bucket else None))
+        if not bucket:
+            problems.append(Problem(path + ("path",), "must be 'bucket/folder' (it is empty)",
+                                    value=value))
+        elif kind in ("minio", "s3"):
+            problems.append(Problem(path + ("path",), "must be 'bucket/folder' (OSCAR needs a "
+                                    "folder inside the bucket)", value=value,
+                                    suggestion=f"{name}/{bucket}" if name else None))
+        elif kind in PROVIDER_TYPES:
+            problems.append(Problem(path + ("path",), "has a single part: Manager v4.1+ takes it, "
+                                    "v3 needs 'folder/subfolder'", value=value, severity="warning"))
         return
     if not bucket:
         problems.append(Problem(path + ("path",), "must be 'bucket' or 'bucket/folder'", value=value))
@@ -826,8 +859,9 @@ def _check_replica(rep: Dict[str, Any], path: PathT, clusters: Dict[str, Any],
         cid = rep.get("cluster_id")
         if isinstance(cid, str) and cid not in clusters:
             problems.append(Problem(path + ("cluster_id",), "is not defined in clusters (defined: "
-                                    f"{', '.join(clusters) or 'none'})", value=cid,
-                                    suggestion=_suggest(cid, list(clusters))))
+                                    f"{', '.join(clusters) or 'none'}): delegating to it will fail",
+                                    value=cid, suggestion=_suggest(cid, list(clusters)),
+                                    severity="warning"))
     if kind == "endpoint" and not rep.get("url"):
         problems.append(Problem(path + ("url",), "required for an 'endpoint' replica"))
 

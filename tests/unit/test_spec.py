@@ -279,7 +279,20 @@ def test_input_provider_types_and_missing_folder():
     assert "cannot be an input" in fields["input[0].storage_provider"].message
     assert str(fields["input[0].path"]).startswith(
         "input[0].path: must be 'bucket/folder' (OSCAR needs a folder inside the bucket) (got 'bucket')")
-    assert fields["input[0].path"].suggestion == "bucket/in"
+    assert fields["input[0].path"].suggestion == "grayify/bucket"
+    # normalise writes the bucket out as Manager v4.1+ does
+    data, notices = normalise(base(input=[{"storage_provider": "minio", "path": "in"}],
+                                   output=[{"storage_provider": "minio.default", "path": "/out/"}]))
+    assert [data["input"][0]["path"], data["output"][0]["path"]] == ["grayify/in", "grayify/out"]
+    assert "'in' has no bucket: it means 'grayify/in'" in "\n".join(notices)
+    assert validate(data) == []
+    origin = base(output=[{"storage_provider": "minio.default", "path": "out"}],
+                  annotations={spec.ORIGIN_SERVICE_ANNOTATION: "first",
+                               spec.ORIGIN_CLUSTER_ANNOTATION: "c1"})
+    assert normalise(origin)[0]["output"][0]["path"] == "first/out"
+    (warning,) = validate(base(output=[{"storage_provider": "webdav.d", "path": "results"}],
+                               storage_providers={"webdav": {"d": {"hostname": "h"}}}))
+    assert warning.severity == "warning" and "v3 needs" in warning.message
     fields = by_field(validate(base(input=[{"path": "bucket/in"}])))
     assert fields["input[0].storage_provider"].message.startswith("required field is missing")
 
@@ -294,6 +307,7 @@ def test_replica_cluster_references():
                 clusters={"oscar-cluster": {"endpoint": "https://x"}})
     (p,) = validate(data)
     assert p.field == "replicas[0].cluster_id" and p.suggestion == "oscar-cluster"
+    assert p.severity == "warning"  # the Manager accepts it; delegation fails later
 
 
 def test_secret_values_never_in_problems():
