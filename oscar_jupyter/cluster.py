@@ -321,7 +321,7 @@ class Cluster:
         """`PUT /system/services` (raises `NotFound` when missing)."""
         self._write_service("PUT", data)
 
-    def apply(self, source: Any, *, wait: bool = False, timeout: float = 120.0,
+    def apply(self, source: Any, *, wait: bool = True, timeout: float = 120.0,
               cluster_id: Optional[str] = None) -> list:
         """Create or update every service in `source`; return their `Service` handles.
 
