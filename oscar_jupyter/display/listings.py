@@ -7,6 +7,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Tuple
 from . import html as h
 from .options import options
 from .secrets import MASK
+from .table import text_table as _text_table
 
 STATUS_COLORS = {"succeeded": "#2e7d32", "failed": "#c62828", "running": "#1565c0",
                  "pending": "#ef6c00", "suspended": "#6a1b9a", "unknown": "#757575"}
@@ -171,15 +172,6 @@ def render_cluster(cl: Any) -> Tuple[str, str]:
     name = field(cl, "id") or field(cl, "cluster_id") or field(cl, "endpoint") or ""
     text = f"{type(cl).__name__} {name}\n" + "\n".join(f"  {k}: {v}" for k, v in rows)
     return text, h.title(f"cluster {name}") + h.table(["field", "value"], rows)
-
-
-def _text_table(headers: List[str], rows: List[List[Any]], title: str) -> str:
-    rows = [[str(c) for c in r] for r in rows[: options.max_rows]]
-    if not rows:
-        return title
-    widths = [min(40, max(len(hd), *(len(r[i]) for r in rows))) for i, hd in enumerate(headers)]
-    line = lambda cells: "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return "\n".join([title, line(headers)] + [line(r) for r in rows])
 
 
 def render_mapping(obj: Mapping, title: str = "") -> Tuple[str, str]:

@@ -466,3 +466,29 @@ def test_panel_opens_widget_and_unknown_panel_suggests(shell, services):
     assert any("application/vnd.jupyter.widget-view+json" in b for b in out.bundles)
     out = shell.check("%oscar panel servces")
     assert "Did you mean `services`?" in one_error_line(out)
+
+
+# -- a real kernel -----------------------------------------------------------------------
+
+def test_in_a_real_kernel_errors_are_one_line_and_results_rich(local_cluster, tmp_path):
+    """The same magics in ipykernel: one-line error outputs, rich results, no secrets."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    connect = (f"%oscar connect {local_cluster.endpoint} --user {local_cluster.user} "
+               f"--password {local_cluster.password}")
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+        "%load_ext oscar_jupyter", "%oscar servics", "%oscar connect http://127.0.0.1:9 --user a "
+        "--password b", connect, "%oscar run nosuchservice x --text", "%oscar services")]
+    client = nbclient.NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3")
+    client.execute(cwd=str(tmp_path))
+    outs = [cell.outputs for cell in nb.cells]
+    assert outs[0] == []
+    assert outs[1][0]["name"] == "stderr" and "Did you mean `services`?" in outs[1][0]["text"]
+    assert [o["output_type"] for o in outs[2]] == ["error"] and len(outs[2][0]["traceback"]) == 1
+    err = [o for o in outs[4] if o["output_type"] == "error"]
+    assert len(err) == 1 and err[0]["ename"] == "NotFound" and len(err[0]["traceback"]) == 1
+    assert plain(err[0]["traceback"][0]).startswith("NotFound: No service 'nosuchservice'")
+    assert any("text/html" in o.get("data", {}) for o in outs[5])
+    shown = json.dumps(outs[1:])
+    assert local_cluster.password not in shown
