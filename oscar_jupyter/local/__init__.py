@@ -27,6 +27,7 @@ from typing import Any
 
 from .auth import load_or_create_password
 from .runtime import Options
+from .routes_system import INSTANCE_HEADER
 from .server import ENDPOINT_FILE, serve
 
 log = logging.getLogger(__name__)
@@ -161,16 +162,16 @@ def start(data_dir: str | None = None, host: str = "127.0.0.1", port: int = 0,
     return handle
 
 
-def _get(url: str, auth: tuple[str, str] | None, timeout: float) -> tuple[int, bytes]:
+def _get(url: str, auth: tuple[str, str] | None, timeout: float) -> tuple[int, bytes, str]:
     req = urllib.request.Request(url)
     if auth:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback URL from our own file
-            return resp.status, resp.read()
+            return resp.status, resp.read(), resp.headers.get(INSTANCE_HEADER, "")
     except urllib.error.HTTPError as exc:
-        return exc.code, b""
+        return exc.code, b"", ""
 
 
 def attach(data_dir: str | None = None, timeout: float = 3.0) -> LocalCluster | None:
@@ -181,15 +182,16 @@ def attach(data_dir: str | None = None, timeout: float = 3.0) -> LocalCluster | 
         with open(path, encoding="utf-8") as fh:
             info = json.load(fh)
         endpoint, user, password = info["endpoint"], info["user"], info["password"]
+        instance = info.get("instance", "")
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not isinstance(endpoint, str) or not endpoint.startswith("http://"):
         return None
     try:
-        status, body = _get(endpoint + "/health", None, timeout)
-        if status != 200 or body.strip() != b"Ok":
-            return None
-        status, _ = _get(endpoint + "/system/info", (user, password), timeout)
+        status, body, answered = _get(endpoint + "/health", None, timeout)
+        if status != 200 or body.strip() != b"Ok" or answered != instance:
+            return None  # nothing there, or another server now owns that port
+        status, _, _ = _get(endpoint + "/system/info", (user, password), timeout)
     except (OSError, ValueError):
         return None
     if status != 200:

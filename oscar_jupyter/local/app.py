@@ -91,6 +91,10 @@ async def read_json(request: web.Request, what: str) -> Any:
             text=f"The {what} is not valid: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}\n",
             content_type="text/plain",
         ) from None
+    except RecursionError:
+        raise web.HTTPBadRequest(
+            text=f"The {what} is not valid: JSON nested too deeply\n", content_type="text/plain"
+        ) from None
 
 
 @web.middleware

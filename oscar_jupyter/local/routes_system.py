@@ -13,8 +13,12 @@ from .runtime import VERSION
 from .state import PENDING, RUNNING, rfc3339
 
 
+INSTANCE_HEADER = "X-Oscar-Local-Instance"
+
+
 async def health(request: web.Request) -> web.Response:
-    return text(200, "Ok")
+    """``Ok``; the instance id header lets ``attach()`` tell this server from a stale endpoint file."""
+    return text(200, "Ok", headers={INSTANCE_HEADER: runtime_of(request).instance})
 
 
 def _arch() -> str:

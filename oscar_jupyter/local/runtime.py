@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Deque
 
@@ -79,6 +80,7 @@ class Runtime:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+        self.instance = uuid.uuid4().hex
         self.started = time.time()
         self.state: State | None = None
         self.endpoint: S3Endpoint | None = None

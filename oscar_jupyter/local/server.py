@@ -100,6 +100,7 @@ async def serve(
             "user": options.user,
             "password": options.password,
             "pid": os.getpid(),
+            "instance": runtime.instance,
             "started": time.time(),
         })
         log.info("oscar-local serving %s (data dir %s)", endpoint, options.data_dir)

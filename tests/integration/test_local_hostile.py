@@ -87,6 +87,7 @@ def test_create_refuses_hostile_names(admin: requests.Session, bad: str) -> None
     (b"[1, 2]", ["JSON object", "list"]),
     (b'"just a string"', ["JSON object"]),
     (b"null", ["JSON object"]),
+    (b"[" * 100000 + b"]" * 100000, ["nested too deeply"]),
 ])
 def test_create_refuses_malformed_bodies(admin: requests.Session, body: bytes, words: list[str]) -> None:
     for method in ("POST", "PUT"):

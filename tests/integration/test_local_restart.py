@@ -194,3 +194,18 @@ def test_cli_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "stopped" in out
     assert not Path(data, "endpoint.json").exists()
+
+
+def test_attach_ignores_a_stale_endpoint_file(tmp_path: Path, local_cluster: Any) -> None:
+    """An endpoint.json left by a crash must not attach to whatever now listens on that port."""
+    data = tmp_path / "stale"
+    data.mkdir()
+    (data / "endpoint.json").write_text(json.dumps({
+        "endpoint": local_cluster.endpoint, "user": local_cluster.user,
+        "password": local_cluster.password, "instance": "0" * 32}))
+    assert local.attach(str(data)) is None
+    (data / "endpoint.json").write_text("{not json")
+    assert local.attach(str(data)) is None
+    assert local.attach(str(tmp_path / "missing")) is None
+    same = local.attach(local_cluster.data_dir)
+    assert same is not None and same.endpoint == local_cluster.endpoint
