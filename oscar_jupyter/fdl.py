@@ -218,7 +218,7 @@ _BASHISMS: List[Tuple[re.Pattern, str]] = [
     (re.compile(r"(^|[\s;&|])\(\(.*\)\)"), "`(( ... ))` arithmetic commands are bash-only: "
      "use `[ $((...)) -ne 0 ]`"),
     (re.compile(r"(^|[\s;&|])let\s+\w"), "`let` is bash-only: use `x=$((...))`"),
-    (re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-?\d+(:\d+)?\}"),
+    (re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:(\s+-)?\d+(:\d+)?\}"),
      "substring expansion `${v:offset:len}` is bash-only: use `cut` or `expr`"),
     (re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*//?[^}]*/[^}]*\}"),
      "pattern substitution `${v/a/b}` is bash-only: use `sed`"),

@@ -444,6 +444,7 @@ def test_script_crlf_from_file_is_normalised(tmp_path):
     ("declare -A map", "`declare`"),
     ("echo -e 'a\\nb'", "`echo`"),
     ("echo ${name:0:3}", "substring"),
+    ("echo ${name: -2}", "substring"),
     ("echo ${name//a/b}", "pattern substitution"),
     ("(( n++ ))", "arithmetic"),
 ])
@@ -465,7 +466,7 @@ def test_lint_posix_script_is_clean():
         f() { echo "$1"; }
         . ./env.sh
         cmd >/dev/null 2>&1
-        echo "$((1 + 2))" "${VAR:-default}" "${#VAR}"
+        echo "$((1 + 2))" "${VAR:-default}" "${#VAR}" "${WIDTH:-640}" "${N:=3}"
         python3 - <<EOF
         a = [x for x in range(3) if x == 1]
         [[ this is python ]]
