@@ -43,13 +43,15 @@ def parser() -> argparse.ArgumentParser:
                    help="largest /run or /job body in bytes (default: %(default)s)")
     p.add_argument("--shutdown-grace", type=float, default=10.0,
                    help="seconds running jobs get to finish on stop (default: %(default)s)")
-    p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+    p.add_argument("--log-level", default="INFO", type=str.upper,
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                   help="logging level (default: %(default)s)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0 <= args.port <= 65535:
         print(f"oscar-local: --port must be 0-65535, got {args.port}", file=sys.stderr)
         return 2
