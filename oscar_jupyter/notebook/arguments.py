@@ -112,6 +112,7 @@ def build_oscar_parser() -> MagicArgumentParser:
 
     p = add("use")
     p.add_argument("id", help="the id of an open connection (see %%oscar clusters)")
+    _out(p)
 
     p = add("info")
     _out(p)
@@ -167,10 +168,12 @@ def build_oscar_parser() -> MagicArgumentParser:
     p = add("put")
     p.add_argument("local", help="the local file")
     p.add_argument("remote", metavar="BUCKET/PATH")
+    _out(p)
 
     p = add("get")
     p.add_argument("remote", metavar="BUCKET/PATH")
     p.add_argument("local", nargs="?", help="the local file or folder (default: the object's name)")
+    _out(p)
 
     p = add("ls")
     p.add_argument("path", nargs="?", metavar="BUCKET/PATH")

@@ -189,6 +189,12 @@ class OscarMagics(Magics):
         return self._guard(wants_tb, go)
 
 
+OscarMagics.oscar.__doc__ = (OscarMagics.oscar.__doc__ or "") + "\n\n" + \
+    arguments.build_oscar_parser().format_help()
+OscarMagics.oscar_fdl.__doc__ = (OscarMagics.oscar_fdl.__doc__ or "") + "\n\n" + \
+    arguments.build_fdl_parser().format_help()
+
+
 def _is_widget(obj: Any) -> bool:
     try:
         from ipywidgets import Widget
