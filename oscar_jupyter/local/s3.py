@@ -465,6 +465,11 @@ def _copy_key_value(fake_key: Any, out: BinaryIO) -> None:
         shutil.copyfileobj(buffer, out, 1 << 20)
 
 
+# Query parameters that make a PUT on a key address a subresource, not the object.
+_SUBRESOURCES = frozenset({"acl", "tagging", "retention", "legal-hold", "torrent", "restore",
+                           "select", "attributes", "renameObject"})
+
+
 class _Middleware:
     """WSGI middleware around moto: events, mirroring, and no moto admin API."""
 
@@ -547,8 +552,8 @@ class _Middleware:
         if method == "PUT":
             if "partNumber" in query or "uploadId" in query:
                 return
-            if query and not any(q in query for q in ("x-id",)):
-                # a subresource (?tagging, ?acl, ?retention...): the bytes did not change
+            if _SUBRESOURCES.intersection(query):
+                # ?tagging, ?acl, ?retention...: the object's bytes did not change
                 return
             copy = "HTTP_X_AMZ_COPY_SOURCE" in environ
             self.mirror.object_written(bucket, key, current)

@@ -1,6 +1,7 @@
 """The embedded S3 endpoint and S3Store, against a real moto server process."""
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -183,3 +184,22 @@ def test_external_endpoint_without_listen_api_has_no_events(s3_endpoint: S3Endpo
     time.sleep(0.5)
     external.stop()
     assert drain_events(external, quiet=0.5) == []
+
+
+def test_boto3_clients_work_and_subresources_do_not_emit(s3_endpoint: S3Endpoint, bucket: str) -> None:
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint.endpoint, region_name="us-east-1",
+                          aws_access_key_id=s3_endpoint.access_key,
+                          aws_secret_access_key=s3_endpoint.secret_key,
+                          config=Config(signature_version="s3v4"))
+    client.put_object(Bucket=bucket, Key="in/b.txt", Body=b"boto")
+    client.upload_fileobj(io.BytesIO(b"x" * 100), bucket, "in/up.bin")
+    client.put_object_tagging(Bucket=bucket, Key="in/b.txt",
+                              Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    events = collect_events(s3_endpoint, 2, bucket=bucket)
+    assert [e["Key"] for e in events] == [f"{bucket}/in/b.txt", f"{bucket}/in/up.bin"]
+    assert [e for e in drain_events(s3_endpoint) if bucket in e["Key"]] == []  # tagging: none
+    url = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "in/b.txt"})
+    assert requests.get(url, timeout=10).content == b"boto"
