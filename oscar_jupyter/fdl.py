@@ -761,6 +761,10 @@ class _Builder:
                     from_top.add(("clusters", cid))
                 merged["clusters"] = own_c
         if cluster_id is not None:
+            given = merged.get("cluster_id")
+            if given not in (None, "", cluster_id):
+                self.note(f"{spec.format_path(path)}: cluster_id {given!r} replaced by the "
+                          f"cluster key {cluster_id!r} (as oscar-cli does)")
             merged["cluster_id"] = cluster_id
         normalised, notices = spec.normalise(merged)
         label = normalised.get("name") if isinstance(normalised.get("name"), str) else None

@@ -367,6 +367,8 @@ def _normalise_io(item: Dict[str, Any], path: PathT, notices: List[str]) -> None
         cleaned = provider.strip()
         kind, _, ident = cleaned.partition(".")
         fixed = f"{kind.lower()}.{ident or 'default'}"
+        if kind.lower() not in PROVIDER_TYPES:
+            fixed = cleaned  # left for validate to report as given
         if fixed != provider:
             why = "means" if not ident else "normalised to"
             notices.append(f"{where}.storage_provider {provider!r} {why} {fixed!r}")

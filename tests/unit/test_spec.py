@@ -411,3 +411,19 @@ def test_service_spec_to_dict_for_a_manager_version():
     assert s.to_dict(target_version="v4.1.2")["expose"]["api_port"] == [8080]
     assert s.to_dict(target_version="3.7.1")["expose"]["api_port"] == 8080
     assert s.data["expose"]["api_port"] == 8080
+
+
+@pytest.mark.parametrize("data", [
+    {"input": "bucket/in"}, {"input": [None, 3, "x", {"path": None}]}, {"environment": ["A=1"]},
+    {"environment": {"variables": ["A"]}}, {"expose": "yes"}, {"expose": {"api_port": [None, "x"]}},
+    {"storage_providers": {"s3": "x", "minio": {"default": None}}}, {"synchronous": []},
+    {"clusters": {"c": "x"}}, {"name": 5, "image": [], "script": {}}, {"replicas": [{"type": 3}]},
+    {"federation": {"members": "x"}}, {"log_level": 7, "vo": [1, 2]}, {"mount": "x"},
+])
+def test_hostile_shapes_give_problems_not_exceptions(data):
+    normalised, _ = normalise(data)
+    problems = validate(normalised)
+    assert problems and all(isinstance(str(p), str) for p in problems)
+    spec.with_defaults(normalised)
+    spec.redact_service(normalised)
+    spec.comparable(data)
