@@ -21,7 +21,7 @@ from .gallery import render_files
 from .listings import (render_cluster, render_jobs, render_mapping, render_objects,
                        render_service, render_services)
 from .options import Options, options
-from .results import RENDERERS, guess_kind, render_bytes, render_image
+from .results import RENDERERS, guess_kind, render_bytes, render_image, render_text
 from .table import Table, render_table
 from .tree import json_text, json_tree
 
@@ -56,6 +56,27 @@ def _render_pil(obj: Image.Image) -> Tuple[str, str]:
     return render_image(_PILView(obj))
 
 
+class _DataView:
+    """Plain str/bytes presented to the text/bytes renderers."""
+
+    shown_as = "bytes"
+
+    def __init__(self, value: Any) -> None:
+        if isinstance(value, str):
+            self.text = value
+        else:
+            self.data = bytes(value)
+
+
+def _render_str(obj: str) -> Tuple[str, str]:
+    text, html = render_text(_DataView(obj))
+    return text.split("\n", 1)[1] if "\n" in text else "", html
+
+
+def _render_raw_bytes(obj: Any) -> Tuple[str, str]:
+    return render_bytes(_DataView(obj))
+
+
 def _render_json(obj: Any) -> Tuple[str, str]:
     return json_text(obj, limit=options.max_text), json_tree(obj, max_nodes=options.max_json_nodes)
 
@@ -70,6 +91,10 @@ def renderer_for(obj: Any) -> Optional[Renderer]:
             return _BY_CLASS[cls.__name__]
     if isinstance(obj, Image.Image):
         return _render_pil
+    if isinstance(obj, str):
+        return _render_str
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return _render_raw_bytes
     if isinstance(obj, (list, tuple)) and obj:
         names = {type(i).__name__ for i in obj}
         if len(names) == 1 and next(iter(names)) in _LIST_OF:

@@ -20,7 +20,8 @@ Rendered = Tuple[str, str]
 
 
 def name_of(obj: Any) -> str:
-    return type(obj).__name__
+    """The type name shown in text/plain headers."""
+    return getattr(type(obj), "shown_as", None) or type(obj).__name__
 
 
 def elapsed_of(obj: Any) -> str:

@@ -316,3 +316,12 @@ def test_attribute_that_raises_while_dispatching():
             raise RuntimeError("no")
 
     assert display.mimebundle(Weird())["text/plain"]
+
+
+def test_plain_str_and_bytes():
+    b = display.mimebundle("a <b>\nc")
+    assert b["text/plain"] == "a <b>\nc" and "a &lt;b&gt;" in b["text/html"]
+    b = display.mimebundle(b"\x00\x01binary")
+    assert b["text/plain"].startswith("bytes: 8 B") and "00 01 62" in b["text/html"]
+    b = display.mimebundle(encoded(photo(900, 600), "PNG"))
+    assert len(embedded_images(b["text/html"])) == 1
