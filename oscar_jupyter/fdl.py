@@ -677,7 +677,12 @@ class _Builder:
         normalised, notices = spec.normalise({key: value})
         for n in notices:
             self.note(n)
-        return normalised.get(key) or {}
+        for problem in spec.validate(normalised, unknown=self.unknown):
+            if problem.path[:1] == (key,):  # the rest is about the missing service fields
+                self.add(problem, problem.path)
+        section = normalised.get(key) or {}
+        # only well-formed entries are merged into the services (the others were reported)
+        return {k: v for k, v in section.items() if isinstance(v, dict)}
 
     def _unknown(self, key: Any, candidates: Sequence[str], path: PathT, *, where: str,
                  also: Sequence[str] = ()) -> None:

@@ -341,6 +341,16 @@ def test_top_level_provider_problem_reported_once_at_its_place():
     assert (p.line, p.suggestion) == (14, "region")
 
 
+@pytest.mark.parametrize("extra,where", [
+    ("storage_providers:\n  s3: x\n", ("storage_providers", "s3")),
+    ("clusters:\n  c: 3\n", ("clusters", "c")),
+    ("storage_providers:\n  s3:\n    a: 5\n", ("storage_providers", "s3", "a")),
+])
+def test_malformed_top_level_sections(extra, where):
+    p = one(svc("name: a\nimage: b\nscript: echo\n") + extra)
+    assert p.path == where and p.line in (8, 9) and "must be a mapping" in p.message
+
+
 def test_secret_values_stay_out_of_errors():
     found = problems_of(svc("""\
         name: a
