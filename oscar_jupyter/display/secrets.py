@@ -1,4 +1,9 @@
-"""Masking secret values in mappings before they are rendered."""
+"""Masking secret values in mappings before they are rendered.
+
+Keys are matched by name (passwords, tokens, secret keys...) so this works on
+any document shape a display meets: FDL files, service dicts, configs. It is a
+second line of defence behind `spec.redact_service` and `FDL.to_dict`.
+"""
 from __future__ import annotations
 
 import re

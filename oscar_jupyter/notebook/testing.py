@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
+from traitlets.config import Config, MultipleInstanceError
 
 
 @dataclass
@@ -50,7 +50,10 @@ class TestingShell(InteractiveShell):
         config = Config()
         config.HistoryAccessor.enabled = False
         config.HistoryManager.enabled = False
-        shell = cls.instance(config=config)
+        try:
+            shell = cls.instance(config=config)
+        except MultipleInstanceError:  # another InteractiveShell is the process's singleton
+            shell = cls(config=config)
         if load_extension:
             from .magics import load_ipython_extension
             load_ipython_extension(shell)
