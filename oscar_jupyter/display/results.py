@@ -10,7 +10,7 @@ import json
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import html as h
-from .boxes import draw_boxes, normalise
+from .boxes import Box, draw_boxes, normalise
 from .charts import bar_chart, text_bars, top_classes
 from .images import describe, downscale, img_tag, to_pil
 from .options import options
@@ -100,6 +100,10 @@ def render_detections(obj: Any) -> Rendered:
     parts = []
     if base is not None:
         small = downscale(base, options.preview_size)
+        if boxes and all(max(b.x2, b.y2) <= 1.0 for b in boxes):
+            # relative coordinates (fractions of the image): turn them into pixels
+            boxes = [Box(b.label, b.confidence, b.x1 * base.width, b.y1 * base.height,
+                         b.x2 * base.width, b.y2 * base.height) for b in boxes]
         scale = small.width / float(base.width or 1)
         drawn = draw_boxes(small, boxes, scale=scale)
         parts.append(img_tag(drawn, max_side=options.preview_size, max_bytes=options.preview_bytes,

@@ -325,3 +325,14 @@ def test_plain_str_and_bytes():
     assert b["text/plain"].startswith("bytes: 8 B") and "00 01 62" in b["text/html"]
     b = display.mimebundle(encoded(photo(900, 600), "PNG"))
     assert len(embedded_images(b["text/html"])) == 1
+
+
+def test_relative_box_coordinates_are_scaled_to_the_image():
+    inp = Image.new("RGB", (400, 200), (255, 255, 255))
+    result = DetectionResult([{"name": "a", "box": [0.25, 0.25, 0.75, 0.75]}], input=inp)
+    bundle = display.mimebundle(result)
+    (_m, drawn), = embedded_images(bundle["text/html"])
+    drawn = drawn.convert("RGB")
+    assert max(abs(a - b) for a, b in zip(drawn.getpixel((200, 150)), boxes_mod.PALETTE[0])) < 40
+    assert all(c > 230 for c in drawn.getpixel((200, 100)))
+    assert "[100, 50, 300, 150]" in bundle["text/plain"]
