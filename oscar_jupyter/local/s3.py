@@ -537,8 +537,6 @@ class _Middleware:
                 self.mirror.bucket_created(bucket)
             elif method == "POST" and "delete" in query:
                 self._reconcile_deleted(bucket, fake_bucket)
-            elif method == "POST":  # browser form upload (POST policy)
-                self._mirror_new_from_form(bucket, fake_bucket)
             return
         if fake_bucket is None:
             return
@@ -567,14 +565,6 @@ class _Middleware:
         for _data, _meta_path, meta in list(self.mirror.keys(bucket)):
             if fake_bucket.keys.get(meta.get("key")) is None:
                 self.mirror.object_deleted(bucket, meta["key"])
-
-    def _mirror_new_from_form(self, bucket: str, fake_bucket: Any) -> None:
-        known = {meta.get("key"): meta.get("etag") for _d, _m, meta in self.mirror.keys(bucket)}
-        for name in list(fake_bucket.keys.keys()):
-            current = fake_bucket.keys.get(name)
-            if current is not None and known.get(name) != current.etag:
-                self.mirror.object_written(bucket, name, current)
-                self._announce(bucket, name, current, "s3:ObjectCreated:Post", {})
 
     def _announce(self, bucket: str, key: str, fake_key: Any, name: str, environ: dict) -> None:
         meta = dict(fake_key.metadata)
@@ -626,6 +616,9 @@ class _SigV4:
             query_auth = True
         elif authorization or "Signature" in params or "AWSAccessKeyId" in params:
             return "AccessDenied", "Only AWS Signature Version 4 is supported."
+        elif method == "POST" and path.count("/") == 1:
+            return ("AccessDenied", "Browser form uploads (POST policy) are not supported; "
+                    "use a presigned PUT URL.")
         else:
             return "AccessDenied", "Anonymous access is not allowed; sign the request."
         scope = credential.split("/")

@@ -92,6 +92,9 @@ def test_requests_must_be_signed_with_the_endpoint_keys(s3_endpoint: S3Endpoint,
     with pytest.raises(StoreError) as err:
         other.buckets()
     assert err.value.code == "InvalidAccessKeyId"
+    form = requests.post(f"{s3_endpoint.endpoint}/{bucket}", files={"file": b"x"},
+                         data={"key": "f.txt"}, timeout=10)
+    assert form.status_code == 403 and b"presigned PUT" in form.content
     # moto's admin API (reset, dashboards) is not reachable
     assert requests.post(f"{s3_endpoint.endpoint}/moto-api/reset", timeout=10).status_code == 404
     assert store.get_bytes(bucket, "k.txt") == b"secret data"
