@@ -492,3 +492,32 @@ def test_in_a_real_kernel_errors_are_one_line_and_results_rich(local_cluster, tm
     assert any("text/html" in o.get("data", {}) for o in outs[5])
     shown = json.dumps(outs[1:])
     assert local_cluster.password not in shown
+
+
+# -- how words become inputs (no cluster needed) ------------------------------------------
+
+def test_input_words(tmp_path, monkeypatch):
+    from oscar_jupyter.notebook import inputs
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "imgs").mkdir()
+    for n in ("2.png", "1.png", ".hidden"):
+        (tmp_path / "imgs" / n).write_bytes(b"x")
+
+    class Holder:
+        image = "the image"
+
+    ns = {"v": [1, 2], "h": Holder(), "s": "text"}
+    assert inputs.one("v", ns) == [1, 2]
+    assert inputs.one("h.image", ns) == "the image"
+    assert inputs.one("a.txt", ns) == Path("a.txt")
+    assert inputs.one('{"k": 1}', ns) == {"k": 1} and inputs.one("3.5", ns) == 3.5
+    assert inputs.one("hello", ns) == "hello" and inputs.one("v", ns, text=True) == "v"
+    for bad in ("missing.jpg", "dir/file", "imgs"):
+        with pytest.raises(errors.InvalidInput):
+            inputs.one(bad, ns)
+    assert [p.name for p in inputs.many(["imgs"], ns)] == ["1.png", "2.png"]
+    assert [p.name for p in inputs.many(["imgs/*.png", "a.txt"], ns)] == ["1.png", "2.png", "a.txt"]
+    assert inputs.many(["v", "s"], ns) == [1, 2, "text"]
+    with pytest.raises(errors.InvalidInput):
+        inputs.many(["nomatch*.gif"], ns)
