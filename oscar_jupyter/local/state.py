@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -52,10 +53,12 @@ CREATE TABLE IF NOT EXISTS seen_objects (
     key TEXT NOT NULL,
     etag TEXT NOT NULL,
     service TEXT NOT NULL,
+    origin TEXT NOT NULL,
     job TEXT,
     seen REAL NOT NULL,
-    PRIMARY KEY (bucket, key, etag, service)
+    PRIMARY KEY (bucket, key, service, origin)
 );
+CREATE INDEX IF NOT EXISTS seen_by_etag ON seen_objects (bucket, key, etag, service);
 """
 
 PENDING = "Pending"
@@ -267,46 +270,75 @@ class State:
         return names
 
     # -- seen objects ---------------------------------------------------
-    def claim_object(self, bucket: str, key: str, etag: str, service: str, job: str) -> bool:
-        """Remember that ``bucket/key`` (with ``etag``) started ``job`` for ``service``.
+    # One row per object creation that was accounted for, per service. ``origin``
+    # says who saw it: ``event:<sequencer>`` (a storage event; unique per
+    # creation), ``scan:<uuid>`` (found by a reconciliation listing) or
+    # ``baseline:<uuid>`` (already there when the service was created).
 
-        Returns False (and changes nothing) when that object version was already
-        claimed for that service: the caller must then not start a job.
+    def claim_event(self, bucket: str, key: str, etag: str, service: str, sequencer: str,
+                    job: str, event: bytes, absorb_window: float) -> bool:
+        """Account for a storage event; record its Pending job and return True if it starts one.
+
+        False when this event was seen before, or when a listing found the same
+        object version less than ``absorb_window`` seconds ago and already started
+        its job (the event and the listing saw one upload).
         """
+        origin = f"event:{sequencer}"
+        now = time.time()
         with self._tx() as cur:
-            cur.execute(
-                "INSERT OR IGNORE INTO seen_objects (bucket, key, etag, service, job, seen) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (bucket, key, etag, service, job, time.time()),
-            )
-            return cur.rowcount > 0
-
-    def claim_object_with_job(
-        self, bucket: str, key: str, etag: str, service: str, job: str, event: bytes
-    ) -> bool:
-        """Claim an object and record its Pending job in one transaction (never one without the other)."""
-        with self._tx() as cur:
-            cur.execute(
-                "INSERT OR IGNORE INTO seen_objects (bucket, key, etag, service, job, seen) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (bucket, key, etag, service, job, time.time()),
-            )
-            if cur.rowcount == 0:
+            if cur.execute(
+                "SELECT 1 FROM seen_objects WHERE bucket = ? AND key = ? AND service = ? AND origin = ?",
+                (bucket, key, service, origin),
+            ).fetchone():
                 return False
-            cur.execute(
-                "INSERT INTO jobs (name, service, status, creation_time, event) VALUES (?, ?, ?, ?, ?)",
-                (job, service, PENDING, rfc3339(), event),
-            )
+            row = cur.execute(
+                "SELECT origin FROM seen_objects WHERE bucket = ? AND key = ? AND etag = ? AND service = ? "
+                "AND origin LIKE 'scan:%' AND seen > ? ORDER BY seen LIMIT 1",
+                (bucket, key, etag, service, now - absorb_window),
+            ).fetchone()
+            if row:
+                cur.execute(
+                    "UPDATE seen_objects SET origin = ? WHERE bucket = ? AND key = ? AND service = ? AND origin = ?",
+                    (origin, bucket, key, service, row[0]),
+                )
+                return False
+            self._insert_claim(cur, bucket, key, etag, service, origin, job, event, now)
         return True
 
-    def is_seen(self, bucket: str, key: str, etag: str, service: str) -> bool:
-        return bool(
-            self._query(
+    def claim_listed(self, bucket: str, key: str, etag: str, service: str, job: str | None,
+                     event: bytes | None, baseline: bool = False) -> bool:
+        """Account for an object found by listing; True (and a Pending job unless ``baseline``)
+        when no creation of this object version was accounted for before."""
+        now = time.time()
+        with self._tx() as cur:
+            if cur.execute(
                 "SELECT 1 FROM seen_objects WHERE bucket = ? AND key = ? AND etag = ? AND service = ?",
                 (bucket, key, etag, service),
-            )
-        )
+            ).fetchone():
+                return False
+            origin = f"{'baseline' if baseline else 'scan'}:{uuid.uuid4().hex}"
+            self._insert_claim(cur, bucket, key, etag, service, origin, job, event, now)
+        return True
 
+    def is_listed(self, bucket: str, key: str, etag: str, service: str) -> bool:
+        """Whether a creation of this object version was accounted for (a cheap read before a claim)."""
+        return bool(self._query(
+            "SELECT 1 FROM seen_objects WHERE bucket = ? AND key = ? AND etag = ? AND service = ? LIMIT 1",
+            (bucket, key, etag, service),
+        ))
+
+    @staticmethod
+    def _insert_claim(cur: sqlite3.Cursor, bucket: str, key: str, etag: str, service: str, origin: str,
+                      job: str | None, event: bytes | None, now: float) -> None:
+        cur.execute(
+            "INSERT INTO seen_objects (bucket, key, etag, service, origin, job, seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (bucket, key, etag, service, origin, job, now),
+        )
+        if job is not None and event is not None:
+            cur.execute(
+                "INSERT INTO jobs (name, service, status, creation_time, event) VALUES (?, ?, ?, ?, ?)",
+                (job, service, PENDING, rfc3339(now), event),
+            )
 
     # -- bucket settings ------------------------------------------------
     def put_bucket(self, name: str, visibility: str, allowed_users: list[str], owner: str) -> None:

@@ -3,15 +3,20 @@
 Two sources feed the same gate: the S3 endpoint's event stream (live
 uploads) and a reconciliation scan of every input ``bucket/folder/`` at
 start (uploads the event stream missed while oscar-local was down). The
-gate is ``State.claim_object_with_job``: one transaction that remembers
-``(bucket, key, etag, service)`` and records the Pending job, so an object
-version starts one job per service whichever source sees it first, and a
-restart neither loses nor repeats it. Objects already present when a
-service is created are remembered without a job (as on OSCAR, only new
-uploads trigger). Folder markers (keys ending in ``/``) never trigger.
+gate is the state's seen-objects table, written in the same transaction as
+the Pending job, so a restart neither loses nor repeats an upload:
 
-Limitation: an object re-uploaded under the same key with identical bytes
-(same ETag) is the same object version here and starts no second job.
+* an event is one creation (its ``sequencer`` is unique): it starts a job
+  unless that event was seen, or a listing found the same object version
+  (bucket, key, ETag) moments before and already started its job;
+* a listed object starts a job only when no creation of that version was
+  accounted for (by an event, an earlier listing, or the baseline).
+
+So re-uploading identical bytes under the same key starts a new job (a new
+event), as on OSCAR; only on an external S3 without bucket notifications,
+where listing is the only source, is such a re-upload not noticed. Objects
+already present when a service is created are remembered without a job (as
+on OSCAR, only new uploads trigger). Folder markers never trigger.
 """
 from __future__ import annotations
 
@@ -29,6 +34,9 @@ from .state import State
 log = logging.getLogger(__name__)
 
 SCAN_EVENT = "s3:ObjectCreated:Put"
+# An event arriving this long after a listing started a job for the same object
+# version is taken as that same upload.
+ABSORB_WINDOW = 60.0
 
 
 def clean_etag(etag: Any) -> str:
@@ -36,7 +44,7 @@ def clean_etag(etag: Any) -> str:
 
 
 def event_object(event: dict[str, Any]) -> tuple[str, str, str, int, str] | None:
-    """``(bucket, key, etag, size, eventName)`` of a created-object event, or None for other events."""
+    """``(bucket, key, etag, size, sequencer)`` of a created-object event, or None for other events."""
     try:
         record = event["Records"][0]
         name = str(record.get("eventName") or event.get("EventName") or "")
@@ -47,7 +55,9 @@ def event_object(event: dict[str, Any]) -> tuple[str, str, str, int, str] | None
         return None
     if name and "ObjectCreated" not in name:
         return None
-    return bucket, key, clean_etag(obj.get("eTag") or obj.get("etag")), int(obj.get("size") or 0), name
+    etag = clean_etag(obj.get("eTag") or obj.get("etag"))
+    sequencer = str(obj.get("sequencer") or "") or f"{record.get('eventTime', '')}/{etag}"
+    return bucket, key, etag, int(obj.get("size") or 0), sequencer
 
 
 class Triggers:
@@ -95,9 +105,16 @@ class Triggers:
         parsed = event_object(event)
         if parsed is None:
             return 0
-        bucket, key, etag, size, name = parsed
+        bucket, key, etag, _size, sequencer = parsed
+        if key.endswith("/"):
+            return 0
         body = json.dumps(event).encode("utf-8")
-        return self._offer(bucket, key, etag, size, lambda: body)
+        started = 0
+        for svc in self._watching(bucket, key):
+            name = new_job_name(svc["name"])
+            if self.state.claim_event(bucket, key, etag, svc["name"], sequencer, name, body, ABSORB_WINDOW):
+                started += self._launch(svc["name"], name)
+        return started
 
     async def scan(self) -> int:
         """Start jobs for input objects no job has been started for; returns how many."""
@@ -108,10 +125,12 @@ class Triggers:
                     key, etag, size = obj.key, clean_etag(obj.etag), obj.size
                     if not key or key.endswith("/") or obj.is_dir:
                         continue
-                    started += self._offer_one(
-                        svc, place.bucket, key, etag,
-                        lambda b=place.bucket, k=key, s=size, e=etag: json.dumps(minio_event(b, k, SCAN_EVENT, size=s, etag=e)).encode(),
-                    )
+                    if self.state.is_listed(place.bucket, key, etag, svc["name"]):
+                        continue
+                    name = new_job_name(svc["name"])
+                    body = json.dumps(minio_event(place.bucket, key, SCAN_EVENT, size=size, etag=etag)).encode()
+                    if self.state.claim_listed(place.bucket, key, etag, svc["name"], name, body):
+                        started += self._launch(svc["name"], name)
         if started:
             log.info("reconciliation scan started %d job(s) for uploads not seen before", started)
         return started
@@ -121,7 +140,8 @@ class Triggers:
         for place in svcs.places(svc, "input"):
             for obj in await self._list(place):
                 if obj.key and not obj.key.endswith("/") and not obj.is_dir:
-                    self.state.claim_object(place.bucket, obj.key, clean_etag(obj.etag), svc["name"], None)
+                    self.state.claim_listed(place.bucket, obj.key, clean_etag(obj.etag), svc["name"], None, None,
+                                            baseline=True)
 
     async def _list(self, place: svcs.StoragePlace) -> list[Any]:
         try:
@@ -131,24 +151,19 @@ class Triggers:
             return []
 
     # -- the gate -------------------------------------------------------
-    def _offer(self, bucket: str, key: str, etag: str, size: int, body: Callable[[], bytes]) -> int:
-        if key.endswith("/"):
-            return 0
-        started = 0
+    def _watching(self, bucket: str, key: str) -> list[dict[str, Any]]:
+        """Services with an input folder on this server's storage that contains ``bucket/key``."""
+        out = []
         for svc in self.services():
-            for place in svcs.places(svc, "input"):
-                if place.bucket == bucket and key.startswith(place.prefix):
-                    started += self._offer_one(svc, bucket, key, etag, body)
-                    break
-        return started
+            if any(p.bucket == bucket and key.startswith(p.prefix) for p in svcs.places(svc, "input")):
+                out.append(svc)
+        return out
 
-    def _offer_one(self, svc: dict[str, Any], bucket: str, key: str, etag: str, body: Callable[[], bytes]) -> int:
-        name = new_job_name(svc["name"])
-        if not self.state.claim_object_with_job(bucket, key, etag, svc["name"], name, body()):
+    def _launch(self, service: str, name: str) -> int:
+        job = self.state.get_job(service, name)
+        if job is None:
             return 0
-        job = self.state.get_job(svc["name"], name)
-        if job is not None:
-            self.jobs.launch(job)
+        self.jobs.launch(job)
         self.started_jobs += 1
-        log.debug("object %s/%s started job %s", bucket, key, name)
+        log.debug("started job %s", name)
         return 1

@@ -82,6 +82,19 @@ def test_markers_and_preexisting_objects_start_nothing(local_cluster: Any, make_
     assert list(jobs.values())[0]["status"] == "Succeeded"
 
 
+def test_reuploading_identical_bytes_starts_another_job(local_cluster: Any, make_service: Any,
+                                                       s3_client: Any) -> None:
+    svc = make_service(script=COPY_SCRIPT)
+    name = svc["name"]
+    for _ in range(2):
+        s3_client.put_object(name, "in/same.txt", io.BytesIO(b"same"), 4)
+        time.sleep(0.3)
+    wait_finished(local_cluster, name, 2)
+    time.sleep(1.0)
+    jobs = jobs_of(local_cluster, name)
+    assert len(jobs) == 2 and {v["status"] for v in jobs.values()} == {"Succeeded"}
+
+
 def test_multipart_upload_starts_exactly_one_job(local_cluster: Any, make_service: Any, s3_client: Any) -> None:
     svc = make_service(script='wc -c < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/size.txt"')
     name = svc["name"]

@@ -209,3 +209,32 @@ def test_attach_ignores_a_stale_endpoint_file(tmp_path: Path, local_cluster: Any
     assert local.attach(str(tmp_path / "missing")) is None
     same = local.attach(local_cluster.data_dir)
     assert same is not None and same.endpoint == local_cluster.endpoint
+
+
+def test_uploads_made_while_down_run_once_after_restart(tmp_path: Path) -> None:
+    """Objects written to the storage while oscar-local was not watching start one job each at start."""
+    from oscar_jupyter.local.s3 import S3Endpoint
+
+    data = str(tmp_path / "data")
+    cluster = local.start(data_dir=data, port=0)
+    try:
+        create(cluster, "offline", COPY_SCRIPT)
+    finally:
+        cluster.stop()
+    storage = S3Endpoint.start(data, 0)  # the same storage, with nobody listening to its events
+    try:
+        store = storage.store()
+        for i in range(3):
+            store.put_bytes("offline", f"in/while-down-{i}.txt", b"late")
+    finally:
+        storage.stop()
+    for round_ in range(2):  # the second start must not run them again
+        cluster = local.start(data_dir=data, port=0)
+        try:
+            jobs = wait_jobs(cluster, "offline", 3)
+            time.sleep(1.0)
+            jobs = all_jobs(cluster, "offline")
+            assert len(jobs) == 3, (round_, jobs)
+            assert {v["status"] for v in jobs.values()} == {"Succeeded"}
+        finally:
+            cluster.stop()
