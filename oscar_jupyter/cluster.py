@@ -121,7 +121,8 @@ class Cluster:
         return display.mimebundle(self, include=include, exclude=exclude)
 
     def close(self) -> None:
-        """Close the HTTP session (and stop oscar-local if this connection started it)."""
+        """Close the HTTP session (an oscar-local started on demand keeps serving until
+        the process exits, so other connections can attach to it)."""
         self.session.close()
 
     def __enter__(self) -> "Cluster":

@@ -311,20 +311,29 @@ def match_outputs(uploads: Sequence[Upload], outputs: Sequence[Any],
                   windows: Optional[Dict[str, tuple]] = None) -> Dict[str, List[Any]]:
     """Assign output objects (with `.key`, `.last_modified`) to uploads by name.
 
-    Longest matching stem wins; outputs no stem claims go to the one upload whose
+    Longest matching stem wins (outputs older than the job's start are from an
+    earlier run and ignored); outputs no stem claims go to the one upload whose
     job window (start, finish) contains the output's time. Returns name -> outputs.
     """
     assigned: Dict[str, List[Any]] = {u.name: [] for u in uploads}
     by_stem = sorted(uploads, key=lambda u: len(u.stem), reverse=True)
+    slack = timedelta(seconds=2)
+
+    def not_older(obj: Any, upload: Upload) -> bool:
+        # an output written before this input's job began is from an earlier run
+        start = windows.get(upload.job, (None, None))[0] if windows and upload.job else None
+        when = getattr(obj, "last_modified", None)
+        return start is None or when is None or when >= start - slack
+
     leftovers = []
     for obj in outputs:
         owner = next((u for u in by_stem if _stem_match(obj.key, u.stem)), None)
         if owner is not None:
-            assigned[owner.name].append(obj)
+            if not_older(obj, owner):
+                assigned[owner.name].append(obj)
         else:
             leftovers.append(obj)
     if windows:
-        slack = timedelta(seconds=2)
         for obj in leftovers:
             when = getattr(obj, "last_modified", None)
             if when is None:

@@ -64,3 +64,11 @@ def test_parse_storage_paths():
     assert parse_path("minio://bucket") == ("bucket", "")
     with pytest.raises(errors.InvalidInput):
         parse_path("/")
+
+
+def test_outputs_of_an_earlier_run_are_ignored():
+    t = lambda s: datetime(2025, 1, 1, 0, 0, s, tzinfo=timezone.utc)  # noqa: E731
+    ups = [Upload("cat.jpg", "b", "in/cat.jpg", job="j")]
+    outs = [ObjectInfo("b", "out/cat.png", last_modified=t(1)), ObjectInfo("b", "out/cat.json", last_modified=t(31))]
+    got = match_outputs(ups, outs, {"j": (t(30), t(40))})
+    assert [o.key for o in got["cat.jpg"]] == ["out/cat.json"]
