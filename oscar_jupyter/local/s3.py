@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 REGION = "us-east-1"
 _START_TIMEOUT = 60.0
-_BACKLOG = 100_000
+_BACKLOG = 20_000
 # The child loads this file by path, so it does not import the rest of the
 # package (the HTTP API and its dependencies).
 _CHILD_BOOT = ("import importlib.util, sys; "
@@ -211,6 +211,13 @@ class S3Endpoint:
         return self
 
     @property
+    def alive(self) -> bool:
+        """Embedded: the server process is running. External: always True."""
+        if not self.embedded:
+            return True
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
     def pid(self) -> Optional[int]:
         """The child process's pid (embedded endpoint), else None."""
         return self._proc.pid if self._proc else None
@@ -225,6 +232,15 @@ class S3Endpoint:
                 continue
             if "event" in message:
                 self._hub.publish(message["event"])
+        if not self._stop.is_set():
+            status = None
+            try:
+                status = self._proc.wait(2) if self._proc else None
+            except subprocess.TimeoutExpired:
+                pass
+            log.error("the embedded S3 endpoint at %s exited unexpectedly (status %s); "
+                      "object storage is unavailable until oscar-local restarts",
+                      self.endpoint, status)
         self._hub.publish(None)
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -206,3 +206,15 @@ def test_boto3_clients_work_and_subresources_do_not_emit(s3_endpoint: S3Endpoint
     assert [e for e in drain_events(s3_endpoint) if bucket in e["Key"]] == []  # tagging: none
     url = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "in/b.txt"})
     assert requests.get(url, timeout=10).content == b"boto"
+
+
+def test_a_crashed_server_is_reported(tmp_path, caplog) -> None:
+    endpoint = S3Endpoint.start(str(tmp_path / "d"))
+    try:
+        assert endpoint.alive
+        os.kill(endpoint.pid, signal.SIGKILL)
+        assert drain_events(endpoint, quiet=5.0) == []  # the stream ends
+        assert not endpoint.alive
+        assert "exited unexpectedly (status -9)" in caplog.text
+    finally:
+        endpoint.stop()
