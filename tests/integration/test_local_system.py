@@ -95,7 +95,7 @@ def test_jobs_wait_pending_while_the_cpu_budget_is_full(local_cluster: Any, make
 
 
 def test_queue_timeout_is_503_and_run_timeout_is_504(tmp_path: Path) -> None:
-    with local.start(data_dir=str(tmp_path / "d"), port=0, queue_timeout=0.5, sync_timeout=1.5) as cluster:
+    with local.start(data_dir=str(tmp_path / "d"), port=0, queue_timeout=0.5, sync_timeout=3.0) as cluster:
         auth = (cluster.user, cluster.password)
         svc = {"name": "slow", "image": "alpine", "script": "sleep \"$(cat \"$INPUT_FILE_PATH\")\"",
                "synchronous": {"max_scale": 1}}
@@ -108,9 +108,9 @@ def test_queue_timeout_is_503_and_run_timeout_is_504(tmp_path: Path) -> None:
             results.append(requests.post(cluster.endpoint + "/run/slow", headers=headers,
                                          data=base64.b64encode(seconds.encode())))
 
-        first = threading.Thread(target=call, args=("1",))
+        first = threading.Thread(target=call, args=("2",))
         first.start()
-        time.sleep(0.3)
+        time.sleep(0.8)
         call("0")  # waits behind the first for longer than the queue timeout
         first.join()
         codes = sorted(r.status_code for r in results)
