@@ -179,8 +179,7 @@ class Cluster:
                 raise errors.Timeout(f"{what}: {self.endpoint} did not answer within "
                                      f"{read_timeout[1]:.0f} s.",
                                      hint="Pass a longer timeout= if the work really takes longer.") from None
-            reason = self.redact(type(exc.args[0]).__name__ if exc.args else type(exc).__name__)
-            raise errors.ConnectionFailed(f"{what}: cannot reach {self.endpoint} ({reason}).") from None
+            raise errors.ConnectionFailed(f"{what}: cannot reach {self.endpoint} ({_why(cause)}).") from None
         except requests.exceptions.RequestException as exc:
             raise errors.ConnectionFailed(f"{what}: request failed ({type(exc).__name__}).") from None
         if response.status_code in expect:
@@ -417,6 +416,18 @@ class Cluster:
             from .storage import Storage
             self._storage = Storage.from_cluster(self)
         return self._storage
+
+
+def _why(cause: Any) -> str:
+    """A short reason for a failed connection (no URLs, no secrets)."""
+    name_error = getattr(urllib3.exceptions, "NameResolutionError", ())
+    if name_error and isinstance(cause, name_error):
+        return "host name not found"
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):
+        return "connection refused"
+    if isinstance(cause, urllib3.exceptions.ProtocolError):
+        return "the connection was dropped"
+    return type(cause).__name__ if cause is not None else "network error"
 
 
 class _NoAuth(requests.auth.AuthBase):

@@ -330,14 +330,17 @@ def _as_text(data: bytes) -> Optional[str]:
 
 
 def split_log(text: str) -> Tuple[str, str]:
-    """Split leading supervisor log lines from the payload that follows them."""
+    """Split supervisor log lines (leading, and any trailing) from the payload between them."""
     lines = text.splitlines(keepends=True)
     i = 0
     while i < len(lines) and (_LOG_LINE.match(lines[i]) or (i and not lines[i].strip())):
         i += 1
-    if i == 0:
+    j = len(lines)
+    while j > i and _LOG_LINE.match(lines[j - 1]):
+        j -= 1
+    if i == 0 and j == len(lines):
         return "", text
-    return "".join(lines[:i]), "".join(lines[i:])
+    return "".join(lines[:i] + lines[j:]), "".join(lines[i:j])
 
 
 def failure_in_log(log: str) -> bool:

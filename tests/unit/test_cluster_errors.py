@@ -51,3 +51,16 @@ def test_every_message_says_what_to_do(cluster):
     for status in (401, 404, 409, 503, 504):
         error = cluster.error_for(response(status), "call")
         assert error.hint, status
+
+
+def test_refused_connection_is_connection_failed():
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    c = Cluster(f"http://127.0.0.1:{port}", BasicAuth("oscar", SECRET), retry=0)
+    with pytest.raises(errors.ConnectionFailed, match="connection refused") as info:
+        c.info()
+    assert SECRET not in str(info.value)
+    assert c.health() is False

@@ -224,3 +224,9 @@ def test_sniff_kinds():
     assert codecs.sniff(b"[1, 2]") == "json"
     assert codecs.sniff(b"plain") == "text"
     assert codecs.sniff(b"\x00\x01\x02") == "bytes"
+
+
+def test_trailing_supervisor_lines_are_log_too():
+    tail = "2025-01-10 10:00:02,000 - supervisor - INFO - Finished\n"
+    result = codecs.decode(LOG.encode() + b64(png_bytes()) + b"\n" + tail.encode())
+    assert isinstance(result, ImageResult) and result.log.endswith(tail)
