@@ -51,7 +51,7 @@ def parse_time(value: Any) -> Optional[datetime]:
     if not value or not isinstance(value, str):
         return None
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    text = _FRACTION.sub(r"\1", text)
+    text = _FRACTION.sub(lambda m: m.group(1).ljust(7, "0"), text)  # 3.9 wants 6 digits
     try:
         moment = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
     except ValueError:
