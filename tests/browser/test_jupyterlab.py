@@ -161,8 +161,10 @@ def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> 
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(f"{lab.url}/lab/workspaces/{uuid.uuid4().hex}/tree/panels.ipynb?reset")
             page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
-            expect(page.locator(".jp-StatusBar-Component", has_text="Idle").first).to_be_visible(
-                timeout=60_000)
+            expect(page.get_by_text(re.compile(r"\| Idle")).first).to_be_visible(timeout=60_000)
+            news = page.get_by_role("alert").get_by_role("button", name="No")
+            if news.count():
+                news.first.click()
 
             # Deploy: the panel is built by the notebook, the Deploy button clicked in the page.
             _run_cell(page, 0)
@@ -190,7 +192,7 @@ def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> 
             # The remaining panels, rendered in the page.
             _run_cell(page, 2, below=True)
             jobs = page.locator(".oscar-panel").nth(2)
-            expect(jobs.get_by_text("Succeeded").first).to_be_visible(timeout=90_000)
+            expect(jobs.locator(".oscar-job-status", has_text="Succeeded").first).to_be_visible(timeout=90_000)
             jobs.locator("button", has_text=f"{SERVICE}-").first.click()
             expect(jobs.get_by_text("Log of", exact=False)).to_be_visible(timeout=30_000)
             _shot(jobs, "jobs-panel", saved)

@@ -33,13 +33,16 @@ echo "processing $INPUT_FILE_PATH"
 cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"
 """
 
-_FIELD_LAYOUT = widgets.Layout(width="98%")
+def _wide() -> widgets.Layout:
+    return widgets.Layout(width="98%")
+
+
 _STYLE = {"description_width": "9em"}
 
 
 def _text(description: str, value: str = "", placeholder: str = "") -> widgets.Text:
     return widgets.Text(value=value, description=description, placeholder=placeholder,
-                        continuous_update=False, layout=_FIELD_LAYOUT, style=_STYLE)
+                        continuous_update=False, layout=_wide(), style=_STYLE)
 
 
 def _problem_line(problem: Any) -> Tuple[str, Optional[int], str, str]:
@@ -87,6 +90,7 @@ class DeployPanel(Panel):
         self.image = _text("Image", "alpine:3.20", "registry/image:tag")
         self.cpu = _text("CPU", "0.5")
         self.memory = _text("Memory", "256Mi")
+        self.cpu.layout.width = self.memory.layout.width = "49%"
         self.gpu = widgets.Checkbox(value=False, description="GPU", style=_STYLE)
         self.log_level = widgets.Dropdown(options=["", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                                           value="", description="Log level", style=_STYLE)
@@ -116,7 +120,10 @@ class DeployPanel(Panel):
                                             layout=widgets.Layout(width="16em", visibility="hidden"))
         self.folder = widgets.Text(value=".", description="Folder", continuous_update=False,
                                    layout=widgets.Layout(width="24em"))
-        self.write_button = widgets.Button(description="Write FDL + script", icon="save")
+        self.write_button = widgets.Button(description="Write FDL + script", icon="save",
+                                           layout=widgets.Layout(width="auto"))
+        self.links_button = widgets.Button(description="Download links", icon="download",
+                                           layout=widgets.Layout(width="auto"))
         self.links = widgets.HTML("")
 
         for field in self.form_fields:
@@ -124,10 +131,11 @@ class DeployPanel(Panel):
         self.fdl_text.observe(self._on_fdl_change, names="value")
         self.on_click(self.deploy_button, self.deploy)
         self.on_click(self.write_button, lambda: self.write_files(self.folder.value))
+        self.on_click(self.links_button, self.download_links)
 
         form = widgets.VBox(
             [self.name, self.image,
-             widgets.HBox([self.cpu, self.memory], layout=_FIELD_LAYOUT),
+             widgets.HBox([self.cpu, self.memory], layout=_wide()),
              widgets.HBox([self.gpu, self.log_level]),
              self.script, self.env, self.input_path, self.output_path,
              widgets.HBox([self.min_scale, self.max_scale]), self.api_port],
@@ -138,7 +146,8 @@ class DeployPanel(Panel):
             self.title,
             widgets.HBox([form, yaml_box]),
             self.problems_html,
-            widgets.HBox([self.deploy_button, self.progress, self.write_button, self.folder]),
+            widgets.HBox([self.deploy_button, self.progress]),
+            widgets.HBox([self.write_button, self.folder, self.links_button]),
             self.links,
             self.status,
         ]

@@ -122,7 +122,7 @@ class InvokePanel(Panel):
         preview.show(self.output_view, result)
         server = getattr(result, "elapsed", None)
         detail = f" (service {server:.2f} s)" if isinstance(server, (int, float)) else ""
-        self.elapsed_html.value = f"⏱ <b>{self.elapsed:.2f} s</b>{html.escape(detail)}"
+        self.elapsed_html.value = f"elapsed <b>{self.elapsed:.2f} s</b>{html.escape(detail)}"
         self.set_status(f"{svc.name} answered in {self.elapsed:.2f} s", "ok")
         return result
 

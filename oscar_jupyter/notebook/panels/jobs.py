@@ -194,7 +194,8 @@ class JobsPanel(Panel):
             self.job_buttons[name] = button
             colour = _COLOURS.get(status, "#333")
             cells += [button,
-                      widgets.HTML(f'<span style="color:{colour}">{html.escape(status)}</span>'),
+                      widgets.HTML(f'<span class="oscar-job-status" style="color:{colour}">'
+                                   f'{html.escape(status)}</span>'),
                       widgets.HTML(html.escape(_when(_job_field(job, "creation_time", "created")))),
                       widgets.HTML(html.escape(_when(_job_field(job, "start_time", "started")))),
                       widgets.HTML(html.escape(_when(_job_field(job, "finish_time", "finished"))))]

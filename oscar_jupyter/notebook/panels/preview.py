@@ -7,6 +7,7 @@ else as a size line.
 """
 from __future__ import annotations
 
+import copy
 import html
 import io
 import logging
@@ -16,6 +17,7 @@ import ipywidgets as widgets
 from PIL import Image, UnidentifiedImageError
 
 from oscar_jupyter import display
+from oscar_jupyter.display.images import describe, img_tag, to_pil
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,12 @@ def bytes_to_value(data: bytes, name: str = "") -> Any:
 
 
 def bundle_for(value: Any, name: str = "") -> Dict[str, Any]:
-    """The mime bundle previewing `value` (bytes are decoded first)."""
+    """The mime bundle previewing `value` (bytes are decoded first).
+
+    Images get a plain downscaled preview; results are shown without their
+    input (the panel shows the input beside them); anything else goes through
+    `oscar_jupyter.display`.
+    """
     if isinstance(value, (bytes, bytearray, memoryview)):
         decoded = bytes_to_value(bytes(value), name)
         if isinstance(decoded, (bytes, bytearray)):
@@ -49,6 +56,16 @@ def bundle_for(value: Any, name: str = "") -> Dict[str, Any]:
         text = value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "\n…"
         return {"text/plain": text,
                 "text/html": f'<pre style="white-space:pre-wrap;margin:0">{html.escape(text)}</pre>'}
+    image = to_pil(value) if not hasattr(value, "kind") else None
+    if image is not None:
+        opts = display.options
+        tag = img_tag(image, max_side=opts.preview_size, max_bytes=opts.preview_bytes, alt=name)
+        about = html.escape(describe(image))
+        return {"text/plain": f"image {describe(image)}",
+                "text/html": f'<div>{tag}<div style="color:#666;font-size:12px">{about}</div></div>'}
+    if getattr(value, "input", None) is not None:
+        value = copy.copy(value)
+        value.input = None
     return display.mimebundle(value)
 
 
