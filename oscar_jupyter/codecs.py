@@ -10,6 +10,7 @@ Encoding rule when `encoding=None`:
 ==========================================  ==============
 data                                        encoding
 ==========================================  ==============
+None                                        an empty body
 dict / list / number / bool                 ``json``
 PIL image                                   ``png``
 numpy uint8 array HxW, HxWx3, HxWx4         ``png``
@@ -273,6 +274,8 @@ def encode(data: Any, encoding: Optional[str] = None) -> Encoded:
     """The request body for a synchronous invocation with `data`."""
     if isinstance(data, Encoded):
         return data
+    if data is None and encoding is None:
+        return Encoded(b"", "application/octet-stream", "raw", 0)  # an empty input file
     if encoding is None and _is_envelope(data):
         encoding = "json"
     encoding = encoding or choose_encoding(data)

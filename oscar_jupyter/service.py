@@ -414,6 +414,10 @@ class Service:
         """The log of one job."""
         return self.cluster.redact(self.job_api.logs(job, timestamps=timestamps))
 
+    def delete_job(self, job: Any) -> None:
+        """Delete one job (name or `Job`)."""
+        self.job_api.delete(job)
+
     def delete_jobs(self, all: bool = False) -> None:
         """Delete finished jobs (`all=True`: every job)."""
         self.job_api.delete_all(all=all)

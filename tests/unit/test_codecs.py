@@ -84,6 +84,11 @@ def test_missing_path_object_is_an_error(tmp_path):
         codecs.encode(tmp_path / "nope.png")
 
 
+def test_none_is_an_empty_body():
+    assert codecs.encode(None).body == b""
+    assert codecs.encode(None, encoding="json").body == b"null"
+
+
 def test_raw_and_json_text():
     assert codecs.encode(b'{"a": 1}', encoding="raw").body == b'{"a": 1}'
     assert codecs.encode('{"a": 1}', encoding="json").body == b'{"a": 1}'
