@@ -8,6 +8,7 @@ import yaml
 from . import html as h
 from .options import options
 from .secrets import masked
+from .table import text_table
 
 
 class _Dumper(yaml.SafeDumper):
@@ -50,21 +51,39 @@ def _messages(obj: Any, *names: str) -> List[str]:
     return out
 
 
+def _service_rows(obj: Any) -> List[List[Any]]:
+    services = getattr(obj, "services", None)
+    if not isinstance(services, (list, tuple)):
+        services = [obj]
+    rows = []
+    for svc in services:
+        data = getattr(svc, "data", None)
+        if not isinstance(data, Mapping):
+            data = svc if isinstance(svc, Mapping) else (as_dict(svc) or {})
+        paths = lambda key: ", ".join(str(e.get("path", "")) for e in (data.get(key) or [])  # noqa: E731
+                                      if isinstance(e, Mapping))
+        rows.append([getattr(svc, "cluster_id", None) or "", data.get("name", ""), data.get("image", ""),
+                     data.get("cpu", ""), data.get("memory", ""), paths("input"), paths("output")])
+    return rows
+
+
 def render_fdl(obj: Any) -> Tuple[str, str]:
+    """A summary table of the services, warnings and notices, and the YAML (collapsed)."""
     data = as_dict(obj)
     text_yaml = yaml.dump(masked(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100) \
         if data is not None else repr(obj)
     notices = _messages(obj, "notices")
     warnings = _messages(obj, "warnings", "lint")
-    services = getattr(obj, "services", None)
-    n = len(services) if isinstance(services, (list, tuple)) else None
-    title = f"{type(obj).__name__}" + (f": {n} service{'s' if n != 1 else ''}" if n is not None else "")
-    parts = [h.title(title)]
+    rows = _service_rows(obj)
+    n = len(rows)
+    title = f"{type(obj).__name__}: {n} service{'s' if n != 1 else ''}"
+    headers = ["cluster key", "name", "image", "cpu", "memory", "input", "output"]
+    parts = [h.title(title), h.table(headers, rows, max_rows=options.max_rows)]
     for label, msgs, color in (("warning", warnings, "#c62828"), ("notice", notices, "#1565c0")):
         for m in msgs[: options.max_rows]:
             parts.append(f'<div style="{h.FONT}"><span style="color:{color}; font-weight:bold">'
                          f"{label}:</span> {h.esc(m)}</div>")
-    parts.append(h.pre(text_yaml, limit=options.max_text))
-    text = "\n".join([title] + [f"warning: {m}" for m in warnings] + [f"notice: {m}" for m in notices]
-                     + [text_yaml if len(text_yaml) <= options.max_text else text_yaml[: options.max_text] + "\n…"])
-    return text.rstrip(), "".join(parts)
+    parts.append(h.details("YAML (secrets masked)", h.pre(text_yaml, limit=options.max_text)))
+    text = "\n".join([text_table(headers, rows, title)] + [f"warning: {m}" for m in warnings]
+                     + [f"notice: {m}" for m in notices])
+    return text, "".join(parts)

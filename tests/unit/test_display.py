@@ -287,8 +287,10 @@ def test_real_fdl_shows_scripts_as_blocks_and_notices():
                  "      script: |\n        echo one\n        echo two\n"
                  "      environment:\n        Variables: {A: '1'}\n        secrets: {K: v3ry-s3cret}\n")
     bundle = display.mimebundle(f)
-    assert "script: |\n        echo one\n        echo two" in bundle["text/plain"]
+    assert "script: |\n        echo one\n        echo two" in bundle["text/html"]
+    assert "<details><summary" in bundle["text/html"]
     assert "notice:" in bundle["text/plain"] and "v3ry-s3cret" not in json.dumps(bundle)
+    assert "oscar-cluster  x     alpine" in bundle["text/plain"]
 
 
 def test_batch_labels_prefer_input_over_index_names():
