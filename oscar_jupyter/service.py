@@ -135,6 +135,15 @@ def _local_path(data: Any) -> Optional[Path]:
     return None
 
 
+def _item_name(data: Any, index: int) -> str:
+    """A file's base name for path inputs, else the item's position."""
+    try:
+        path = _local_path(data)
+    except errors.InvalidInput:
+        path = None
+    return path.name if path is not None else str(index)
+
+
 class Service:
     """A deployed service on a `Cluster`."""
 
@@ -293,7 +302,7 @@ class Service:
         inputs = list(items)
         if concurrency < 1:
             raise errors.InvalidInput("concurrency must be at least 1.")
-        batch = [BatchItem(input=i, name=str(n)) for n, i in enumerate(inputs)]
+        batch = [BatchItem(input=i, name=_item_name(i, n)) for n, i in enumerate(inputs)]
         start = time.perf_counter()
         self._run_auth()  # fetch the token once, before the threads start
         bar = None
