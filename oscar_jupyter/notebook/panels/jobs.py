@@ -41,6 +41,11 @@ def _when(value: Any) -> str:
     return text.replace("T", " ").replace("+00:00", "Z")
 
 
+def _time_cell(job: Any, *names: str) -> widgets.HTML:
+    text = html.escape(_when(_job_field(job, *names)))
+    return widgets.HTML(f'<span style="white-space:nowrap">{text}</span>')
+
+
 class JobsPanel(Panel):
     """Watch the jobs of one service.
 
@@ -68,13 +73,14 @@ class JobsPanel(Panel):
         self.auto = widgets.Checkbox(value=False, description=f"auto-refresh every {interval:g} s",
                                      indent=False)
         self.delete_button = widgets.Button(description="Delete succeeded", icon="trash",
-                                            button_style="warning",
+                                            button_style="warning", layout=widgets.Layout(width="auto"),
                                             tooltip="Delete the jobs that succeeded (failed ones stay)")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, bar_style="info",
                                             layout=widgets.Layout(width="20em"))
         self.progress_label = widgets.HTML("")
         self.table = widgets.GridBox([], layout=widgets.Layout(
-            grid_template_columns="minmax(18em, 2fr) 7em 11em 11em 11em", grid_gap="1px 8px"))
+            grid_template_columns="minmax(20em, max-content) 6em repeat(3, max-content)",
+            grid_gap="1px 12px", align_items="center"))
         self.log_title = widgets.HTML("")
         self.log_html = widgets.HTML("")
 
@@ -196,9 +202,9 @@ class JobsPanel(Panel):
             cells += [button,
                       widgets.HTML(f'<span class="oscar-job-status" style="color:{colour}">'
                                    f'{html.escape(status)}</span>'),
-                      widgets.HTML(html.escape(_when(_job_field(job, "creation_time", "created")))),
-                      widgets.HTML(html.escape(_when(_job_field(job, "start_time", "started")))),
-                      widgets.HTML(html.escape(_when(_job_field(job, "finish_time", "finished"))))]
+                      _time_cell(job, "creation_time", "created"),
+                      _time_cell(job, "start_time", "started"),
+                      _time_cell(job, "finish_time", "finished")]
         self.table.children = cells
         total = sum(self.counts.values())
         done = sum(self.counts.get(s, 0) for s in FINISHED)

@@ -149,7 +149,8 @@ class ServicesPanel(Panel):
         """Reload the services and redraw the table."""
         self.services = list(self.cluster.services())
         self._draw()
-        self.set_status(f"{len(self.services)} services on the cluster", "info")
+        count = len(self.services)
+        self.set_status(f"{count} service{'' if count == 1 else 's'} on the cluster", "info")
         return self.services
 
     @property
