@@ -106,8 +106,11 @@ class OscarMagics(Magics):
     def _confirm(question: str) -> bool:
         try:
             answer = ask_confirmation(question)
-        except (EOFError, KeyboardInterrupt):
+        except KeyboardInterrupt:
             return False
+        except (EOFError, NotImplementedError, OSError):  # no stdin (e.g. a batch run)
+            raise errors.OscarError("Cannot ask for confirmation here: no input is available.",
+                                    hint="Add --yes to confirm on the command line.") from None
         return str(answer).strip().lower() in ("y", "yes")
 
     def _context(self) -> commands.Context:
@@ -207,8 +210,12 @@ def _prompt_password(question: str) -> str:
     """Ask for a password without echoing it; an empty answer is an error."""
     try:
         secret = ask_password(question)
-    except (EOFError, KeyboardInterrupt):
+    except KeyboardInterrupt:
         secret = ""
+    except (EOFError, NotImplementedError, OSError):  # no stdin (e.g. a batch run)
+        raise errors.AuthError("Cannot prompt for a password here: no input is available.",
+                               hint="Pass --password $VAR, --token or an oscar-cli --cluster-id.") \
+            from None
     if not secret:
         raise errors.AuthError("No password given.", hint="Pass --token, or answer the prompt.")
     return secret

@@ -166,6 +166,12 @@ def test_connect_unreachable_and_empty_password(shell, monkeypatch):
     out = shell.check("%oscar connect {ep} --user {user}")
     assert isinstance(out.error, errors.AuthError) and "No password given" in one_error_line(out)
 
+    def no_stdin(question):
+        raise EOFError()
+    monkeypatch.setattr(magics, "ask_password", no_stdin)
+    out = shell.check("%oscar connect {ep} --user {user}")
+    assert isinstance(out.error, errors.AuthError) and "Cannot prompt" in one_error_line(out)
+
 
 def test_connect_local_attaches_and_rejects_credentials(shell, local_cluster, monkeypatch):
     out = shell.check("%oscar connect --local --user x")
@@ -313,6 +319,15 @@ def test_rm_asks_and_deletes(shell, local_cluster, admin_get, monkeypatch):
     assert admin_get("/system/services/mg-rm-me").status_code == 404
     out = shell.check("%oscar rm mg-rm-me --yes")
     assert isinstance(out.error, errors.NotFound) and one_error_line(out).startswith("NotFound:")
+
+
+def test_rm_without_stdin_needs_yes(shell, services, admin_get, monkeypatch):
+    def no_stdin(question):
+        raise EOFError()
+    monkeypatch.setattr(magics, "ask_confirmation", no_stdin)
+    out = shell.check(f"%oscar rm {services['echo']}")
+    assert isinstance(out.error, errors.OscarError) and "Add --yes" in one_error_line(out)
+    assert admin_get(f"/system/services/{services['echo']}").status_code == 200
 
 
 # -- invocations -------------------------------------------------------------------------
