@@ -259,7 +259,7 @@ class Service:
         if not token:
             try:
                 token = self.token
-            except errors.OscarError:
+            except errors.AuthError:  # e.g. a bearer that /system refuses: use it on /run
                 token = None
         if token:
             self.cluster.remember_secret(token)
@@ -283,10 +283,27 @@ class Service:
         auth = self._run_auth()
         start = time.perf_counter()
         read_timeout = None if timeout is None else (min(5.0, timeout), float(timeout))
-        response = self.cluster.request(
-            "POST", f"/run/{quote(self.name, safe='')}", data=body.body,
-            headers={"Content-Type": body.content_type}, auth=auth, timeout=read_timeout,
-            what=f"run {self.name!r}")
+        def post(auth: Any):
+            return self.cluster.request(
+                "POST", f"/run/{quote(self.name, safe='')}", data=body.body,
+                headers={"Content-Type": body.content_type}, auth=auth, timeout=read_timeout,
+                what=f"run {self.name!r}")
+
+        try:
+            response = post(auth)
+        except errors.AuthError:
+            # the service may have been re-created with a new token since it was read
+            old = self._spec.get("token") if self._spec else None
+            if not old or not isinstance(auth, BearerAuth):
+                raise
+            try:
+                self.refresh()
+            except errors.OscarError:
+                raise errors.AuthError(f"run {self.name!r}: the service token was refused.") from None
+            if not self._spec or self._spec.get("token") in (None, old):
+                raise
+            start = time.perf_counter()
+            response = post(self._run_auth())
         elapsed = time.perf_counter() - start
         try:
             return codecs.decode(response.content, headers=response.headers, service=self.name,

@@ -215,3 +215,22 @@ def test_local_on_demand_then_attach(tmp_path, monkeypatch):
         assert second.endpoint == first.endpoint and not second.local.owned
     finally:
         first.local.stop()
+
+
+def test_recreated_service_gets_its_new_token(local_cluster, unique_name):
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password)
+    data = {"name": unique_name, "image": "x", "script": "echo again"}
+    [svc] = c.apply(data)
+    old = svc.token
+    c.delete(unique_name)
+    c.apply(data)  # a new service, a new token; `svc` still holds the old one
+    try:
+        assert svc.run().text.strip() == "again" and svc.token != old
+    finally:
+        c.delete(unique_name)
+
+
+def test_missing_service_is_not_found(local_cluster):
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password)
+    with pytest.raises(errors.NotFound):
+        oj.Service(c, "no-such-service-here").run("x")
