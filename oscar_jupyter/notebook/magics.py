@@ -18,7 +18,7 @@ from typing import Any, Callable, List, Optional
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from traitlets import Bool, Float, Int, observe
+from traitlets import Bool, Float, Int, TraitError, observe, validate
 
 from .. import display as _display
 from .. import errors
@@ -80,10 +80,20 @@ class OscarMagics(Magics):
         self._fdl_parser = arguments.build_fdl_parser()
         _display.options.preview_size = self.preview_size
 
+    @validate("preview_size")
+    def _valid_preview_size(self, proposal: Any) -> int:
+        if proposal["value"] < 16:
+            raise TraitError(f"preview_size must be at least 16 pixels, not {proposal['value']}")
+        return proposal["value"]
+
+    @validate("map_concurrency")
+    def _valid_concurrency(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(f"map_concurrency must be at least 1, not {proposal['value']}")
+        return proposal["value"]
+
     @observe("preview_size")
     def _preview_size_changed(self, change: Any) -> None:
-        if change["new"] < 16:
-            raise ValueError("preview_size must be at least 16 pixels")
         _display.options.preview_size = change["new"]
 
     # -- plumbing --------------------------------------------------------------------------

@@ -99,6 +99,12 @@ def test_extension_registers_configurable(shell: TestingShell):
     assert display.options.preview_size == 512
     out = shell.check("%config OscarMagics.map_concurrency = 3")
     assert out.error is None
+    m = next(c for c in shell.configurables if isinstance(c, magics.OscarMagics))
+    shell.check("%config OscarMagics.preview_size = 4")  # %config logs the refusal
+    assert m.preview_size == 512 and display.options.preview_size == 512
+    shell.check("%config OscarMagics.map_concurrency = 0")
+    assert m.map_concurrency == 3
+    shell.check("%config OscarMagics.map_concurrency = 4")
 
 
 def test_load_ext_through_the_package(shell: TestingShell):
