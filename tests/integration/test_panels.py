@@ -114,6 +114,23 @@ def test_form_edits_rewrite_the_fdl_and_fdl_edits_refill_the_form(cluster: Any) 
     assert svc["memory"] == "512Mi"
 
 
+def test_multi_service_fdl_keeps_the_other_services_when_the_form_changes(cluster: Any) -> None:
+    two = _fdl("first-svc", buckets=False) + _fdl("second-svc", buckets=False).split("oscar:\n", 1)[1]
+    panel = DeployPanel(cluster, fdl=two)
+    assert panel.name.value == "first-svc"
+    assert any("first of 2 services" in n for n in panel.notices)
+    panel.memory.value = "1Gi"
+    services = yaml.safe_load(panel.fdl_text.value)["functions"]["oscar"]
+    assert [list(s.values())[0]["name"] for s in services] == ["first-svc", "second-svc"]
+    assert list(services[0].values())[0]["memory"] == "1Gi"
+    assert list(services[1].values())[0]["memory"] == "256Mi"
+    deployed = panel.deploy()
+    assert sorted(s.name for s in deployed) == ["first-svc", "second-svc"]
+    assert cluster.service("first-svc").spec["memory"] == "1Gi"
+    for name in ("first-svc", "second-svc"):
+        cluster.delete(name)
+
+
 def test_validation_lists_problems_with_field_and_line_and_deploys_nothing(cluster: Any) -> None:
     panel = DeployPanel(cluster, fdl=_fdl("Bad_Name!"))
     assert panel.problems, "an invalid service name must be reported"

@@ -9,6 +9,7 @@ hand the FDL and the script to oscar-cli.
 from __future__ import annotations
 
 import base64
+import copy
 import html
 import logging
 import os
@@ -82,7 +83,7 @@ class DeployPanel(Panel):
         self.notices: List[str] = []
         self.deployed: List[Any] = []
         self._base: Dict[str, Any] = {}     # the service as last parsed: keeps fields the form lacks
-        self._top: Dict[str, Any] = {}      # top-level FDL keys (storage_providers, clusters)
+        self._doc: Dict[str, Any] = {}      # the FDL document as last parsed: keeps other services
         self._syncing = False
         self._deploy_callbacks: List[Callable[[List[Any]], None]] = []
 
@@ -211,9 +212,14 @@ class DeployPanel(Panel):
         return svc
 
     def fdl_dict(self) -> Dict[str, Any]:
-        """The whole FDL document the panel shows."""
-        doc: Dict[str, Any] = {"functions": {"oscar": [{self.cluster_id: self.service_dict()}]}}
-        doc.update(self._top)
+        """The whole FDL document: the form's service first, other services kept as they are."""
+        doc = copy.deepcopy(self._doc)
+        functions = doc.get("functions") if isinstance(doc.get("functions"), dict) else {}
+        oscar = functions.get("oscar") if isinstance(functions.get("oscar"), list) else []
+        entry = {self.cluster_id: self.service_dict()}
+        oscar = [entry] + oscar[1:]
+        functions["oscar"] = oscar
+        doc["functions"] = functions
         return doc
 
     def validate(self) -> List[Any]:
@@ -229,6 +235,9 @@ class DeployPanel(Panel):
             loaded = None
         if loaded is not None:
             self.notices = [str(n) for n in loaded.notices] + [str(w) for w in loaded.warnings]
+            if len(loaded) > 1:
+                self.notices.append(f"The form edits the first of {len(loaded)} services "
+                                    f"({loaded.names[0]}); edit the others in the FDL text.")
         self._show_problems()
         return self.problems
 
@@ -319,17 +328,17 @@ class DeployPanel(Panel):
         self.validate()
         self.links.value = ""
         try:
-            doc = yaml.safe_load(self.fdl_text.value)
+            doc = yaml.load(self.fdl_text.value, Loader=_LOADER)
         except yaml.YAMLError:
             return  # the problem list already says where
-        svc, cluster_id, top = _first_service(doc)
+        svc, cluster_id, _count = _first_service(doc)
         if svc is None:
             return
         self._syncing = True
         try:
             self._fill_form(svc)
             self.cluster_id = cluster_id or self.cluster_id
-            self._top = top
+            self._doc = doc if "functions" in doc else {}
         finally:
             self._syncing = False
 
@@ -393,6 +402,10 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _LiteralDumper.add_representer(str, _str_representer)
 
 
+# libyaml reads the trailing tabs published FDLs have, as the fdl module does
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _dump(doc: Dict[str, Any]) -> str:
     return yaml.dump(doc, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False)
@@ -447,15 +460,18 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _first_service(doc: Any) -> Tuple[Optional[Dict[str, Any]], Optional[str], Dict[str, Any]]:
-    """The first service of an FDL document, its cluster id and the top-level extras."""
+def _first_service(doc: Any) -> Tuple[Optional[Dict[str, Any]], Optional[str], int]:
+    """The first service of an FDL document (or a bare service), its cluster id, the service count."""
     if not isinstance(doc, dict):
-        return None, None, {}
-    top = {k: v for k, v in doc.items() if k in ("storage_providers", "clusters")}
-    oscar = (doc.get("functions") or {}).get("oscar") if isinstance(doc.get("functions"), dict) else None
+        return None, None, 0
+    if "functions" not in doc and "name" in doc:
+        return doc, None, 1
+    functions = doc.get("functions")
+    oscar = functions.get("oscar") if isinstance(functions, dict) else None
     if not isinstance(oscar, list) or not oscar or not isinstance(oscar[0], dict) or not oscar[0]:
-        return None, None, top
+        return None, None, 0
+    count = sum(len(item) for item in oscar if isinstance(item, dict))
     cluster_id, svc = next(iter(oscar[0].items()))
     if not isinstance(svc, dict):
-        return None, None, top
-    return svc, str(cluster_id), top
+        return None, None, count
+    return svc, str(cluster_id), count
