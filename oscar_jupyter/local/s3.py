@@ -38,7 +38,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, BinaryIO, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, AsyncIterator, BinaryIO, Callable, Deque, Dict, Iterable, List, Optional, Tuple
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import functools
 import logging
 import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Deque, Dict, Generic, List, Mapping, Optional, TypeVar
+from typing import Any, Callable, Deque, Dict, Generic, List, Mapping, Optional, TypeVar
 
 from . import supervisor
 from .supervisor import Outcome, Slot

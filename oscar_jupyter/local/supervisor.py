@@ -51,9 +51,6 @@ _CREDENTIAL_NAME = re.compile(
     r"(PASSWORD|PASSWD|SECRET|TOKEN|ACCESS_KEY|CREDENTIAL|API_KEY|PRIVATE_KEY|AUTH)",
     re.IGNORECASE)
 _SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Variables set per request (everything else is known when a slot is prepared).
-_PER_REQUEST = ("INPUT_FILE_PATH", "STORAGE_OBJECT_KEY", "EVENT_TIME", "EVENT",
-                "JOB_UUID", "RESOURCE_ID")
 # A pre-started shell: wait for one line on stdin, load the per-request
 # variables, then become the script (so its pid, group and pipes are the slot's).
 _WAITING_SHELL = 'IFS= read -r _oscar_go || exit 0; . "$1"; exec /bin/sh "$2"'

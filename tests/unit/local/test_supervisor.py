@@ -13,7 +13,6 @@ import zipfile
 from typing import Any, Dict
 
 import psutil
-import pytest
 
 from oscar_jupyter.local.s3 import S3Store, minio_event
 from oscar_jupyter.local.supervisor import Outcome, Slot, clean_environment, run_invocation
