@@ -14,7 +14,6 @@ from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 from PIL import Image
 
-from . import html as h
 from .batch import render_batch
 from .fdl import render_fdl
 from .gallery import render_files

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import getpass
 import logging
-import sys
 from typing import Any, Callable, List, Optional
 
 from IPython.core.error import UsageError
