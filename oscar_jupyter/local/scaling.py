@@ -341,6 +341,13 @@ class SyncExecutor:
     def queued(self) -> int:
         return self._admission.waiting
 
+    def stats(self) -> Dict[str, Any]:
+        """Counters for status pages and benchmarks."""
+        return {"service": self.name, "limit": self.limit, "running": self.running,
+                "queued": self.queued, "warm_ready": self.pool.ready,
+                "min_scale": self.pool.min_size, "invocations": self.invocations,
+                "warm_hits": self.warm_hits, "slots_prepared": self.pool.made}
+
     async def run(self, body: bytes) -> Outcome:
         """Run one synchronous invocation; `QueueTimeout` when no slot frees up in time."""
         if self._closed:
@@ -462,6 +469,11 @@ class JobScheduler:
     @property
     def cpu_in_use(self) -> float:
         return self._admission.used
+
+    def stats(self) -> Dict[str, Any]:
+        """Counters for status pages and benchmarks."""
+        return {"cores": self.cores, "cpu_in_use": self.cpu_in_use, "running": self.running,
+                "pending": self.pending}
 
     async def _report(self, on_status: Optional[StatusCallback], status: str, job_uuid: str) -> None:
         if on_status is None:

@@ -92,6 +92,7 @@ def test_min_scale_keeps_a_prepared_slot_that_the_first_request_uses(tmp_path) -
         out = await ex.run(b"")
         assert out.warm and out.body == b"warm\n\n" and out.timings["prepare"] == 0.0
         assert ex.warm_hits == 1
+        assert ex.stats()["warm_hits"] == 1 and ex.stats()["min_scale"] == 2
         await until(lambda: ex.pool.ready >= 2)  # refilled
         await ex.close()
         assert list(tmp_path.iterdir()) == []  # prepared slots are cleaned up
@@ -198,7 +199,7 @@ def test_jobs_wait_pending_while_the_cpu_budget_is_full() -> None:
         svc = service("sleep 0.4", cpu="1")
         jobs = [asyncio.create_task(scheduler.submit(svc, b"", f"j{i}", on_status)) for i in range(3)]
         await asyncio.sleep(0.2)
-        assert scheduler.running == 2 and scheduler.pending == 1 and scheduler.cpu_in_use == 2.0
+        assert scheduler.stats() == {"cores": 2.0, "cpu_in_use": 2.0, "running": 2, "pending": 1}
         outcomes = await asyncio.gather(*jobs)
         assert all(o.ok for o in outcomes)
         await scheduler.close()
