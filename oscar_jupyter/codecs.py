@@ -52,7 +52,7 @@ from .results import (ArrayResult, BytesResult, DetectionResult, FilesResult, Im
                       JSONResult, PDFResult, PredictionResult, Result, TextResult)
 
 __all__ = ["ENCODINGS", "Encoded", "encode", "payload", "choose_encoding", "oscar_files",
-           "decode", "result_from_bytes", "sniff", "split_log", "failure_in_log",
+           "decode", "result_from_bytes", "sniff", "split_log", "failure_in_log", "failure_in_output",
            "EXIT_CODE_HEADERS"]
 
 ENCODINGS = ("json", "base64", "raw", "png", "jpeg", "npy", "oscar-files")
@@ -352,6 +352,24 @@ def failure_in_log(log: str) -> bool:
                for m in (_LOG_LINE.match(line) for line in log.splitlines()))
 
 
+_TRACEBACK = re.compile(r"^Traceback \(most recent call last\):\s*$", re.MULTILINE)
+_SHELL_ERROR = re.compile(
+    r"^(?:\S*/)?[\w.\-]+(?:: line \d+|: \d+): .*(?:not found|Permission denied|"
+    r"[Ss]yntax error|No such file or directory|cannot open)", re.MULTILINE)
+
+
+def failure_in_output(text: str) -> Optional[str]:
+    """What in a script's printed output shows it failed (a Python traceback, a shell
+    error), or None. Used when no exit status came with the answer: a real cluster
+    answers 200 even when the script fails."""
+    if _TRACEBACK.search(text):
+        return "a Python traceback"
+    match = _SHELL_ERROR.search(text)
+    if match:
+        return f"a shell error ({match.group(0).strip()[:80]})"
+    return None
+
+
 def _try_base64(text: str) -> Optional[bytes]:
     """The bytes `text` encodes when it is the supervisor's base64 of one output, else None.
 
@@ -467,7 +485,9 @@ def decode(body: bytes, *, headers: Optional[Mapping[str, str]] = None, service:
     """Turn a `/run` response body into a `Result`.
 
     Raises `errors.ServiceFailed` (with the log) when an exit-code header says the
-    script failed, or when the supervisor's own lines report an error.
+    script failed, when the supervisor's own lines report an error, or - with no
+    exit-code header, as on a real cluster - when the script's printed output
+    (no output file) shows a Python traceback or a shell error.
     """
     exit_code = _exit_code(headers)
     text = _as_text(body) if body else ""
@@ -486,4 +506,8 @@ def decode(body: bytes, *, headers: Optional[Mapping[str, str]] = None, service:
     decoded = _try_base64(rest)
     if decoded is not None:
         return result_from_bytes(decoded, **common)
+    reason = failure_in_output(rest) if exit_code is None else None
+    if reason:
+        raise errors.ServiceFailed(f"{who} failed: its output shows {reason}.", log=text,
+                                   hint="Read .log on this exception for the script's output.")
     return result_from_bytes(rest.encode("utf-8"), **common)

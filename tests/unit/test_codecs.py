@@ -235,3 +235,21 @@ def test_trailing_supervisor_lines_are_log_too():
     tail = "2025-01-10 10:00:02,000 - supervisor - INFO - Finished\n"
     result = codecs.decode(LOG.encode() + b64(png_bytes()) + b"\n" + tail.encode())
     assert isinstance(result, ImageResult) and result.log.endswith(tail)
+
+
+@pytest.mark.parametrize("output,failed", [
+    ("/tmp/x/script.sh: 1: deepaas-cli: not found\n", True),             # dash
+    ("script.sh: line 3: foo: command not found\n", True),                # bash
+    ("sh: 2: Syntax error: \"(\" unexpected\n", True),
+    ("Traceback (most recent call last):\n  File \"x\"\nValueError: no\n", True),
+    ("the word Traceback alone is fine\n", False),
+    ("file not found: that is our answer\n", False),
+])
+def test_failure_shown_in_output_without_an_exit_code(output, failed):
+    if failed:
+        with pytest.raises(errors.ServiceFailed):
+            codecs.decode(output.encode())
+    else:
+        assert isinstance(codecs.decode(output.encode()), TextResult)
+    # oscar-local's exit-code header is authoritative: status 0 means it worked
+    assert isinstance(codecs.decode(output.encode(), headers={"X-Oscar-Exit-Code": "0"}), TextResult)
