@@ -311,6 +311,22 @@ def test_jobs_monitor_lists_logs_auto_refreshes_and_deletes(cluster: Any, gray: 
     assert panel.job_buttons == {}
 
 
+def test_jobs_monitor_of_an_async_run_counts_only_its_jobs(cluster: Any, gray: Any) -> None:
+    gray.submit([_png((7, 7, 7))], wait=True, progress=False)  # an earlier job, not part of the run
+    run = gray.submit([_png((1, 1, 1)), _png((2, 2, 2)), _png((3, 3, 3))], wait=False, progress=False)
+    panel = JobsPanel(run=run, interval=0.2, auto_refresh=True)
+    assert panel.service.value == "panels-gray" and panel.expected == 3
+    deadline = time.monotonic() + 60
+    while panel.auto_refresh and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not panel.auto_refresh, "auto-refresh stops by itself when the batch has finished"
+    assert panel.counts == {"Succeeded": 3}
+    assert panel.progress.value == 3 and panel.progress.max == 3
+    assert len(panel.job_buttons) == 3
+    assert "batch finished" in panel.status_text()
+    run.wait(timeout=60, progress=False)
+
+
 # -- storage panel -------------------------------------------------------------------------
 def test_storage_navigate_upload_preview_download_presign(cluster: Any, gray: Any, tmp_path: Path) -> None:
     panel = StoragePanel(cluster)

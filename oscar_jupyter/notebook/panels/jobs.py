@@ -3,7 +3,8 @@
 `refresh()` lists the jobs; `auto_refresh = True` (or the checkbox) refreshes
 them from a background thread every `interval` seconds until it is switched
 off or the panel is closed. `expected` turns the progress bar into the
-progress of a batch of that many jobs.
+progress of a batch of that many jobs; `run` (an `AsyncRun` from
+`Service.submit(..., wait=False)`) watches just the jobs its uploads started.
 """
 from __future__ import annotations
 
@@ -55,9 +56,15 @@ class JobsPanel(Panel):
 
     panel_title = "Jobs"
 
-    def __init__(self, cluster: Any = None, service: Any = None, *, interval: float = 2.0,
-                 expected: Optional[int] = None, auto_refresh: bool = False, **kwargs: Any) -> None:
+    def __init__(self, cluster: Any = None, service: Any = None, *, run: Any = None,
+                 interval: float = 2.0, expected: Optional[int] = None, auto_refresh: bool = False,
+                 **kwargs: Any) -> None:
+        if run is not None:
+            service = run.service.name
+            cluster = cluster if cluster is not None else run.service.cluster
+            expected = expected or len(run.uploads)
         super().__init__(cluster, **kwargs)
+        self.run = run
         self.interval = interval
         self.expected = expected
         self.jobs: List[Any] = []
@@ -132,6 +139,10 @@ class JobsPanel(Panel):
         wanted = None if self.status_filter.value == "all" else self.status_filter.value
         jobs = list(svc.jobs(status=wanted))
         everything = jobs if wanted is None else list(svc.jobs())
+        if self.run is not None:  # only the jobs that appeared after the run's uploads
+            known = set(self.run.known_jobs)
+            jobs = [j for j in jobs if _job_field(j, "name") not in known]
+            everything = [j for j in everything if _job_field(j, "name") not in known]
         with self._lock:
             self.jobs = jobs
             self.counts = {}
