@@ -165,9 +165,12 @@ def _status_set(status: Union[str, Sequence[str], None]) -> Optional[Set[str]]:
 class Jobs:
     """The jobs of one service."""
 
-    def __init__(self, cluster: Any, service: str) -> None:
+    def __init__(self, cluster: Any, service: str, *, page_size: Optional[int] = None) -> None:
         self.cluster = cluster
         self.service = service
+        #: jobs per page asked for (``?limit=``, which oscar-local honours; the Manager
+        #: picks its own page size and ignores it)
+        self.page_size = page_size
 
     def _path(self, job: Optional[str] = None) -> str:
         base = f"/system/logs/{quote(self.service, safe='')}"
@@ -175,8 +178,11 @@ class Jobs:
 
     def page(self, page: Optional[str] = None) -> JobPage:
         """One page of the listing (`page` is a continuation token from `next_page`)."""
-        params = {"page": page} if page else None
-        data = self.cluster.get_json(self._path(), params=params, what=f"list jobs of {self.service!r}")
+        params: Dict[str, Any] = {"page": page} if page else {}
+        if self.page_size:
+            params["limit"] = self.page_size
+        data = self.cluster.get_json(self._path(), params=params or None,
+                                     what=f"list jobs of {self.service!r}")
         return parse_jobs(data, self.service)
 
     def pages(self) -> Iterator[JobPage]:
