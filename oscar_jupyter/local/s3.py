@@ -529,7 +529,9 @@ class _Middleware:
         if method in ("PUT", "POST", "DELETE") and status_box and 200 <= status_box[0] < 300:
             # moto has finished the request; make it durable and announce it
             # before the client sees the answer.
-            body = list(result) if not isinstance(result, list) else result
+            body = list(result)
+            if hasattr(result, "close"):
+                result.close()
             try:
                 self._after(method, path, urllib.parse.parse_qs(query, keep_blank_values=True),
                             environ)
@@ -549,7 +551,7 @@ class _Middleware:
         if not key:
             if fake_bucket is None:
                 self.mirror.bucket_deleted(bucket)
-            elif method == "PUT" and not query:
+            elif method == "PUT":  # create (or configure) a bucket: make sure it is kept
                 self.mirror.bucket_created(bucket)
             elif method == "POST" and "delete" in query:
                 self._reconcile_deleted(bucket, fake_bucket)
