@@ -344,6 +344,8 @@ class Cluster:
             raise errors.InvalidDefinition(
                 f"The definition names the same service more than once: {', '.join(duplicates)}.",
                 hint="Give each service its own name.")
+        for spec in specs:
+            self._remember_spec_secrets(spec.to_dict())
         existing = {s.name: self.exists(s.name) for s in specs}
         applied: List[Service] = []
         for spec in specs:
@@ -374,6 +376,23 @@ class Cluster:
             else:
                 svc.refresh()
         return applied
+
+    def _remember_spec_secrets(self, data: Dict[str, Any]) -> None:
+        """Remember a definition's secret values (env secrets, provider keys, cluster
+        passwords) so that logs and errors printing them are redacted."""
+        from .spec import redact_service
+
+        def walk(original: Any, redacted: Any) -> None:
+            if isinstance(original, dict) and isinstance(redacted, dict):
+                for key, value in original.items():
+                    walk(value, redacted.get(key))
+            elif isinstance(original, list) and isinstance(redacted, list):
+                for a, b in zip(original, redacted):
+                    walk(a, b)
+            elif isinstance(original, str) and original != redacted:
+                self.remember_secret(original)
+
+        walk(data, redact_service(data))
 
     def delete(self, name: str, *, check_buckets: bool = True) -> None:
         """Delete service `name`. The Manager deletes its input/output buckets too:

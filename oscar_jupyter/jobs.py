@@ -398,7 +398,7 @@ class AsyncRun:
         if job.name in self._final_logs:
             return self._logs[job.name]
         try:
-            self._logs[job.name] = jobs.logs(job.name)
+            self._logs[job.name] = self.service.cluster.redact(jobs.logs(job.name))
         except errors.NotFound:
             self._logs[job.name] = ""
         if job.done:

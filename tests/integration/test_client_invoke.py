@@ -148,3 +148,22 @@ def test_map_twenty_items_in_order_with_failures_kept(services):
     failing = services["fail"].map(["a", "b"], concurrency=2, progress=False)
     assert [i.status for i in failing] == ["failed", "failed"]
     assert isinstance(failing[0].error, errors.ServiceFailed)
+
+
+def test_secrets_printed_by_a_script_are_redacted(local_cluster):
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password,
+                   id="secret-tests")
+    name = "ts-" + __import__("uuid").uuid4().hex[:6]
+    secret = "sup3r-" + __import__("uuid").uuid4().hex
+    [svc] = c.apply({"name": name, "image": "x",
+                     "script": 'echo "key=$API_KEY token=$OSCAR_SERVICE_TOKEN"; exit 1',
+                     "environment": {"secrets": {"API_KEY": secret}}})
+    try:
+        with pytest.raises(errors.ServiceFailed) as info:
+            svc.run("x")
+        assert "key=***" in info.value.log and secret not in info.value.log
+        assert svc.token not in info.value.log
+        assert secret not in repr(svc) and secret not in str(svc._repr_mimebundle_())
+    finally:
+        c.delete(name)
+        oj.disconnect(c)
