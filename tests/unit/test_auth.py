@@ -189,3 +189,15 @@ def test_retry_policy_is_pluggable():
     c = Cluster("https://x.example.org", retry=policy, run_retry=0)
     assert c.session.get_adapter("https://x.example.org/system/info").max_retries is policy
     assert c.session.get_adapter("https://x.example.org/run/s").max_retries.total == 0
+
+
+def test_oidc_account_alone_finds_its_endpoint(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".oscar-cli").mkdir(parents=True)
+    (home / ".oscar-cli" / "config.yaml").write_text(CONFIG)
+    c = oj.connect(oidc_account="egi", check=False)
+    assert c.endpoint == "https://ai4eosc.example.org" and isinstance(c.auth, auth.OidcAgentAuth)
+    monkeypatch.setenv("OSCAR_ENDPOINT", "https://env.example.org")
+    c = oj.connect(oidc_account="other", check=False, ssl_verify="False")
+    assert c.endpoint == "https://env.example.org" and c.auth.account == "other" and c.ssl_verify is False
+    assert "other" in repr(c)
