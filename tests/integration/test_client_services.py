@@ -147,11 +147,12 @@ def test_jobs_logs_and_storage(cluster, tmp_path):
         assert target.read_bytes() == big.read_bytes()
         url = storage.presign(f"{name}/in/one.txt", expires=60)
         assert requests.get(url, timeout=10).content == b"hello"
-        found = svc.job_api.wait([], timeout=1)  # nothing to wait for
-        assert found == {}
+        assert svc.job_api.wait([], timeout=1) == {}  # nothing to wait for
         deadline = time.monotonic() + 30
-        while len(svc.jobs(status=["Succeeded", "Failed"])) < 2 and time.monotonic() < deadline:
-            time.sleep(0.3)
+        while len(svc.jobs()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        finished = svc.job_api.wait(svc.jobs().names(), timeout=30, poll=0.2)
+        assert len(finished) == 2 and all(j.done for j in finished.values())
         jobs = svc.jobs()
         assert len(jobs) == 2 and all(j.status == "Succeeded" for j in jobs)
         from oscar_jupyter.jobs import Jobs
