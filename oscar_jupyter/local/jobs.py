@@ -100,6 +100,8 @@ class JobManager:
         text = outcome.log or ""
         if outcome.timed_out:
             text += "\nThe job exceeded its time limit and was stopped.\n"
+        elif self._closing and not ok:
+            text += "\n" + SHUTDOWN_NOTE + "\n"
         self.state.finish_job(job.name, st.SUCCEEDED if ok else st.FAILED, outcome.exit_code, text)
         log.info("job %s %s (exit %s)", job.name, "succeeded" if ok else "failed", outcome.exit_code)
 
@@ -123,7 +125,7 @@ class JobManager:
             await asyncio.gather(task, return_exceptions=True)
 
     async def shutdown(self, grace: float) -> None:
-        """Let running jobs finish for ``grace`` seconds, then stop them (marked Failed).
+        """Let running jobs finish for ``grace`` seconds, then kill their scripts (marked Failed).
 
         Jobs that never started stay Pending in the state, for the next start.
         """
@@ -134,6 +136,12 @@ class JobManager:
         waiting = [t for n, t in self._tasks.items() if n in running]
         if waiting:
             await asyncio.wait(waiting, timeout=grace)
+        late = [(n, t) for n, t in self._tasks.items() if n in running and not t.done()]
+        for name, _task in late:
+            # the scheduler then returns the killed job's outcome, recorded as Failed
+            self.scheduler.kill(job_uuid(self._owner(name), name))
+        if late:
+            await asyncio.wait([t for _, t in late], timeout=5.0)
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
