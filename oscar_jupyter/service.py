@@ -135,6 +135,11 @@ def _local_path(data: Any) -> Optional[Path]:
     return None
 
 
+#: deployment states (v4 `/deployment`) that mean "not ready yet"
+_STARTING_STATES = ("pending", "creating", "deploying", "progressing", "starting", "provisioning",
+                    "containercreating", "scaling", "updating")
+
+
 def _item_name(data: Any, index: int) -> str:
     """A file's base name for path inputs, else the item's position."""
     try:
@@ -228,12 +233,12 @@ class Service:
             try:
                 self.refresh()
                 state = self._deployment_state()
-                if state in ("", "ready", "running", "active", "available", "idle", "succeeded"):
-                    return self
-                if state in ("failed", "error", "crashloopbackoff"):
+                if state in ("failed", "error", "crashloopbackoff", "imagepullbackoff", "errimagepull"):
                     raise errors.ServiceFailed(f"Service {self.name!r} failed to deploy ({state}).",
                                                hint="Check its image and resources; read "
                                                     "/system/services/<name>/deployment/logs.")
+                if state not in _STARTING_STATES:
+                    return self  # ready, idle (scaled to zero), or a state this client does not know
             except errors.NotFound:
                 state = "not found"
             if time.monotonic() > deadline:
