@@ -13,6 +13,7 @@ import io
 import os
 import re
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List
@@ -149,6 +150,10 @@ def _shot(locator: Any, name: str, saved: List[Path]) -> None:
 def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    import oscar_jupyter as oj
+
+    cluster = oj.connect(local_cluster.endpoint, user=local_cluster.user,
+                         password=local_cluster.password)
     saved: List[Path] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -201,19 +206,39 @@ def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> 
             expect(services.get_by_text(SERVICE).first).to_be_visible(timeout=30_000)
             _shot(services, "services-panel", saved)
 
+            # The token: masked, revealed into a text box on request, never rendered as text.
+            token = cluster.service(SERVICE).token
+            assert token and token not in page.content()
+            services.locator(f'button[title="Token: {SERVICE}"]').click()
+            reveal = services.get_by_role("button", name="Reveal to copy")
+            expect(reveal).to_be_visible(timeout=30_000)
+            reveal.click()
+            field = services.locator("input[placeholder='click Reveal to copy']")
+            expect(field).to_have_value(token, timeout=30_000)
+            services.get_by_role("button", name="Hide").click()
+            expect(field).to_have_value("", timeout=30_000)
+            assert token not in page.content()
+
             storage = page.locator(".oscar-panel").nth(4)
             expect(storage.locator(".oscar-storage-preview img").first).to_be_visible(timeout=30_000)
             _shot(storage, "storage-panel", saved)
             assert not [e for e in errors if "oscar" in e.lower()], errors
+
+            # What the notebook file keeps: the processed image, not the token.
+            _run_js(page, "async () => { await window.jupyterapp.commands.execute('docmanager:save'); }")
+            saved_nb = lab.root / "panels.ipynb"
+            deadline = time.monotonic() + 30
+            while "widget-view+json" not in saved_nb.read_text() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            text = saved_nb.read_text()
+            assert "application/vnd.jupyter.widget-view+json" in text
+            assert token not in text
         finally:
             browser.close()
 
-    # The cluster really has the service and a finished job.
-    import oscar_jupyter as oj
-
-    cluster = oj.connect(local_cluster.endpoint, user=local_cluster.user,
-                         password=local_cluster.password)
+    # The cluster really has the service, and the job the notebook started succeeded.
     assert SERVICE in [s.name for s in cluster.services()]
+    assert [j.status for j in cluster.service(SERVICE).jobs()] == ["Succeeded"]
     for path in saved:
         assert 0 < path.stat().st_size <= MAX_SHOT_BYTES, path
     if os.environ.get("OSCAR_UPDATE_SCREENSHOTS") == "1":
