@@ -58,10 +58,11 @@ def test_twenty_files_collected_back_to_their_inputs(pipeline, tmp_path):
 
 
 def test_in_memory_inputs_without_waiting(pipeline):
-    run = pipeline.submit({"a.txt": "alpha", "b.txt": b"beta"}, wait=False, progress=False)
+    run = pipeline.submit({"a.txt": "alpha", "b.txt": b"beta", "ñandú photo+1.txt": "gamma"},
+                          wait=False, progress=False)
     assert isinstance(run, oj.AsyncRun)
     batch = run.wait(timeout=60, progress=False)
-    assert [i.result.text for i in batch] == ["ALPHA", "BETA"]
+    assert [i.result.text for i in batch] == ["ALPHA", "BETA", "GAMMA"]
     assert all(i.result.log for i in batch)  # the job's log travels with the result
 
 
