@@ -147,6 +147,12 @@ def _restore_hidden(providers: dict[str, Any], old: dict[str, Any]) -> None:
 
 
 def _restore_secrets(svc: dict[str, Any], previous: dict[str, Any]) -> None:
+    old_clusters = previous.get("clusters") or {}
+    for ident, conf in (svc.get("clusters") or {}).items():
+        prev = old_clusters.get(ident) if isinstance(old_clusters, dict) else None
+        if isinstance(conf, dict) and isinstance(prev, dict) and conf.get("auth_password") in (HIDDEN, ""):
+            if prev.get("auth_password"):
+                conf["auth_password"] = prev["auth_password"]
     env = svc.get("environment") or {}
     secrets = env.get("secrets") if isinstance(env, dict) else None
     old = ((previous.get("environment") or {}).get("secrets")) or {}

@@ -155,6 +155,39 @@ def test_secrets_are_blanked_and_survive_an_update(admin: requests.Session, make
     assert "key=top-secret-42" in resp.text
 
 
+def test_provider_and_cluster_credentials_are_hidden_and_kept(admin: requests.Session, make_service: Any,
+                                                              local_cluster: Any) -> None:
+    svc = make_service(
+        storage_providers={"s3": {"aws": {"access_key": "AKIAEXAMPLE", "secret_key": "aws-secret-1",
+                                          "region": "eu-west-1"}}},
+        clusters={"other": {"endpoint": "https://other.example", "auth_user": "u", "auth_password": "pw-2",
+                            "ssl_verify": True}},
+        output=[{"storage_provider": "s3.aws", "path": "somebucket/out"}])
+    text = admin.get(admin.url(f"/system/services/{svc['name']}")).text
+    for secret in ("aws-secret-1", "pw-2", local_cluster.password):
+        assert secret not in text
+    assert svc["storage_providers"]["s3"]["aws"]["secret_key"] == "hidden"
+    assert svc["clusters"]["other"]["auth_password"] == "hidden"
+    assert post_json(admin, "/system/services", svc, "PUT").status_code == 204
+    stored = stored_definition(local_cluster, svc["name"])
+    assert stored["storage_providers"]["s3"]["aws"]["secret_key"] == "aws-secret-1"
+    assert stored["clusters"]["other"]["auth_password"] == "pw-2"
+
+
+def stored_definition(local_cluster: Any, name: str) -> dict:
+    """A service as stored in the cluster's SQLite state (read-only, beside the running server)."""
+    import os
+    import sqlite3
+
+    path = os.path.join(local_cluster.data_dir, "state.sqlite3")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT definition FROM services WHERE name = ?", (name,)).fetchone()
+    finally:
+        db.close()
+    return json.loads(row[0])
+
+
 def test_oversized_bodies_get_a_clear_413(admin: requests.Session, local_cluster: Any, make_service: Any) -> None:
     big = b"{" + b" " * (5 * 1024 * 1024) + b"}"
     resp = post_json(admin, "/system/services", big)
