@@ -208,6 +208,8 @@ def test_services_table_filter_fdl_and_token_never_rendered(cluster: Any, gray: 
     box.reveal_button.click()
     assert box.field.value == token
     assert token not in _rendered_text(panel)
+    assert token not in repr(panel) and token not in repr(box)
+    assert token not in str(panel._repr_mimebundle_())
     box.hide_button.click()
     assert box.field.value == ""
 

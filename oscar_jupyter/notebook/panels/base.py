@@ -60,6 +60,11 @@ class Panel(widgets.VBox):
         self._worker: Optional[threading.Thread] = None
         self.add_class("oscar-panel")
 
+    def __repr__(self) -> str:
+        # The default widget repr lists every child's value (scripts, FDL text, a revealed
+        # token) and ends up as the text/plain of the notebook output: keep it short.
+        return f"<{type(self).__name__} on {getattr(self.cluster, 'id', '?')}>"
+
     # -- status line -------------------------------------------------------------------
     def set_status(self, text: str, kind: str = "info") -> None:
         """Show one line of status; `kind` is info, busy, ok or error."""

@@ -67,6 +67,9 @@ class TokenBox(widgets.HBox):
         self.hide_button.on_click(lambda _b: self.hide())
         super().__init__([self.masked, self.field, self.reveal_button, self.hide_button])
 
+    def __repr__(self) -> str:
+        return f"<TokenBox {'revealed' if self.revealed else 'hidden'}>"
+
     @property
     def revealed(self) -> bool:
         """True while the token is in the text box."""
