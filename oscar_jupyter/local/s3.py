@@ -55,6 +55,18 @@ _CHILD_BOOT = ("import importlib.util, sys; "
 
 # --------------------------------------------------------------------------- events
 
+_sequencer_lock = threading.Lock()
+_last_sequencer = 0
+
+
+def _next_sequencer() -> str:
+    """MinIO-style sequencer: wall-clock nanoseconds in hex, strictly increasing per process."""
+    global _last_sequencer
+    with _sequencer_lock:
+        _last_sequencer = max(time.time_ns(), _last_sequencer + 1)
+        return f"{_last_sequencer:016X}"
+
+
 def minio_event(bucket: str, key: str, event_name: str, *, size: int, etag: str = "",
                 content_type: str = "", user_metadata: Optional[Dict[str, str]] = None,
                 event_time: Optional[_dt.datetime] = None, source_ip: str = "127.0.0.1",
@@ -62,7 +74,7 @@ def minio_event(bucket: str, key: str, event_name: str, *, size: int, etag: str 
     """A MinIO bucket-notification event for one created object (MinIO's own shape)."""
     when = (event_time or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
     stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-    sequencer = f"{time.time_ns():X}"
+    sequencer = _next_sequencer()
     obj: Dict[str, Any] = {
         "key": urllib.parse.quote_plus(key, safe=""),
         "size": size,

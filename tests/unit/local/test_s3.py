@@ -219,3 +219,13 @@ def test_a_crashed_server_is_reported(tmp_path, caplog) -> None:
         assert "exited unexpectedly (status -9)" in caplog.text
     finally:
         endpoint.stop()
+
+
+def test_event_sequencers_are_unique_per_creation(s3_endpoint: S3Endpoint, store: S3Store,
+                                                  bucket: str) -> None:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: store.put_bytes(bucket, f"same/{i % 3}", b"same"), range(24)))
+    events = collect_events(s3_endpoint, 24, bucket=bucket)
+    assert len({e["Records"][0]["s3"]["object"]["sequencer"] for e in events}) == 24
