@@ -1,0 +1,19 @@
+"""`python -m bench` runs end to end and prints its table (tiny counts; speed is not asserted here)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_bench_prints_its_table() -> None:
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "bench", "--sync", "5", "--uploads", "3", "--gap", "0.05"],
+                          cwd=root, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for row in ("/bin/sh direct", "oscar-local POST /run", "upload -> job script start", "ratio"):
+        assert row in out, out
+    line = next(l for l in out.splitlines() if l.startswith("oscar-local POST /run"))
+    n, p50, p99 = line.split()[-3:]
+    assert int(n) == 5 and 0 < float(p50) <= float(p99)
