@@ -208,6 +208,19 @@ def test_oversized_bodies_get_a_clear_413(admin: requests.Session, local_cluster
     assert resp.status_code == 413
 
 
+def test_run_bodies_neither_json_nor_base64_say_so(local_cluster: Any, make_service: Any) -> None:
+    svc = make_service(script='cat "$INPUT_FILE_PATH"')
+    headers = {"Authorization": f"Bearer {svc['token']}"}
+    for body in (b"not base64 !!", "ünïcode".encode(), b"\xff\xfe", b"[1,2"):
+        resp = requests.post(f"{local_cluster.endpoint}/run/{svc['name']}", data=body, headers=headers)
+        # as on a cluster the invocation answers 200; the exit status and the text say what went wrong
+        assert resp.status_code == 200
+        assert resp.headers["X-Oscar-Exit-Code"] == "1"
+        assert "neither JSON nor base64" in resp.text
+    resp = requests.post(f"{local_cluster.endpoint}/run/{svc['name']}", data=b'{"a": 1}', headers=headers)
+    assert resp.headers["X-Oscar-Exit-Code"] == "0" and resp.text.rstrip().endswith('{"a": 1}')
+
+
 # --------------------------------------------------------------------------- jobs and logs
 
 def test_logs_bad_queries_and_unknown_jobs(admin: requests.Session, make_service: Any) -> None:
