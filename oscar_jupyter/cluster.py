@@ -329,8 +329,11 @@ class Cluster:
         service dict, or a list of those. Every service is validated first, and
         the cluster is asked which exist before anything is written, so an
         invalid definition or refused credentials leave the cluster untouched.
-        With `cluster_id`, only the FDL services under that cluster key are
-        applied; otherwise all of them are applied to this cluster.
+        If the cluster still refuses one, the services this call created are
+        deleted again (updates stay: secrets the server blanks could not be
+        restored) and the error says so. With `cluster_id`, only the FDL services
+        under that cluster key are applied; otherwise all of them are applied to
+        this cluster.
         """
         from .service import Service, specs_of
         specs = specs_of(source)
@@ -348,6 +351,7 @@ class Cluster:
             self._remember_spec_secrets(spec.to_dict())
         existing = {s.name: self.exists(s.name) for s in specs}
         applied: List[Service] = []
+        created: List[str] = []
         for spec in specs:
             data = spec.to_dict()
             try:
@@ -357,17 +361,14 @@ class Cluster:
                 else:
                     try:
                         self.create(data)
+                        created.append(spec.name)
                         logger.info("Created service %r on %s.", spec.name, self.endpoint)
                     except errors.Conflict:
                         self.update(data)
                         logger.info("Updated service %r on %s (created meanwhile).",
                                     spec.name, self.endpoint)
             except errors.OscarError as exc:
-                done = [s.name for s in applied]
-                exc.applied = done  # type: ignore[attr-defined]
-                if done:
-                    logger.error("Applying stopped at %r; already applied: %s.", spec.name,
-                                 ", ".join(done))
+                self._roll_back(exc, spec.name, created, [s.name for s in applied])
                 raise
             applied.append(Service(self, spec.name))
         for svc in applied:
@@ -376,6 +377,29 @@ class Cluster:
             else:
                 svc.refresh()
         return applied
+
+    def _roll_back(self, exc: errors.OscarError, failed: str, created: List[str],
+                   applied: List[str]) -> None:
+        """After a write failed mid-apply: delete the services this apply created, and
+        say on `exc` which ones were removed and which updates stay."""
+        removed = []
+        for name in reversed(created):
+            try:
+                self.delete(name, check_buckets=False)
+                removed.append(name)
+            except errors.OscarError as err:
+                logger.error("Could not remove %r after the failed apply: %s", name, err)
+        kept = [n for n in applied if n not in removed]
+        exc.rolled_back = removed  # type: ignore[attr-defined]
+        exc.applied = kept  # type: ignore[attr-defined]
+        notes = []
+        if removed:
+            notes.append(f"removed again: {', '.join(removed)}")
+        if kept:
+            notes.append(f"updated and kept: {', '.join(kept)}")
+        if notes:
+            exc.message = f"{exc.message} (applying stopped at {failed!r}; {'; '.join(notes)})"
+            logger.error("Applying stopped at %r; %s.", failed, "; ".join(notes))
 
     def _remember_spec_secrets(self, data: Dict[str, Any]) -> None:
         """Remember a definition's secret values (env secrets, provider keys, cluster

@@ -170,3 +170,21 @@ def test_jobs_logs_and_storage(cluster, tmp_path):
             storage.read(f"{name}/in/one.txt")
     finally:
         cluster.delete(name, check_buckets=False)
+
+
+def test_a_service_the_cluster_refuses_rolls_back_the_ones_created(cluster):
+    first, second = "tr-a-" + uuid.uuid4().hex[:6], "tr-b-" + uuid.uuid4().hex[:6]
+    # valid by the schema, but oscar-local watches only its own storage for inputs: 400
+    fdl = {"functions": {"oscar": [
+        {"c": {"name": first, "image": "x", "script": "echo"}},
+        {"c": {"name": second, "image": "x", "script": "echo",
+               "input": [{"storage_provider": "minio.other", "path": "other-bucket/in"}]}}]},
+        "storage_providers": {"minio": {"other": {"endpoint": "https://minio.example.org",
+                                                  "access_key": "ak", "secret_key": "sk-secret-value",
+                                                  "verify": True}}}}
+    with pytest.raises(errors.InvalidDefinition) as info:
+        cluster.apply(fdl)
+    assert "cluster rejected service" in str(info.value) and f"removed again: {first}" in str(info.value)
+    assert info.value.rolled_back == [first] and info.value.applied == []
+    assert not cluster.exists(first) and not cluster.exists(second)
+    assert "sk-secret-value" not in str(info.value)
