@@ -217,8 +217,16 @@ def test_services_table_filter_fdl_and_token_never_rendered(cluster: Any, gray: 
     assert isinstance(panel.detail.children[0], InvokePanel)
     assert panel.detail.children[0].service.value == "panels-gray"
     panel.row_buttons["panels-gray"]["jobs"].click()
-    assert isinstance(panel.detail.children[0], JobsPanel)
+    jobs = panel.detail.children[0]
+    assert isinstance(jobs, JobsPanel)
+    jobs.auto_refresh = True
+    assert jobs.auto_refresh
+    panel.row_buttons["panels-gray"]["token"].click()  # replacing the detail closes the monitor
+    assert not jobs.auto_refresh and jobs.comm is None and jobs.table.comm is None
+    box = panel.detail.children[0].children[1]
+    box.reveal()
     panel.close()
+    assert box.field.value == "" and box.field.comm is None and panel.comm is None
 
 
 def test_services_delete_asks_first(cluster: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import threading
 from typing import Any, Callable, Optional, TypeVar
 
@@ -49,6 +50,7 @@ class Panel(widgets.VBox):
     """Base of the panels: `title`, a `status` line, `error` text, and a stoppable worker."""
 
     panel_title = "OSCAR"
+    closes_children = True
 
     def __init__(self, cluster: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -69,6 +71,9 @@ class Panel(widgets.VBox):
     def set_status(self, text: str, kind: str = "info") -> None:
         """Show one line of status; `kind` is info, busy, ok or error."""
         style = _STATUS_STYLE.get(kind, _STATUS_STYLE["info"])
+        redact = getattr(self.cluster, "redact", None)
+        if kind == "error" and callable(redact):
+            text = redact(text)  # an unexpected error's text could quote a credential
         self.status.value = f'<span class="oscar-status-{kind}" style="{style}">{html.escape(text)}</span>'
         if kind == "error":
             self.last_error = text
@@ -77,8 +82,6 @@ class Panel(widgets.VBox):
 
     def status_text(self) -> str:
         """The status line as plain text (for code and tests)."""
-        import re
-
         return html.unescape(re.sub(r"<[^>]+>", "", self.status.value))
 
     def guarded(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> Optional[T]:
@@ -125,9 +128,25 @@ class Panel(widgets.VBox):
         return worker is not None and worker.is_alive()
 
     def close(self) -> None:
-        """Stop the worker, then close the widget tree."""
+        """Stop the worker, then close the panel and every widget in it."""
         self.stop_worker()
+        for child in list(self.children):
+            close_tree(child)
         super().close()
+
+
+def close_tree(widget: widgets.Widget) -> None:
+    """Close `widget` and its descendants (a Box's close leaves its children open).
+
+    Widgets with `closes_children` (panels, the token box) run their own close
+    first: it stops threads and clears secrets while the children still exist.
+    """
+    if getattr(widget, "closes_children", False):
+        widget.close()
+        return
+    for child in list(getattr(widget, "children", ())):
+        close_tree(child)
+    widget.close()
 
 
 def pre(text: str, max_height: str = "20em") -> str:

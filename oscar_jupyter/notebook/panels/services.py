@@ -18,7 +18,7 @@ import yaml
 from oscar_jupyter import fdl as fdl_module
 from oscar_jupyter.errors import InvalidDefinition, OscarError
 
-from .base import Panel, pre
+from .base import Panel, close_tree, pre
 from .invoke import InvokePanel
 from .jobs import JobsPanel
 
@@ -101,9 +101,13 @@ class TokenBox(widgets.HBox):
             self._timer.cancel()
             self._timer = None
 
+    closes_children = True
+
     def close(self) -> None:
-        """Clear the token, then close."""
+        """Clear the token, then close the box and its widgets."""
         self.hide()
+        for child in list(self.children):
+            child.close()
         super().close()
 
 
@@ -244,11 +248,10 @@ class ServicesPanel(Panel):
                 if needle in s.name.lower() or needle in str(_spec(s).get("image", "")).lower()]
 
     def _set_detail(self, widget: Optional[widgets.Widget]) -> None:
-        for old in self.detail.children:
-            old.close()
-            for child in getattr(old, "children", ()):
-                child.close()
+        old = list(self.detail.children)
         self.detail.children = [widget] if widget is not None else []
+        for previous in old:
+            close_tree(previous)  # stops a jobs monitor's thread, clears a revealed token
 
     def _draw(self) -> None:
         cells: List[widgets.Widget] = [widgets.HTML(f"<b>{h}</b>") for h in
