@@ -135,11 +135,13 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
 def _restore_hidden(providers: dict[str, Any], old: dict[str, Any]) -> None:
     """Keep stored credentials where an update sends back ``"hidden"`` or blanks."""
     for kind, entries in providers.items():
-        if kind == "minio" or not isinstance(entries, dict):
+        if not isinstance(entries, dict):
             continue
         for ident, conf in entries.items():
+            if (kind, ident) == ("minio", "default"):
+                continue  # always the server's own provider
             prev = ((old.get(kind) or {}).get(ident)) or {}
-            if not isinstance(conf, dict):
+            if not isinstance(conf, dict) or not isinstance(prev, dict):
                 continue
             for field in _SECRET_FIELDS:
                 if conf.get(field) in (HIDDEN, "") and prev.get(field):

@@ -159,12 +159,14 @@ def test_provider_and_cluster_credentials_are_hidden_and_kept(admin: requests.Se
                                                               local_cluster: Any) -> None:
     svc = make_service(
         storage_providers={"s3": {"aws": {"access_key": "AKIAEXAMPLE", "secret_key": "aws-secret-1",
-                                          "region": "eu-west-1"}}},
+                                          "region": "eu-west-1"}},
+                           "minio": {"other": {"endpoint": "https://minio.example", "access_key": "mk",
+                                               "secret_key": "minio-secret-3", "region": "", "verify": True}}},
         clusters={"other": {"endpoint": "https://other.example", "auth_user": "u", "auth_password": "pw-2",
                             "ssl_verify": True}},
         output=[{"storage_provider": "s3.aws", "path": "somebucket/out"}])
     text = admin.get(admin.url(f"/system/services/{svc['name']}")).text
-    for secret in ("aws-secret-1", "pw-2", local_cluster.password):
+    for secret in ("aws-secret-1", "pw-2", "minio-secret-3", local_cluster.password):
         assert secret not in text
     assert svc["storage_providers"]["s3"]["aws"]["secret_key"] == "hidden"
     assert svc["clusters"]["other"]["auth_password"] == "hidden"
@@ -172,6 +174,7 @@ def test_provider_and_cluster_credentials_are_hidden_and_kept(admin: requests.Se
     stored = stored_definition(local_cluster, svc["name"])
     assert stored["storage_providers"]["s3"]["aws"]["secret_key"] == "aws-secret-1"
     assert stored["clusters"]["other"]["auth_password"] == "pw-2"
+    assert stored["storage_providers"]["minio"]["other"]["secret_key"] == "minio-secret-3"
 
 
 def stored_definition(local_cluster: Any, name: str) -> dict:
