@@ -66,6 +66,19 @@ def test_one_upload_one_job_with_states_times_and_log(local_cluster: Any, make_s
     assert s3_client.get_object(name, "out/a.txt").read() == b"alpha"
 
 
+def test_keys_with_spaces_plus_and_unicode(local_cluster: Any, make_service: Any, s3_client: Any) -> None:
+    svc = make_service(script=COPY_SCRIPT)
+    name = svc["name"]
+    keys = ["in/a b.txt", "in/c+d.txt", "in/ünï cödé.txt", "in/sub/dir/e%20f.txt"]
+    for key in keys:
+        s3_client.put_object(name, key, io.BytesIO(key.encode()), len(key.encode()))
+    jobs = wait_finished(local_cluster, name, len(keys))
+    time.sleep(0.5)
+    assert len(jobs_of(local_cluster, name)) == len(keys)
+    assert {v["status"] for v in jobs.values()} == {"Succeeded"}
+    assert outputs(s3_client, name) == sorted("out/" + k.rsplit("/", 1)[1] for k in keys)
+
+
 def test_markers_and_preexisting_objects_start_nothing(local_cluster: Any, make_service: Any,
                                                        s3_client: Any, unique_name: str) -> None:
     bucket = unique_name
