@@ -237,6 +237,8 @@ def load_ipython_extension(ip: Any) -> OscarMagics:
             return existing
     magics = OscarMagics(shell=ip)  # IPython's Magics.__init__ adds it to ip.configurables
     ip.register_magics(magics)
+    from .completion import install
+    install(ip)
     if magics not in ip.configurables:
         ip.configurables.append(magics)
     return magics

@@ -542,3 +542,13 @@ def test_input_words(tmp_path, monkeypatch):
     assert inputs.many(["v", "s"], ns) == [1, 2, "text"]
     with pytest.raises(errors.InvalidInput):
         inputs.many(["nomatch*.gif"], ns)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_tab_completion(shell, services):
+    assert shell.complete("se", "%oscar se")[1] == ["services"]
+    _, found = shell.complete("", "%oscar run mg-e")
+    assert services["echo"] in found and services["copy"] not in found
+    assert shell.complete("ser", "%oscar panel ser")[1] == ["services"]
+    shell.user_ns["zz_input_var"] = 1
+    assert "zz_input_var" in shell.complete("zz_", f"%oscar run {services['echo']} zz_")[1]
