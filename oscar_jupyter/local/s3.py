@@ -498,8 +498,35 @@ _SUBRESOURCES = frozenset({"acl", "tagging", "retention", "legal-hold", "torrent
                            "select", "attributes", "renameObject"})
 
 
+class _KeyLocks:
+    """One lock per (bucket, key) in use, so writes to one key are handled one at a time."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: Dict[Tuple[str, str], List[Any]] = {}
+
+    def acquire(self, name: Tuple[str, str]) -> None:
+        with self._guard:
+            entry = self._locks.setdefault(name, [threading.Lock(), 0])
+            entry[1] += 1
+        entry[0].acquire()
+
+    def release(self, name: Tuple[str, str]) -> None:
+        with self._guard:
+            entry = self._locks[name]
+            entry[0].release()
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[name]
+
+
 class _Middleware:
-    """WSGI middleware around moto: events, mirroring, and no moto admin API."""
+    """WSGI middleware around moto: events, mirroring, and no moto admin API.
+
+    A write to a key holds that key's lock from moto's handling to the mirror
+    and the event, so the object mirrored and announced is the one this
+    request created, also when clients write one key concurrently.
+    """
 
     def __init__(self, app: Callable, backend_of: Callable[[], Any], mirror: _Mirror,
                  emit: Callable[[dict], None], host: str, port_ref: List[int],
@@ -511,6 +538,7 @@ class _Middleware:
         self.emit = emit
         self.host = host
         self.port_ref = port_ref
+        self.key_locks = _KeyLocks()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
@@ -531,6 +559,19 @@ class _Middleware:
             start_response("403 Forbidden", [("Content-Type", "application/xml"),
                                              ("Content-Length", str(len(body)))])
             return [body]
+        mutating = method in ("PUT", "POST", "DELETE")
+        bucket_part, _, key_part = path.lstrip("/").partition("/")
+        lock_name = (bucket_part, key_part) if mutating and key_part else None
+        if lock_name is not None:
+            self.key_locks.acquire(lock_name)
+        try:
+            return self._handle(environ, start_response, method, path, query)
+        finally:
+            if lock_name is not None:
+                self.key_locks.release(lock_name)
+
+    def _handle(self, environ: dict, start_response: Callable, method: str, path: str,
+                query: str) -> Any:
         status_box: List[int] = []
 
         def capture(status: str, headers: list, exc_info: Any = None) -> Any:
@@ -584,22 +625,30 @@ class _Middleware:
                 # ?tagging, ?acl, ?retention...: the object's bytes did not change
                 return
             copy = "HTTP_X_AMZ_COPY_SOURCE" in environ
-            self.mirror.object_written(bucket, key, current)
-            self._announce(bucket, key, current,
-                           "s3:ObjectCreated:Copy" if copy else "s3:ObjectCreated:Put", environ)
+            self._created(bucket, key, current,
+                          "s3:ObjectCreated:Copy" if copy else "s3:ObjectCreated:Put", environ)
         elif method == "POST" and "uploadId" in query:
-            self.mirror.object_written(bucket, key, current)
-            self._announce(bucket, key, current, "s3:ObjectCreated:CompleteMultipartUpload", environ)
+            self._created(bucket, key, current, "s3:ObjectCreated:CompleteMultipartUpload", environ)
+
+    def _created(self, bucket: str, key: str, fake_key: Any, name: str, environ: dict) -> None:
+        event = self._event(bucket, key, fake_key, name, environ)
+        try:
+            self.mirror.object_written(bucket, key, fake_key)
+        except ValueError:
+            # deleted (multi-object delete) while we copied it: nothing to keep
+            log.info("%s/%s was deleted while being persisted", bucket, key)
+            self.mirror.object_deleted(bucket, key)
+        self.emit(event)
 
     def _reconcile_deleted(self, bucket: str, fake_bucket: Any) -> None:
         for _data, _meta_path, meta in list(self.mirror.keys(bucket)):
             if fake_bucket.keys.get(meta.get("key")) is None:
                 self.mirror.object_deleted(bucket, meta["key"])
 
-    def _announce(self, bucket: str, key: str, fake_key: Any, name: str, environ: dict) -> None:
+    def _event(self, bucket: str, key: str, fake_key: Any, name: str, environ: dict) -> dict:
         meta = dict(fake_key.metadata)
         user = {k: v for k, v in meta.items() if k.lower().startswith("x-amz-meta-")}
-        self.emit(minio_event(
+        return (minio_event(
             bucket, key, name, size=int(fake_key.size), etag=fake_key.etag,
             content_type=str(meta.get("Content-Type") or meta.get("content-type") or ""),
             user_metadata=user, source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
