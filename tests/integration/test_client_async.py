@@ -104,3 +104,22 @@ def test_job_without_output_files_gives_the_printed_text(local_cluster):
     finally:
         c.delete(name, check_buckets=False)
         oj.disconnect(c)
+
+
+def test_quiet_supervisor_logs_still_pair_jobs_and_outputs(local_cluster):
+    """log_level CRITICAL hides the lines naming the object key: jobs are paired by order
+    and outputs by stem."""
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password,
+                   id="async-quiet")
+    name = "tq-" + uuid.uuid4().hex[:8]
+    [svc] = c.apply({"name": name, "image": "x", "log_level": "CRITICAL", "script": SCRIPT,
+                     "input": [{"storage_provider": "minio.default", "path": f"{name}/in"}],
+                     "output": [{"storage_provider": "minio.default", "path": f"{name}/out"}]})
+    try:
+        batch = svc.submit({f"q{i}.txt": f"quiet {i}" for i in range(4)}, timeout=60, progress=False,
+                           concurrency=1)
+        assert [i.result.text for i in batch] == [f"QUIET {i}" for i in range(4)]
+        assert len({i.job for i in batch}) == 4 and all(i.job for i in batch)
+    finally:
+        c.delete(name, check_buckets=False)
+        oj.disconnect(c)
