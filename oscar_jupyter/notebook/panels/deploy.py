@@ -24,7 +24,7 @@ import yaml
 from oscar_jupyter import fdl as fdl_module
 from oscar_jupyter.errors import InvalidDefinition, OscarError
 
-from .base import Panel, pre
+from .base import Panel
 
 log = logging.getLogger(__name__)
 

@@ -27,14 +27,6 @@ _COLOURS = {"Succeeded": "#26a269", "Failed": "#c01c28", "Running": "#1a5fb4",
             "Pending": "#986a00", "Suspended": "#777"}
 
 
-def _job_field(job: Any, *names: str) -> Any:
-    for name in names:
-        value = job.get(name) if isinstance(job, dict) else getattr(job, name, None)
-        if value not in (None, ""):
-            return value
-    return None
-
-
 def _when(value: Any) -> str:
     if value is None:
         return ""
@@ -42,8 +34,8 @@ def _when(value: Any) -> str:
     return text.replace("T", " ").replace("+00:00", "Z")
 
 
-def _time_cell(job: Any, *names: str) -> widgets.HTML:
-    text = html.escape(_when(_job_field(job, *names)))
+def _time_cell(value: Any) -> widgets.HTML:
+    text = html.escape(_when(value))
     return widgets.HTML(f'<span style="white-space:nowrap">{text}</span>')
 
 
@@ -141,13 +133,13 @@ class JobsPanel(Panel):
         everything = jobs if wanted is None else list(svc.jobs())
         if self.run is not None:  # only the jobs that appeared after the run's uploads
             known = set(self.run.known_jobs)
-            jobs = [j for j in jobs if _job_field(j, "name") not in known]
-            everything = [j for j in everything if _job_field(j, "name") not in known]
+            jobs = [j for j in jobs if j.name not in known]
+            everything = [j for j in everything if j.name not in known]
         with self._lock:
             self.jobs = jobs
             self.counts = {}
             for job in everything:
-                status = str(_job_field(job, "status") or "Unknown")
+                status = str(job.status or "Unknown")
                 self.counts[status] = self.counts.get(status, 0) + 1
             self._draw()
         summary = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items())) or "no jobs"
@@ -156,7 +148,7 @@ class JobsPanel(Panel):
 
     def show_log(self, job: Any) -> str:
         """Show (and return) the log of a job, given its name or the job."""
-        name = job if isinstance(job, str) else _job_field(job, "name", "id")
+        name = job if isinstance(job, str) else job.name
         svc = self.cluster.service(self.service.value)
         text = svc.logs(name)
         self.log_title.value = f"<b>Log of {html.escape(name)}</b>"
@@ -203,8 +195,7 @@ class JobsPanel(Panel):
         cells: List[widgets.Widget] = list(header)
         self.job_buttons = {}
         for job in self.jobs:
-            name = str(_job_field(job, "name", "id"))
-            status = str(_job_field(job, "status") or "")
+            name, status = job.name, str(job.status or "")
             button = widgets.Button(description=name, tooltip=f"Show the log of {name}",
                                     layout=widgets.Layout(width="auto"))
             button.on_click(lambda _b, n=name: self.guarded(self.show_log, n))
@@ -213,9 +204,8 @@ class JobsPanel(Panel):
             cells += [button,
                       widgets.HTML(f'<span class="oscar-job-status" style="color:{colour}">'
                                    f'{html.escape(status)}</span>'),
-                      _time_cell(job, "creation_time", "created"),
-                      _time_cell(job, "start_time", "started"),
-                      _time_cell(job, "finish_time", "finished")]
+                      _time_cell(job.creation_time), _time_cell(job.start_time),
+                      _time_cell(job.finish_time)]
         self.table.children = cells
         total = sum(self.counts.values())
         done = sum(self.counts.get(s, 0) for s in FINISHED)

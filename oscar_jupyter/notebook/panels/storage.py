@@ -28,16 +28,8 @@ LINK_LIMIT = 5 * 1024 * 1024          # largest object offered as a data: downlo
 
 
 def _entry(item: Any) -> Tuple[str, bool, Optional[int]]:
-    """(name relative to the listed folder, is_folder, size) of one listing entry."""
-    if isinstance(item, str):
-        return item.rstrip("/").rsplit("/", 1)[-1] + ("/" if item.endswith("/") else ""), \
-            item.endswith("/"), None
-    get = item.get if isinstance(item, dict) else (lambda k, d=None: getattr(item, k, d))
-    name = str(get("name") or get("key") or get("object_name") or "")
-    is_dir = bool(get("is_dir") or get("is_folder") or name.endswith("/"))
-    size = get("size")
-    base = name.rstrip("/").rsplit("/", 1)[-1]
-    return base, is_dir, (int(size) if isinstance(size, (int, float)) else None)
+    """(name inside the listed folder, is_folder, size) of a `storage.ObjectInfo`."""
+    return item.name, bool(item.is_dir), item.size
 
 
 def _human(size: Optional[int]) -> str:
@@ -116,8 +108,7 @@ class StoragePanel(Panel):
     def refresh(self) -> None:
         """List the current location."""
         if not self.path:
-            raw = self.storage.buckets()
-            self.entries = [(str(getattr(b, "name", b)), True, None) for b in raw]
+            self.entries = [(bucket, True, None) for bucket in self.storage.buckets()]
         else:
             self.entries = [_entry(item) for item in self.storage.ls(self.path)]
             self.entries = [e for e in self.entries if e[0]]
@@ -164,8 +155,7 @@ class StoragePanel(Panel):
 
     def fetch(self, name: str) -> bytes:
         """The content of object `name` in the current folder."""
-        data = self.storage.get(self._object(name))
-        return data if isinstance(data, bytes) else Path(data).read_bytes()
+        return self.storage.read(self._object(name))
 
     def download(self, name: str, folder: Optional[str] = None) -> Path:
         """Save object `name` into `folder` (default: the panel's) and offer a download link."""
