@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import mimetypes
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -247,13 +248,14 @@ class Storage:
                 raise errors.InvalidInput(f"{path!r} ends in '/' but the data has no name.",
                                           hint="Give the full object path, e.g. 'bucket/in/name.png'.")
             key = key + local.name
+        content_type = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
         bar = None
         try:
             if local is not None:
                 size = local.stat().st_size
                 bar = _Progress(f"upload {local.name}") if _want_progress(progress, size) else None
                 self.client.fput_object(bucket, key, str(local), progress=bar,
-                                        content_type=content_type or "application/octet-stream")
+                                        content_type=content_type)
             else:
                 if isinstance(source, (bytes, bytearray, memoryview)):
                     raw = bytes(source)
@@ -262,7 +264,7 @@ class Storage:
                     raw, _ = codecs.payload(source)
                 bar = _Progress(f"upload {key.rsplit('/', 1)[-1]}") if _want_progress(progress, len(raw)) else None
                 self.client.put_object(bucket, key, io.BytesIO(raw), len(raw), progress=bar,
-                                       content_type=content_type or "application/octet-stream")
+                                       content_type=content_type)
         except errors.OscarError:
             raise
         except Exception as exc:
