@@ -30,6 +30,7 @@ echo '{"n": 1}' > "$TMP_OUTPUT_DIR/b.json"
 mkdir -p "$TMP_OUTPUT_DIR/sub" && printf 'three' > "$TMP_OUTPUT_DIR/sub/c.txt" """,
     "text": 'echo "Größe: $(wc -c < "$INPUT_FILE_PATH") bytes"',
     "npy": """python3 -c 'import numpy as np, os; np.save(os.environ["TMP_OUTPUT_DIR"] + "/x.npy", np.arange(6).reshape(2, 3))'""",
+    "genpng": """python3 -c 'import os; from PIL import Image; Image.new("RGB", (2, 2)).save(os.environ["TMP_OUTPUT_DIR"] + "/g.png")'""",
     "fail": 'echo "about to fail"; echo "Traceback: bad input" >&2; exit 3',
     "slow": "sleep 4; echo late",
 }
@@ -167,3 +168,22 @@ def test_secrets_printed_by_a_script_are_redacted(local_cluster):
     finally:
         c.delete(name)
         oj.disconnect(c)
+
+
+def _inputs(tmp_path):
+    path = tmp_path / "in.bin"
+    path.write_bytes(b"\x00\x01 file")
+    return {
+        "pil": _png((3, 3)), "ndarray-image": np.zeros((3, 3, 3), np.uint8), "ndarray": np.ones(4),
+        "bytes": b"\xff\x00raw", "str": "ünïcode ✓", "dict": {"k": ["é", 1]}, "path": path,
+        "oscar-files": codecs.oscar_files(b"\x89PNG fake", file_format="png", extra=1),
+    }
+
+
+@pytest.mark.parametrize("kind,expected", [("genpng", ImageResult), ("predict", PredictionResult),
+                                           ("zip", FilesResult), ("text", TextResult), ("npy", ArrayResult)])
+def test_every_data_type_with_every_response_kind(services, tmp_path, kind, expected):
+    for label, data in _inputs(tmp_path).items():
+        result = services[kind].run(data)
+        assert isinstance(result, expected), (label, result)
+        assert result.input is data and result.elapsed > 0
