@@ -229,7 +229,7 @@ class RefreshTokenAuth(_BearerBase):
             response = self._session.post(self.token_endpoint, data=data, timeout=self.timeout,
                                           verify=self.ssl_verify,
                                           headers={"Accept": "application/json"})
-        except requests.Timeout as exc:
+        except requests.Timeout:
             raise errors.Timeout(f"The token endpoint {self.token_endpoint} did not answer in "
                                  f"{self.timeout:.0f} s.", hint="Try again later.") from None
         except requests.RequestException as exc:
@@ -270,7 +270,7 @@ class OidcAgentAuth(_BearerBase):
 
     def __init__(self, account: str, *, min_valid_period: int = 60) -> None:
         try:
-            import liboidcagent  # noqa: F401
+            import liboidcagent  # noqa: F401  (optional dependency: present?)
         except ImportError:
             raise errors.ConfigError(
                 "oidc-agent accounts need the optional package 'liboidcagent', which is not installed.",

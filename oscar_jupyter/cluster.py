@@ -9,10 +9,8 @@ password or token. Works with Manager v3.7 and v4.x response shapes.
 from __future__ import annotations
 
 import logging
-import time
 import warnings
-from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
@@ -21,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import errors
-from .auth import BasicAuth, BearerAuth, Credentials, parse_bool
+from .auth import Credentials, parse_bool
 
 logger = logging.getLogger(__name__)
 

@@ -146,7 +146,7 @@ def _image_bytes(data: Any, fmt: str) -> bytes:
             image.load()
         except Exception as exc:
             raise errors.InvalidInput(f"The data is not an image PIL can read ({exc}).",
-                                      hint=f"Use encoding='base64' to send it as it is.") from exc
+                                      hint="Use encoding='base64' to send it as it is.") from exc
     out = io.BytesIO()
     if fmt == "JPEG" and image.mode not in ("RGB", "L", "CMYK"):
         image = image.convert("RGB")

@@ -18,13 +18,13 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from urllib3.util.retry import Retry
 
 from . import errors
-from .auth import (BasicAuth, BearerAuth, ClusterSettings, Credentials, EGI_CLIENT_ID,
-                   EGI_TOKEN_ENDPOINT, OidcAgentAuth, RefreshTokenAuth, default_oscar_cli_config,
+from .auth import (BasicAuth, ClusterSettings, Credentials, EGI_CLIENT_ID,
+                   EGI_TOKEN_ENDPOINT, RefreshTokenAuth, default_oscar_cli_config,
                    parse_bool, read_oscar_cli_config)
 from .cluster import Cluster
 

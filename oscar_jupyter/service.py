@@ -1,7 +1,6 @@
 """`Service`: a handle on one deployed service - run, map, submit, jobs, logs, diff, delete."""
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os

@@ -1,10 +1,6 @@
 """Synchronous invocation against a real oscar-local: every data type in, every response kind out."""
 from __future__ import annotations
 
-import io
-import json
-import zipfile
-
 import numpy as np
 import pytest
 from PIL import Image
