@@ -188,3 +188,16 @@ def test_a_service_the_cluster_refuses_rolls_back_the_ones_created(cluster):
     assert info.value.rolled_back == [first] and info.value.applied == []
     assert not cluster.exists(first) and not cluster.exists(second)
     assert "sk-secret-value" not in str(info.value)
+
+
+def test_apply_only_the_services_of_one_cluster_key(cluster):
+    a, b = "tk-a-" + uuid.uuid4().hex[:6], "tk-b-" + uuid.uuid4().hex[:6]
+    fdl = {"functions": {"oscar": [{"here": {"name": a, "image": "x", "script": "echo"}},
+                                   {"elsewhere": {"name": b, "image": "x", "script": "echo"}}]}}
+    try:
+        applied = cluster.apply(fdl, cluster_id="here")
+        assert [s.name for s in applied] == [a]
+        assert cluster.exists(a) and not cluster.exists(b)
+    finally:
+        if cluster.exists(a):
+            cluster.delete(a)
