@@ -246,6 +246,31 @@ def test_bucket_create_refuses_bad_names(admin: requests.Session, bad: Any) -> N
     assert resp.status_code == 400 and "bucket_name" in resp.text
 
 
+@pytest.mark.parametrize("bad", ["..", "a b", "AB", "ünï", "a" * 64, "x", "-ab", "a..b"])
+def test_bucket_paths_refuse_bad_names(admin: requests.Session, bad: str) -> None:
+    for method, path, body in (("GET", f"/system/buckets/{bad}", None), ("DELETE", f"/system/buckets/{bad}", None),
+                               ("POST", f"/system/buckets/{bad}/presign", {"object_key": "k", "operation": "download"})):
+        resp = admin.request(method, admin.url(path), json=body)
+        assert resp.status_code in (400, 404), (method, path, resp.status_code)
+        if resp.status_code == 400:
+            assert "bucket name" in resp.text
+
+
+def test_update_with_wrong_fields_changes_nothing(admin: requests.Session, make_service: Any) -> None:
+    svc = make_service(script="echo before", memory="128Mi")
+    for patch, field in (({"memory": "lots"}, "memory"), ({"script": ["echo"]}, "script"),
+                         ({"input": [{"storage_provider": "minio.default", "path": "Bad_Bucket/in"}]}, "input[0].path")):
+        body = dict(svc, **patch)
+        resp = post_json(admin, "/system/services", body, "PUT")
+        assert resp.status_code == 400 and field in resp.text, resp.text
+    after = admin.get(admin.url(f"/system/services/{svc['name']}")).json()
+    assert after == svc
+    big = dict(svc, script="#" * (5 * 1024 * 1024))
+    resp = post_json(admin, "/system/services", big, "PUT")
+    assert resp.status_code == 413
+    assert admin.get(admin.url(f"/system/services/{svc['name']}")).json() == svc
+
+
 def test_bucket_endpoints_bad_input(admin: requests.Session, unique_name: str) -> None:
     bucket = unique_name
     assert post_json(admin, "/system/buckets", b"{oops").status_code == 400
