@@ -40,6 +40,7 @@ import base64
 import binascii
 import io
 import json
+import logging
 import os
 import re
 import zipfile
@@ -50,6 +51,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from . import errors
 from .results import (ArrayResult, BytesResult, DetectionResult, FilesResult, ImageResult,
                       JSONResult, PDFResult, PredictionResult, Result, TextResult)
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ENCODINGS", "Encoded", "encode", "payload", "choose_encoding", "oscar_files",
            "decode", "result_from_bytes", "sniff", "split_log", "failure_in_log", "failure_in_output",
@@ -423,6 +426,8 @@ def _structured_from_text(text: str) -> Optional[Any]:
                 continue
     matches = _RETURN_LINE.findall(stripped)
     for candidate in reversed(matches):
+        if len(candidate) > MAX_LITERAL:
+            continue
         try:
             return ast.literal_eval(candidate)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -457,10 +462,22 @@ def result_from_bytes(data: bytes, *, name: Optional[str] = None, log: str = "",
     return BytesResult(data, **common)
 
 
+#: a zip answer unpacking to more than this stays a BytesResult (a zip bomb guard)
+MAX_UNZIPPED = 1 << 30
+#: longest `return: <repr>` value read with ast.literal_eval
+MAX_LITERAL = 1 << 20
+
+
 def _files_result(data: bytes, **common: Any) -> Result:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        names = [i.filename for i in archive.infolist() if not i.is_dir()]
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        total = sum(i.file_size for i in infos)
+        if total > MAX_UNZIPPED:
+            logger.warning("The zip answer would unpack to %d bytes; kept as bytes (limit %d).",
+                           total, MAX_UNZIPPED)
+            return BytesResult(data, **common)
+        names = [i.filename for i in infos]
         files = {n: result_from_bytes(archive.read(n), name=n) for n in names}
     except (zipfile.BadZipFile, RuntimeError, ValueError, OSError, EOFError):
         return BytesResult(data, **common)

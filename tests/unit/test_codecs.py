@@ -253,3 +253,12 @@ def test_failure_shown_in_output_without_an_exit_code(output, failed):
         assert isinstance(codecs.decode(output.encode()), TextResult)
     # oscar-local's exit-code header is authoritative: status 0 means it worked
     assert isinstance(codecs.decode(output.encode(), headers={"X-Oscar-Exit-Code": "0"}), TextResult)
+
+
+def test_zip_bomb_is_kept_as_bytes(monkeypatch):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("big.txt", b"0" * 200_000)
+    monkeypatch.setattr(codecs, "MAX_UNZIPPED", 100_000)
+    result = codecs.decode(b64(buf.getvalue()))
+    assert isinstance(result, BytesResult) and result.raw == buf.getvalue()
