@@ -6,7 +6,8 @@
 2. An explicit `endpoint` (with user/password, token, refresh_token or oidc_account).
 3. ``cluster_id=`` / ``config_path=``: that cluster of oscar-cli's config file.
 4. ``oidc_account=`` alone: the oscar-cli cluster using that oidc-agent account.
-5. ``OSCAR_ENDPOINT`` and the other ``OSCAR_*`` variables (see `auth.ENV_VARS`).
+5. ``OSCAR_ENDPOINT`` and the other ``OSCAR_*`` variables (see `auth.ENV_VARS`);
+   ``OSCAR_CLUSTER`` alone names a cluster of oscar-cli's config file.
 6. The default cluster of ``~/.oscar-cli/config.yaml`` (or ``$OSCAR_CLI_CONFIG``).
 7. Nothing configured: oscar-local, started on demand in a per-user data dir
    (``$OSCAR_LOCAL_DATA_DIR``, else ``$XDG_DATA_HOME/oscar-local``, else
@@ -158,6 +159,8 @@ def connect(endpoint: Optional[str] = None, *, user: Optional[str] = None,
         if settings is not None and settings.cluster_id and not settings.password and not \
                 settings.token and not settings.refresh_token and not settings.oidc_account:
             settings = _from_config(settings.cluster_id, None)
+        if settings is None and os.environ.get("OSCAR_CLUSTER"):
+            settings = _from_config(os.environ["OSCAR_CLUSTER"], None)
         if settings is None:
             path = default_oscar_cli_config()
             if path.is_file():

@@ -201,3 +201,11 @@ def test_oidc_account_alone_finds_its_endpoint(tmp_path, monkeypatch):
     c = oj.connect(oidc_account="other", check=False, ssl_verify="False")
     assert c.endpoint == "https://env.example.org" and c.auth.account == "other" and c.ssl_verify is False
     assert "other" in repr(c)
+
+
+def test_cluster_id_from_the_environment(tmp_path, monkeypatch):
+    path = write_config(tmp_path, CONFIG)
+    monkeypatch.setenv("OSCAR_CLI_CONFIG", str(path))
+    monkeypatch.setenv("OSCAR_CLUSTER", "egi")
+    c = oj.connect(check=False)  # OSCAR_CLUSTER without OSCAR_ENDPOINT: that oscar-cli cluster
+    assert c.endpoint == "https://ai4eosc.example.org" and c.id == "egi"
