@@ -32,6 +32,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -154,6 +155,85 @@ def _shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
+# --------------------------------------------------------------------------- orphans
+
+# The keeper: a helper process that holds the process groups of running
+# scripts and kills them when oscar-local's end of its stdin closes - also
+# when oscar-local is killed with SIGKILL, which would otherwise leave the
+# scripts (each in its own session) running.
+_KEEPER_CODE = r"""
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+try:
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)
+except Exception:
+    pass
+groups = set()
+def kill_all(*_):
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass
+    os._exit(0)
+signal.signal(signal.SIGTERM, kill_all)
+for line in sys.stdin:
+    try:
+        op, group = line[0], int(line[1:])
+    except ValueError:
+        continue
+    if op == "+":
+        groups.add(group)
+    else:
+        groups.discard(group)
+kill_all()
+"""
+
+
+class _Keeper:
+    """Registers script process groups with the keeper process (started on first use)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: Optional[subprocess.Popen] = None
+        self._pid = 0
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            if self._proc is None or self._pid != os.getpid() or self._proc.poll() is not None:
+                if self._pid != os.getpid():
+                    self._proc = None  # forked: the parent's keeper is not ours
+                try:
+                    self._proc = subprocess.Popen([sys.executable, "-c", _KEEPER_CODE],
+                                                  stdin=subprocess.PIPE, close_fds=True,
+                                                  stdout=subprocess.DEVNULL)
+                    self._pid = os.getpid()
+                except OSError:
+                    log.warning("could not start the process keeper; scripts may outlive "
+                                "oscar-local if it is killed")
+                    return
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.write(line.encode() + b"\n")
+                self._proc.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                self._proc = None
+
+    def hold(self, group: int) -> None:
+        self._send(f"+{group}")
+
+    def release(self, group: int) -> None:
+        self._send(f"-{group}")
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self._proc.pid if self._proc is not None else None
+
+
+KEEPER = _Keeper()
+
+
 # --------------------------------------------------------------------------- slots
 
 class Slot:
@@ -197,9 +277,11 @@ class Slot:
         return self.proc is not None and self.proc.poll() is None
 
     def _spawn(self, argv: List[str], env: Dict[str, str]) -> subprocess.Popen:
-        return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, cwd=self.cwd, env=env,
                                 start_new_session=True, close_fds=True)
+        KEEPER.hold(proc.pid)  # its own session: the group id is its pid
+        return proc
 
     @property
     def cancelled(self) -> bool:
@@ -265,6 +347,7 @@ class Slot:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             log.warning("process %d did not die after SIGKILL", proc.pid)
+        KEEPER.release(proc.pid)
 
     def discard(self) -> None:
         """Kill anything left and delete the directories."""

@@ -235,3 +235,37 @@ def test_timings_are_reported() -> None:
     out = run(service("true"))
     assert {"prepare", "input", "spawn", "script", "output", "response", "total"} <= set(out.timings)
     assert out.finished_at >= out.started_at > 0 and not out.warm
+
+
+def test_scripts_die_when_oscar_local_is_killed(tmp_path) -> None:
+    """SIGKILL the process running an invocation: the keeper kills the script's whole group."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    pidfile = tmp_path / "pid"
+    program = textwrap.dedent(f"""
+        from oscar_jupyter.local.supervisor import run_invocation
+        svc = {{"name": "k", "script": "sleep 60 & echo $! > {pidfile}; sleep 61", "log_level": "CRITICAL"}}
+        run_invocation(svc, b"", store=None, timeout=120)
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    runner = subprocess.Popen([sys.executable, "-c", program], env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not (pidfile.exists() and pidfile.read_text().strip()):
+            assert time.monotonic() < deadline, "the script did not start"
+            time.sleep(0.05)
+        background = psutil.Process(int(pidfile.read_text()))
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(10)
+        deadline = time.monotonic() + 10
+        while background.is_running() and background.status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the script's child outlived oscar-local"
+            time.sleep(0.05)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
