@@ -161,7 +161,7 @@ def _shell_quote(value: str) -> str:
 # scripts and kills them when oscar-local's end of its stdin closes - also
 # when oscar-local is killed with SIGKILL, which would otherwise leave the
 # scripts (each in its own session) running.
-_KEEPER_CODE = r"""
+_KEEPER_CODE = r"""# oscar-local process keeper
 import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 try:
