@@ -75,7 +75,8 @@ class Cluster:
     def __init__(self, endpoint: str, auth: Optional[Credentials] = None, *,
                  ssl_verify: Any = True, timeout: TimeoutT = None,
                  retry: Union[Retry, int, None] = None, run_retry: Union[Retry, int, None] = None,
-                 id: Optional[str] = None, local: Any = None) -> None:
+                 run_timeout: Optional[float] = None, id: Optional[str] = None,
+                 local: Any = None) -> None:
         endpoint = (endpoint or "").strip()
         parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
         if not parts.hostname:
@@ -87,7 +88,8 @@ class Cluster:
         self.auth = auth
         self.ssl_verify = parse_bool(ssl_verify)
         self.timeout = _as_timeout(timeout, DEFAULT_TIMEOUT)
-        self.run_timeout = (self.timeout[0], max(RUN_TIMEOUT, self.timeout[1]))
+        self.run_timeout = (self.timeout[0], float(run_timeout) if run_timeout else
+                            max(RUN_TIMEOUT, self.timeout[1]))
         self.id = id or (parts.netloc if not local else "local")
         self.local = local  # the oscar-local handle when this cluster was started here
         self.retry = _as_retry(retry, default_retry())

@@ -127,16 +127,18 @@ def connect(endpoint: Optional[str] = None, *, user: Optional[str] = None,
             config_path: Union[str, Path, None] = None, ssl_verify: Any = None,
             timeout: Union[float, Tuple[float, float], None] = None,
             retry: Union[Retry, int, None] = None, run_retry: Union[Retry, int, None] = None,
-            local: bool = False, data_dir: Union[str, Path, None] = None,
+            run_timeout: Optional[float] = None, local: bool = False, data_dir: Union[str, Path, None] = None,
             id: Optional[str] = None, check: bool = True) -> Cluster:
     """Open a cluster and make it the current one (see the module docstring for the order).
 
     `ssl_verify` accepts booleans and strings ('false', '0' ... are False).
-    `timeout` is seconds or (connect, read); `retry`/`run_retry` a urllib3
+    `timeout` is seconds or (connect, read) for Manager calls; `run_timeout` the
+    seconds `/run` may take (default 310; `run(timeout=)` per call); `retry`/`run_retry` a urllib3
     `Retry` (or a number of tries) for Manager calls / for `/run`. With `check`,
     `/system/info` is called once so wrong credentials fail here (`AuthError`).
     """
-    common: Dict[str, Any] = dict(timeout=timeout, retry=retry, run_retry=run_retry)
+    common: Dict[str, Any] = dict(timeout=timeout, retry=retry, run_retry=run_retry,
+                                  run_timeout=run_timeout)
     if local:
         cluster = _local_cluster(data_dir, **common)
         return _register(_checked(cluster, check))

@@ -209,3 +209,9 @@ def test_cluster_id_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("OSCAR_CLUSTER", "egi")
     c = oj.connect(check=False)  # OSCAR_CLUSTER without OSCAR_ENDPOINT: that oscar-cli cluster
     assert c.endpoint == "https://ai4eosc.example.org" and c.id == "egi"
+
+
+def test_timeouts_are_configurable():
+    c = oj.connect("https://x.example.org", token=TOKEN, timeout=(2, 20), run_timeout=45, check=False)
+    assert c.timeout == (2.0, 20.0) and c.run_timeout == (2.0, 45.0)
+    assert oj.connect("https://x.example.org", token=TOKEN, timeout=7, check=False).timeout == (5.0, 7.0)
