@@ -31,7 +31,7 @@ def _bad(message: str) -> web.HTTPBadRequest:
 def _owning_services(rt: Any) -> dict[str, str]:
     """bucket -> name of the service that uses it."""
     out: dict[str, str] = {}
-    for svc in rt.state.list_services():
+    for svc in rt.services():
         for field in ("input", "output"):
             for place in svcs.places(svc, field):
                 out.setdefault(place.bucket, svc["name"])

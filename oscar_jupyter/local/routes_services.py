@@ -28,7 +28,7 @@ def _checked_name(request: web.Request) -> str:
 async def list_services(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     assert rt.state is not None
-    return web.json_response([svcs.public_view(s) for s in rt.state.list_services()])
+    return web.json_response([svcs.public_view(s) for s in rt.services()])
 
 
 async def get_service(request: web.Request) -> web.Response:

@@ -87,6 +87,7 @@ class Runtime:
         self.store: S3Store | None = None
         self.scheduler: Any = None
         self.executors: dict[str, Any] = {}
+        self._services: dict[str, dict[str, Any]] = {}  # the stored definitions, read on every request
         self.jobs: JobManager | None = None
         self.triggers: Triggers | None = None
         self.logs = LogBuffer()
@@ -114,12 +115,13 @@ class Runtime:
         self.scheduler = scaling.JobScheduler(opts.cores or float(os.cpu_count() or 1), store=self.store)
         self.jobs = JobManager(self.state, self.scheduler, self.service)
         for svc in self.state.list_services():
+            self._services[svc["name"]] = svc
             self._open_executor(svc)
             self._watch(svc)
         resumed = self.jobs.resume()
         if resumed:
             log.info("resumed %d pending job(s)", resumed)
-        self.triggers = Triggers(self.state, self.store, self.jobs, self.state.list_services, self.endpoint.events())
+        self.triggers = Triggers(self.state, self.store, self.jobs, self.services, self.endpoint.events())
         await self.triggers.start()
         if not self.endpoint.embedded:
             self._scan_task = asyncio.get_running_loop().create_task(self._rescan(), name="rescan")
@@ -155,8 +157,12 @@ class Runtime:
 
     # -- services -------------------------------------------------------
     def service(self, name: str) -> dict[str, Any] | None:
-        assert self.state is not None
-        return self.state.get_service(name)
+        """The stored definition of a service (treat as read-only), or None."""
+        return self._services.get(name)
+
+    def services(self) -> list[dict[str, Any]]:
+        """All stored definitions, in creation order (treat as read-only)."""
+        return list(self._services.values())
 
     def provider(self) -> dict[str, Any]:
         """The server's own MinIO provider, with real keys (for /system/config and the stored default)."""
@@ -205,6 +211,7 @@ class Runtime:
         try:
             await self.triggers.baseline(svc)
             self.state.put_service(svc)
+            self._services[svc["name"]] = svc
         except Exception:
             for bucket in created:
                 await asyncio.to_thread(self.store.delete_bucket, bucket, True)  # type: ignore[union-attr]
@@ -217,6 +224,7 @@ class Runtime:
         await self.create_buckets(svc)
         await self.triggers.baseline(svc)
         self.state.put_service(svc)
+        self._services[svc["name"]] = svc
         ex = self.executors.get(svc["name"])
         if ex is not None:
             await _maybe_await(ex.update(svc))
@@ -233,9 +241,10 @@ class Runtime:
         if ex is not None:
             await _maybe_await(ex.close())
         self.state.delete_service(name)
+        self._services.pop(name, None)
         buckets = sorted({p.bucket for f in ("input", "output") for p in svcs.places(svc, f)})
         still_used = {
-            p.bucket for other in self.state.list_services() for f in ("input", "output") for p in svcs.places(other, f)
+            p.bucket for other in self.services() for f in ("input", "output") for p in svcs.places(other, f)
         }
         removed = []
         for bucket in buckets:
