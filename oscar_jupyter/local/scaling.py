@@ -107,7 +107,8 @@ class Admission:
             else:
                 await asyncio.wait_for(asyncio.shield(ticket.future), timeout)
         except BaseException:
-            if ticket.future.done() and not ticket.future.cancelled():
+            future = ticket.future
+            if future.done() and not future.cancelled() and future.exception() is None:
                 self.release(weight)  # admitted just as we gave up: hand the place on
             else:
                 ticket.future.cancel()

@@ -309,3 +309,18 @@ def test_parse_cpu() -> None:
     for bad in ("lots", "-1", "0", True):
         with pytest.raises(ValueError, match="cpu"):
             parse_cpu(bad)
+
+
+def test_admission_failing_the_line_does_not_release_places() -> None:
+    async def main() -> None:
+        gate = Admission(1)
+        await gate.acquire()
+        waiters = [asyncio.create_task(gate.acquire()) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        gate.fail_waiting(QueueTimeout("closing"))
+        for waiter in waiters:
+            with pytest.raises(QueueTimeout):
+                await waiter
+        assert gate.running == 1 and gate.used == 1.0 and gate.waiting == 0
+
+    asyncio.run(main())
