@@ -173,6 +173,7 @@ class WarmPool(Generic[T]):
         self.idle = float(idle)
         self._ready: Deque[tuple] = collections.deque()   # (item, ready since)
         self._making = 0
+        self._tasks: set = set()  # preparations under way (referenced until done)
         self._generation = 0
         self._closed = False
         self._reaper: Optional[asyncio.Task] = None
@@ -191,13 +192,13 @@ class WarmPool(Generic[T]):
         self.refill(self.min_size)
 
     def take(self) -> Optional[T]:
-        while self._ready:
-            item, _since = self._ready.popleft()
+        """The most recently prepared item (older ones age out), or None."""
+        item: Optional[T] = None
+        if self._ready:
+            item = self._ready.pop()[0]
             self.taken += 1
-            self.refill(self.min_size)
-            return item
         self.refill(self.min_size)
-        return None
+        return item
 
     def refill(self, target: int) -> None:
         """Prepare items in the background until `target` are ready or being made."""
@@ -210,7 +211,9 @@ class WarmPool(Generic[T]):
             return
         while len(self._ready) + self._making < target:
             self._making += 1
-            loop.create_task(self._make_one())
+            task = loop.create_task(self._make_one())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _make_one(self) -> None:
         generation = self._generation
