@@ -264,6 +264,8 @@ class WarmPool(Generic[T]):
             await asyncio.gather(self._reaper, return_exceptions=True)
             self._reaper = None
         await self.drain()
+        if self._tasks:  # preparations under way discard what they make
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 # --------------------------------------------------------------------------- sync executor
