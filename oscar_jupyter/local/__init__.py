@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 from .auth import load_or_create_password
 from .runtime import Options
 from .routes_system import INSTANCE_HEADER
-from .server import ENDPOINT_FILE, serve
+from .server import ENDPOINT_FILE, DataDirBusy, serve
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,23 @@ def attach(data_dir: str | None = None, timeout: float = 3.0) -> LocalCluster | 
     return LocalCluster(endpoint, user, password, data_dir, owned=False)
 
 
-def ensure(data_dir: str | None = None, **kwargs: Any) -> LocalCluster:
-    """Attach to the oscar-local on ``data_dir`` if one runs, else start one."""
-    return attach(data_dir) or start(data_dir, **kwargs)
+def ensure(data_dir: str | None = None, *, timeout: float = START_TIMEOUT, **kwargs: Any) -> LocalCluster:
+    """Attach to the oscar-local on ``data_dir`` if one runs, else start one.
+
+    When another process is starting one on the same data dir at this moment,
+    wait for it (up to ``timeout`` seconds) and attach.
+    """
+    found = attach(data_dir)
+    if found is not None:
+        return found
+    try:
+        return start(data_dir, timeout=timeout, **kwargs)
+    except DataDirBusy:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = attach(data_dir)
+            if found is not None:
+                return found
+            time.sleep(0.2)
+        raise
 

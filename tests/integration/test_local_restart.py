@@ -238,3 +238,31 @@ def test_uploads_made_while_down_run_once_after_restart(tmp_path: Path) -> None:
             assert {v["status"] for v in jobs.values()} == {"Succeeded"}
         finally:
             cluster.stop()
+
+
+def test_ensure_from_two_notebooks_at_once_shares_one_server(tmp_path: Path) -> None:
+    import threading
+
+    data = str(tmp_path / "shared")
+    handles: list[Any] = []
+    errors: list[BaseException] = []
+
+    def notebook() -> None:
+        try:
+            handles.append(local.ensure(data, port=0))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=notebook) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    try:
+        assert not errors, errors
+        assert len(handles) == 2
+        assert handles[0].endpoint == handles[1].endpoint
+        assert sorted(h.owned for h in handles) == [False, True]
+    finally:
+        for h in handles:
+            h.stop()
