@@ -21,6 +21,7 @@ from aiohttp import web
 
 from . import auth
 from .runtime import Runtime
+from .s3 import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except web.HTTPException:
         raise
+    except StoreError as exc:  # its message names the bucket/key and S3's error code, never keys
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        return text(502 if exc.status is None else 500, f"Storage error: {exc}")
     except Exception as exc:
         log.exception("%s %s failed", request.method, request.path)
         return text(500, f"Internal error while handling {request.method} {request.path}: {type(exc).__name__}")

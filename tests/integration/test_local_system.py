@@ -145,6 +145,10 @@ def test_external_s3_endpoint(tmp_path: Path) -> None:
             jobs = requests.get(cluster.endpoint + "/system/logs/ext", auth=auth).json()["jobs"]
             assert [v["status"] for v in jobs.values()] == ["Succeeded"]
             assert store.get_bytes("ext-bucket", "out/one.txt") == b"one"
+            external.stop()  # the storage goes away: a clear 5xx, not a crash
+            resp = requests.get(cluster.endpoint + "/system/buckets", auth=auth, timeout=60)
+            assert resp.status_code == 502 and resp.text.startswith("Storage error:"), resp.text
+            assert external.secret_key not in resp.text
     finally:
         external.stop()
 
