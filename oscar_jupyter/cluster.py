@@ -33,9 +33,19 @@ RUN_TIMEOUT: float = 310.0
 TimeoutT = Union[float, Tuple[float, float], None]
 
 
+class _Retry(Retry):
+    """urllib3 `Retry` that does not retry a failed TLS verification (it will fail again)."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                  _stacktrace=None):
+        if isinstance(error, urllib3.exceptions.SSLError):
+            raise urllib3.exceptions.MaxRetryError(_pool, url, error)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def default_retry() -> Retry:
     """Retries for idempotent Manager calls: connection errors and 502/503/504, with backoff."""
-    return Retry(total=4, connect=3, read=2, status=3, backoff_factor=0.4,
+    return _Retry(total=4, connect=3, read=2, status=3, backoff_factor=0.4,
                  status_forcelist=(502, 503, 504),
                  allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
                  raise_on_status=False, respect_retry_after_header=True)
@@ -44,7 +54,7 @@ def default_retry() -> Retry:
 def default_run_retry() -> Retry:
     """Retries for `POST /run`: refused connections and 502/503/504 (cold starts), never
     a read error (the script may have run)."""
-    return Retry(total=5, connect=3, read=0, status=5, backoff_factor=0.5,
+    return _Retry(total=5, connect=3, read=0, status=5, backoff_factor=0.5,
                  status_forcelist=(502, 503, 504), allowed_methods=frozenset({"POST"}),
                  raise_on_status=False, respect_retry_after_header=True)
 
@@ -159,6 +169,8 @@ class Cluster:
         read_timeout = _as_timeout(timeout, self.run_timeout if run else self.timeout)
         if auth is not None:
             kwargs["auth"] = auth
+        # per request: a session-level verify=False loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
+        kwargs.setdefault("verify", self.ssl_verify)
         try:
             response = self.session.request(method, self.url(path), timeout=read_timeout, **kwargs)
         except requests.exceptions.SSLError:
