@@ -347,6 +347,12 @@ class FilesResult(Result, Mapping):
     __eq__ = object.__eq__
 
 
+def _safe_stem(name: str) -> str:
+    """`name` without its suffix, as a relative path that stays inside a folder."""
+    parts = [p for p in Path(name).with_suffix("").parts if p not in ("", ".", "..", "/", "\\")]
+    return "/".join(parts) or "item"
+
+
 @dataclass
 class BatchItem:
     """One input of a batch: its `result`, or the `error` it raised."""
@@ -418,7 +424,7 @@ class BatchResult(_Displayable, Sequence):
         for index, item in enumerate(self.items):
             if item.result is None:
                 continue
-            stem = Path(item.name).stem if item.name else f"{index:04d}"
+            stem = _safe_stem(item.name) if item.name else f"{index:04d}"
             result = item.result
             if isinstance(result, FilesResult):
                 result.save(folder / stem)

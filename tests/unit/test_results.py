@@ -91,3 +91,12 @@ def test_results_render_through_display():
     bundle = PredictionResult({"labels": ["x"], "probabilities": [1.0]})._repr_mimebundle_(
         include=["text/plain"])
     assert list(bundle) == ["text/plain"]
+
+
+def test_batch_save_keeps_relative_names_inside_the_folder(tmp_path):
+    batch = BatchResult([BatchItem(input=1, result=TextResult("deep"), name="nested/deep.txt"),
+                         BatchItem(input=2, result=TextResult("up"), name="../../escape.txt")])
+    batch.save(tmp_path / "out")
+    assert (tmp_path / "out" / "nested" / "deep.txt").read_text() == "deep"
+    assert (tmp_path / "out" / "escape.txt").read_text() == "up"
+    assert not (tmp_path / "escape.txt").exists()
