@@ -195,3 +195,21 @@ def test_curl_as_a_new_user(local_cluster: Any, unique_name: str, tmp_path: Path
     finally:
         status, _, _ = curl("-u", user, "-X", "DELETE", f"{base}/system/services/{unique_name}")
     assert status == 204
+
+
+def test_official_client_bucket_calls(client: Client, unique_name: str) -> None:
+    bucket = unique_name
+    assert client.create_bucket(bucket, visibility="public").status_code == 201
+    try:
+        assert any(b["bucket_name"] == bucket and b["visibility"] == "public"
+                   for b in client.list_buckets().json())
+        assert client.update_bucket(bucket, "private").status_code == 204
+        presigned = client.presign_bucket(bucket, "hello.txt", operation="upload").json()
+        assert requests.put(presigned["url"], data=b"hi there").status_code == 200
+        details = client.get_bucket(bucket).json()
+        assert details["visibility"] == "private"
+        assert [o["object_name"] for o in details["objects"]] == ["hello.txt"]
+        url = client.presign_bucket(bucket, "hello.txt").json()["url"]
+        assert requests.get(url).content == b"hi there"
+    finally:
+        assert client.delete_bucket(bucket).status_code == 204
