@@ -52,15 +52,21 @@ def main(argv: Sequence[str] = ()) -> int:
         raw_times, client_times = [], []
         bare = requests.Session()  # connection reuse on both sides
         svc.run("warm up")
-        for _ in range(args.n):
+        def bare_call() -> None:
             t0 = time.perf_counter()
             r = bare.post(f"{handle.endpoint}/run/bench-echo", data=body, timeout=60,
-                              headers={"Authorization": f"Bearer {token}"})
+                          headers={"Authorization": f"Bearer {token}"})
             r.raise_for_status()
             raw_times.append(time.perf_counter() - t0)
+
+        def client_call() -> None:
             t0 = time.perf_counter()
             svc.run("hello bench")
             client_times.append(time.perf_counter() - t0)
+
+        for i in range(args.n):  # interleaved, alternating which goes first
+            for call in ((bare_call, client_call) if i % 2 == 0 else (client_call, bare_call)):
+                call()
         overhead = statistics.median(client_times) - statistics.median(raw_times)
         rows.append(["run: bare requests.Session p50/p99", f"{percentile(raw_times, 50) * 1e3:.1f} / "
                      f"{percentile(raw_times, 99) * 1e3:.1f} ms", ""])
