@@ -178,6 +178,24 @@ def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> 
             expect(deploy.locator("textarea").last).to_have_value(
                 re.compile(f"name: {SERVICE}"), timeout=10_000)
             _shot(deploy, "deploy-panel", saved)
+
+            # Live validation and the two-way sync, typed in the page.
+            name_box = deploy.get_by_placeholder("my-service (a DNS label)")
+            name_box.fill("Bad_Name")
+            name_box.press("Tab")
+            problems = deploy.locator(".oscar-problems")
+            expect(problems).to_contain_text("line 4", timeout=30_000)
+            expect(problems).to_contain_text("bad-name")
+            fdl_box = deploy.locator("textarea").last
+            expect(fdl_box).to_have_value(re.compile("name: Bad_Name"), timeout=30_000)
+            _shot(deploy, "deploy-panel-problems", saved)
+            name_box.fill(SERVICE)
+            name_box.press("Tab")
+            expect(deploy.get_by_text("✔ valid")).to_be_visible(timeout=30_000)
+            fdl_box.fill(fdl_box.input_value().replace("memory: 256Mi", "memory: 384Mi"))
+            fdl_box.blur()
+            expect(deploy.get_by_placeholder("e.g. 256Mi, 1Gi")).to_have_value("384Mi", timeout=30_000)
+
             deploy.get_by_role("button", name="Deploy").click()
             expect(deploy.locator(".oscar-status-ok")).to_contain_text("deployed", timeout=90_000)
 
@@ -193,6 +211,21 @@ def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> 
             expect(out_img.first).to_be_visible(timeout=30_000)
             expect(invoke.locator(".oscar-invoke-input img").first).to_be_visible()
             _shot(invoke, "invoke-panel", saved)
+
+            # A file dropped on the upload button, run through the input bucket. (It lies in
+            # the kernel's working directory, so its name is also an existing path there.)
+            picture = lab.root / "upload.png"
+            from PIL import Image
+
+            Image.new("RGB", (64, 48), (250, 120, 20)).save(picture)
+            with page.expect_file_chooser() as chooser:
+                invoke.get_by_role("button", name=re.compile("Drop or pick a file")).click()
+            chooser.value.set_files(str(picture))
+            expect(invoke.locator(".oscar-invoke-input")).to_contain_text("upload.png", timeout=30_000)
+            invoke.get_by_role("button", name="async (bucket)").click()
+            invoke.get_by_role("button", name="Invoke").click()
+            expect(invoke.locator(".oscar-status-ok")).to_contain_text("(async)", timeout=90_000)
+            expect(invoke.locator(".oscar-invoke-output img").first).to_be_visible(timeout=30_000)
 
             # The remaining panels, rendered in the page.
             _run_cell(page, 2, below=True)
@@ -238,7 +271,8 @@ def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> 
 
     # The cluster really has the service, and the job the notebook started succeeded.
     assert SERVICE in [s.name for s in cluster.services()]
-    assert [j.status for j in cluster.service(SERVICE).jobs()] == ["Succeeded"]
+    assert [j.status for j in cluster.service(SERVICE).jobs()] == ["Succeeded"] * 2
+    assert cluster.service(SERVICE).spec["memory"] == "384Mi"
     for path in saved:
         assert 0 < path.stat().st_size <= MAX_SHOT_BYTES, path
     if os.environ.get("OSCAR_UPDATE_SCREENSHOTS") == "1":

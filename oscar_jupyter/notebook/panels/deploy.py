@@ -23,6 +23,7 @@ import yaml
 
 from oscar_jupyter import fdl as fdl_module
 from oscar_jupyter.errors import InvalidDefinition, OscarError
+from oscar_jupyter.spec import format_path
 
 from .base import Panel
 
@@ -50,7 +51,11 @@ def _problem_line(problem: Any) -> Tuple[str, Optional[int], str, str]:
     """(field, line, message, severity) of one validation problem (`spec.Problem` or text)."""
     if isinstance(problem, str):
         return "", None, problem, "error"
-    field = getattr(problem, "field", "") or ""
+    path = tuple(getattr(problem, "path", ()) or ())
+    if path[:2] == ("functions", "oscar") and len(path) > 4:
+        field = format_path(path[4:])  # the field inside its service; the line says which
+    else:
+        field = getattr(problem, "field", "") or ""
     message = getattr(problem, "message", None) or str(problem)
     value = getattr(problem, "value", None)
     if value is not None:
@@ -89,8 +94,8 @@ class DeployPanel(Panel):
 
         self.name = _text("Name", placeholder="my-service (a DNS label)")
         self.image = _text("Image", "alpine:3.20", "registry/image:tag")
-        self.cpu = _text("CPU", "0.5")
-        self.memory = _text("Memory", "256Mi")
+        self.cpu = _text("CPU", "0.5", "cores, e.g. 0.5")
+        self.memory = _text("Memory", "256Mi", "e.g. 256Mi, 1Gi")
         self.cpu.layout.width = self.memory.layout.width = "49%"
         self.gpu = widgets.Checkbox(value=False, description="GPU", style=_STYLE)
         self.log_level = widgets.Dropdown(options=["", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],

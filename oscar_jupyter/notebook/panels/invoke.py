@@ -111,8 +111,10 @@ class InvokePanel(Panel):
             if self.mode.value == "sync":
                 result = svc.run(value, timeout=self.timeout)
             else:
-                item = (filename, value) if filename else value
-                result = svc.submit([item], wait=True, timeout=self.timeout or 600.0,
+                # {name: data} keeps a dropped file's name (a (name, data) pair would be read
+                # as a path when a file of that name exists in the working directory)
+                inputs = {filename: value} if filename else [value]
+                result = svc.submit(inputs, wait=True, timeout=self.timeout or 600.0,
                                     progress=False)
                 result = _first_of_batch(result)
         finally:
@@ -123,7 +125,7 @@ class InvokePanel(Panel):
         server = getattr(result, "elapsed", None)
         detail = f" (service {server:.2f} s)" if isinstance(server, (int, float)) else ""
         self.elapsed_html.value = f"elapsed <b>{self.elapsed:.2f} s</b>{html.escape(detail)}"
-        self.set_status(f"{svc.name} answered in {self.elapsed:.2f} s", "ok")
+        self.set_status(f"{svc.name} answered in {self.elapsed:.2f} s ({self.mode.value})", "ok")
         return result
 
     # -- internals --------------------------------------------------------------------
