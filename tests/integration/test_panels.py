@@ -283,6 +283,19 @@ def test_invoke_a_notebook_variable_async(cluster: Any, gray: Any) -> None:
     assert _has_image(panel.output_view)
 
 
+def test_invoke_a_dropped_file_async_keeps_its_name(cluster: Any, gray: Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "orange.png").write_bytes(b"a file of the same name in the working directory")
+    panel = InvokePanel(cluster, service="panels-gray")
+    _drop(panel.upload, "orange.png", _png((250, 120, 20), (16, 12)))
+    panel.mode.value = "async"
+    panel.run_button.click()
+    assert panel.last_error is None, panel.status_text()
+    assert panel.result.image.size == (16, 12)
+    assert cluster.storage.exists("panels-gray/in/orange.png")
+
+
 def test_invoke_without_input_or_with_unknown_variable_says_what_is_wrong(cluster: Any, gray: Any) -> None:
     panel = InvokePanel(cluster, service="panels-gray", namespace={})
     panel.run_button.click()
