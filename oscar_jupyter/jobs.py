@@ -299,9 +299,10 @@ class Upload:
 
 def _mentions(log: str, upload: Upload) -> int:
     """2 when `log` names the upload's key, 1 its base name, 0 neither."""
-    for score, needle in ((2, upload.key), (2, quote(upload.key, safe="")),
-                          (1, "/" + PurePosixPath(upload.key).name)):
-        if re.search(re.escape(needle) + r"(?![\w.\-/%])", log):
+    for score, needle, before in ((2, upload.key, r"(?<![\w.\-/%])"),
+                                  (2, quote(upload.key, safe=""), r"(?<![\w.\-/%])"),
+                                  (1, "/" + PurePosixPath(upload.key).name, "")):
+        if re.search(before + re.escape(needle) + r"(?![\w.\-/%])", log):
             return score
     return 0
 

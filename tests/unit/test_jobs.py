@@ -46,6 +46,8 @@ def test_log_mentions_key_exactly():
     upload = Upload(name="cat.jpg", bucket="b", key="in/cat.jpg")
     assert _mentions("Downloading item from bucket 'b' with key 'in/cat.jpg'", upload) == 2
     assert _mentions("key 'in/cat.jpg.bak'", upload) == 0
+    assert _mentions("with key 'bin/cat.jpg'", Upload(name="x", bucket="b", key="in/dog.jpg")) == 0
+    assert _mentions("with key 'bin/cat.jpg'", upload) == 1  # only the base name matches
     assert _mentions("INPUT_FILE_PATH variable set to '/tmp/x/cat.jpg'", upload) == 1
 
 
