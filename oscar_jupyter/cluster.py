@@ -34,12 +34,23 @@ TimeoutT = Union[float, Tuple[float, float], None]
 
 
 class _Retry(Retry):
-    """urllib3 `Retry` that does not retry a failed TLS verification (it will fail again)."""
+    """urllib3 `Retry` that never retries a failed TLS verification (it would fail again),
+    and retries a 504 only once: a gateway timeout may be a cold start, or a script that
+    ran out of time (oscar-local marks that case with its exit-code header: no retry)."""
+
+    def is_retry(self, method, status_code, has_retry_after=False):
+        if status_code == 504 and any(h.status == 504 for h in self.history or ()):
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None,
                   _stacktrace=None):
         if isinstance(error, urllib3.exceptions.SSLError):
             raise urllib3.exceptions.MaxRetryError(_pool, url, error)
+        if response is not None and response.status == 504 and \
+                response.headers.get("X-Oscar-Exit-Code") is not None:
+            raise urllib3.exceptions.MaxRetryError(_pool, url, urllib3.exceptions.ResponseError(
+                "the invocation ran out of time"))
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 

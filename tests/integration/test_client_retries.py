@@ -14,7 +14,7 @@ from oscar_jupyter import errors, local
 @pytest.fixture(scope="module")
 def busy_cluster(tmp_path_factory):
     handle = local.start(data_dir=str(tmp_path_factory.mktemp("busy")), port=0,
-                         password="busy-pass-123456", queue_timeout=0.3)
+                         password="busy-pass-123456", queue_timeout=0.3, sync_timeout=2.0)
     yield handle
     handle.stop()
 
@@ -56,3 +56,17 @@ def test_503_while_busy_is_retried(busy_cluster):
     assert errors_seen[0].status == 503 and "try again" in str(errors_seen[0])
     oj.disconnect(c)
     oj.disconnect(strict)
+
+
+def test_a_script_out_of_time_is_not_run_again(busy_cluster, tmp_path):
+    c = oj.connect(busy_cluster.endpoint, user=busy_cluster.user, password=busy_cluster.password,
+                   id="busy-timeout")
+    runs = tmp_path / "runs.txt"
+    [svc] = c.apply({"name": "too-slow", "image": "x", "script": f'echo run >> "{runs}"; sleep 5'})
+    try:
+        with pytest.raises(errors.Timeout, match="504"):
+            svc.run("x")
+        assert runs.read_text().count("run") == 1  # the 504 was not retried
+    finally:
+        c.delete("too-slow")
+        oj.disconnect(c)

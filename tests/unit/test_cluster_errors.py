@@ -64,3 +64,18 @@ def test_refused_connection_is_connection_failed():
         c.info()
     assert SECRET not in str(info.value)
     assert c.health() is False
+
+
+def test_run_retries_504_once_and_never_a_stopped_invocation():
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.response import HTTPResponse
+    from oscar_jupyter.cluster import default_run_retry
+
+    retry = default_run_retry()
+    assert retry.is_retry("POST", 502) and retry.is_retry("POST", 503) and retry.is_retry("POST", 504)
+    after = retry.increment("POST", "/run/x", response=HTTPResponse(body=b"", status=504))
+    assert not after.is_retry("POST", 504) and after.is_retry("POST", 503)
+    stopped = HTTPResponse(body=b"", status=504, headers={"X-Oscar-Exit-Code": ""})
+    with pytest.raises(MaxRetryError):
+        retry.increment("POST", "/run/x", response=stopped)
+    assert not retry.is_retry("GET", 503)  # /run's policy is for POST only
