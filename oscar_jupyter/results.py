@@ -166,6 +166,21 @@ class JSONResult(Result):
         return text[:60] + ("..." if len(text) > 60 else "")
 
 
+_BOX_KEYS = ("box", "bbox", "bounding_box")
+
+
+def _label_score(item: Mapping) -> Optional[tuple]:
+    """(label, score) of one ``{"label"|"name"|"class", "probability"|"score"|"confidence"}``
+    entry without a box, else None."""
+    if any(key in item for key in _BOX_KEYS):
+        return None
+    label = next((item[k] for k in ("label", "name", "class", "class_name") if k in item), None)
+    score = next((item[k] for k in ("probability", "score", "confidence", "prob") if k in item), None)
+    if label is None or isinstance(score, bool) or not isinstance(score, (int, float)):
+        return None
+    return str(label), float(score)
+
+
 class PredictionResult(JSONResult):
     """A DEEPaaS classification: `labels` and `probabilities`, best first."""
 
@@ -195,6 +210,10 @@ class PredictionResult(JSONResult):
                     found = PredictionResult.find_prediction(value[key], depth + 1)
                     if found:
                         return found
+        if isinstance(value, list) and value and all(isinstance(i, Mapping) for i in value):
+            pairs = [_label_score(i) for i in value]
+            if all(p is not None for p in pairs):  # [{"label": "cat", "probability": 0.9}, ...]
+                return [p[0] for p in pairs], [p[1] for p in pairs]  # type: ignore[index]
         if isinstance(value, list) and len(value) == 1:
             return PredictionResult.find_prediction(value[0], depth + 1)
         return None
@@ -220,8 +239,6 @@ class Box:
     y2: float
     extra: Dict[str, Any] = field(default_factory=dict)
 
-
-_BOX_KEYS = ("box", "bbox", "bounding_box")
 
 
 def _box_from(item: Mapping) -> Optional[Box]:

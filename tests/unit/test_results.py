@@ -100,3 +100,14 @@ def test_batch_save_keeps_relative_names_inside_the_folder(tmp_path):
     assert (tmp_path / "out" / "nested" / "deep.txt").read_text() == "deep"
     assert (tmp_path / "out" / "escape.txt").read_text() == "up"
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_prediction_as_a_list_of_label_probability_entries():
+    value = {"status": "OK", "predictions": [{"label": "cat", "probability": 0.2},
+                                            {"label": "dog", "probability": 0.8}]}
+    result = PredictionResult(value)
+    assert result.labels == ["dog", "cat"] and result.probabilities == [0.8, 0.2]
+    from oscar_jupyter import codecs
+    assert isinstance(codecs.decode(json.dumps(value).encode()), PredictionResult)
+    boxes = [{"label": "cat", "score": 0.9, "bbox": [1, 2, 3, 4]}]
+    assert isinstance(codecs.decode(json.dumps(boxes).encode()), DetectionResult)
