@@ -418,8 +418,10 @@ def _structured_from_text(text: str) -> Optional[Any]:
         pass
     # JSON starting on some line and running to the end (after the script's own prints)
     lines = stripped.splitlines()
+    tries = 0
     for i in range(len(lines) - 1, -1, -1):
-        if lines[i].lstrip()[:1] in ("{", "["):
+        if lines[i].lstrip()[:1] in ("{", "[") and tries < 50:  # '[INFO] ...' lines: bounded
+            tries += 1
             try:
                 return json.loads("\n".join(lines[i:]))
             except ValueError:
