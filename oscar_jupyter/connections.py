@@ -10,8 +10,8 @@
    ``OSCAR_CLUSTER`` alone names a cluster of oscar-cli's config file.
 6. The default cluster of ``~/.oscar-cli/config.yaml`` (or ``$OSCAR_CLI_CONFIG``).
 7. Nothing configured: oscar-local, started on demand in a per-user data dir
-   (``$OSCAR_LOCAL_DATA_DIR``, else ``$XDG_DATA_HOME/oscar-local``, else
-   ``~/.local/share/oscar-local``), attaching to one already running there.
+   (``$OSCAR_LOCAL_DATA_DIR``, else ``~/.oscar-local``, the one ``oscar-jupyter
+   lab`` uses), attaching to one already running there.
 """
 from __future__ import annotations
 
@@ -42,8 +42,7 @@ def local_data_dir() -> Path:
     """The per-user data dir of the on-demand oscar-local."""
     if os.environ.get("OSCAR_LOCAL_DATA_DIR"):
         return Path(os.environ["OSCAR_LOCAL_DATA_DIR"]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "oscar-local"
+    return Path.home() / ".oscar-local"
 
 
 def _register(cluster: Cluster, make_current: bool = True) -> Cluster:

@@ -215,3 +215,10 @@ def test_timeouts_are_configurable():
     c = oj.connect("https://x.example.org", token=TOKEN, timeout=(2, 20), run_timeout=45, check=False)
     assert c.timeout == (2.0, 20.0) and c.run_timeout == (2.0, 45.0)
     assert oj.connect("https://x.example.org", token=TOKEN, timeout=7, check=False).timeout == (5.0, 7.0)
+
+
+def test_local_data_dir_is_per_user(tmp_path, monkeypatch):
+    from oscar_jupyter.connections import local_data_dir
+    assert local_data_dir() == tmp_path / "home" / ".oscar-local"
+    monkeypatch.setenv("OSCAR_LOCAL_DATA_DIR", str(tmp_path / "x"))
+    assert local_data_dir() == tmp_path / "x"
