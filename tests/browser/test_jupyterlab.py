@@ -219,7 +219,7 @@ def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> 
 
             Image.new("RGB", (64, 48), (250, 120, 20)).save(picture)
             with page.expect_file_chooser() as chooser:
-                invoke.get_by_role("button", name=re.compile("Drop or pick a file")).click()
+                invoke.get_by_role("button", name=re.compile("Drop or pick")).click()
             chooser.value.set_files(str(picture))
             expect(invoke.locator(".oscar-invoke-input")).to_contain_text("upload.png", timeout=30_000)
             invoke.get_by_role("button", name="async (bucket)").click()
