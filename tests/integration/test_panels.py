@@ -380,6 +380,24 @@ def test_jobs_monitor_lists_logs_auto_refreshes_and_deletes(cluster: Any, gray: 
     assert sorted(panel.job_buttons) == sorted(failed)  # failed jobs stay, as on OSCAR
 
 
+def test_refreshing_does_not_pile_up_widgets(cluster: Any, gray: Any) -> None:
+    from ipywidgets.widgets.widget import _instances
+
+    gray.submit([_png((3, 3, 3))], wait=True, progress=False)
+    panels = [JobsPanel(cluster, service="panels-gray"), ServicesPanel(cluster),
+              StoragePanel(cluster, path="panels-gray")]
+    for panel in panels:
+        panel.refresh()
+    before = len(_instances)
+    for _ in range(5):
+        for panel in panels:
+            panel.refresh()
+    assert len(_instances) == before
+    for panel in panels:
+        panel.close()
+    assert len(_instances) < before
+
+
 def test_jobs_monitor_of_an_async_run_counts_only_its_jobs(cluster: Any, gray: Any) -> None:
     gray.submit([_png((7, 7, 7))], wait=True, progress=False)  # an earlier job, not part of the run
     run = gray.submit([_png((1, 1, 1)), _png((2, 2, 2)), _png((3, 3, 3))], wait=False, progress=False)

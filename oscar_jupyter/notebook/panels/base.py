@@ -132,6 +132,9 @@ class Panel(widgets.VBox):
         self.stop_worker()
         for child in list(self.children):
             close_tree(child)
+        for part in (self.layout, getattr(self, "style", None)):
+            if isinstance(part, widgets.Widget):
+                part.close()
         super().close()
 
 
@@ -146,6 +149,14 @@ def close_tree(widget: widgets.Widget) -> None:
         return
     for child in list(getattr(widget, "children", ())):
         close_tree(child)
+    close_one(widget)
+
+
+def close_one(widget: widgets.Widget) -> None:
+    """Close `widget` and its own Layout and Style models (`close` leaves those open)."""
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if isinstance(part, widgets.Widget):
+            part.close()
     widget.close()
 
 

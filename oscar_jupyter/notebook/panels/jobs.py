@@ -17,12 +17,13 @@ import ipywidgets as widgets
 
 from oscar_jupyter.errors import OscarError
 
-from .base import Panel, pre
+from .base import Panel, close_tree, pre
 
 log = logging.getLogger(__name__)
 
 STATUSES = ["Pending", "Running", "Succeeded", "Failed", "Suspended"]
 FINISHED = {"Succeeded", "Failed"}
+MAX_ROWS = 200  # jobs drawn as rows (newest first); the rest are counted
 _COLOURS = {"Succeeded": "#26a269", "Failed": "#c01c28", "Running": "#1a5fb4",
             "Pending": "#986a00", "Suspended": "#777"}
 
@@ -194,7 +195,8 @@ class JobsPanel(Panel):
         header = [widgets.HTML(f"<b>{h}</b>") for h in ("job", "status", "created", "started", "finished")]
         cells: List[widgets.Widget] = list(header)
         self.job_buttons = {}
-        for job in self.jobs:
+        newest = sorted(self.jobs, key=lambda j: str(j.creation_time or ""), reverse=True)
+        for job in newest[:MAX_ROWS]:
             name, status = job.name, str(job.status or "")
             button = widgets.Button(description=name, tooltip=f"Show the log of {name}",
                                     layout=widgets.Layout(width="auto"))
@@ -206,7 +208,12 @@ class JobsPanel(Panel):
                                    f'{html.escape(status)}</span>'),
                       _time_cell(job.creation_time), _time_cell(job.start_time),
                       _time_cell(job.finish_time)]
-        self.table.children = cells
+        if len(newest) > MAX_ROWS:
+            cells += [widgets.HTML(f"<i>… {len(newest) - MAX_ROWS} older jobs not shown</i>")] + \
+                [widgets.HTML("") for _ in range(4)]
+        old, self.table.children = self.table.children, cells
+        for widget in old:
+            close_tree(widget)  # a refresh every few seconds must not pile up widgets
         total = sum(self.counts.values())
         done = sum(self.counts.get(s, 0) for s in FINISHED)
         target = max(self.expected or 0, total, 1)

@@ -18,7 +18,7 @@ import yaml
 from oscar_jupyter import fdl as fdl_module
 from oscar_jupyter.errors import InvalidDefinition, OscarError
 
-from .base import Panel, close_tree, pre
+from .base import Panel, close_one, close_tree, pre
 from .invoke import InvokePanel
 from .jobs import JobsPanel
 
@@ -107,7 +107,8 @@ class TokenBox(widgets.HBox):
         """Clear the token, then close the box and its widgets."""
         self.hide()
         for child in list(self.children):
-            child.close()
+            close_one(child)
+        self.layout.close()
         super().close()
 
 
@@ -278,5 +279,7 @@ class ServicesPanel(Panel):
                       widgets.HTML(html.escape(str(spec.get("memory", "")))),
                       widgets.HTML(_kind(spec)),
                       widgets.HBox(list(buttons.values()))]
-        self.table.children = cells
+        old, self.table.children = self.table.children, cells
+        for widget in old:
+            close_tree(widget)
         self.count.value = f"{len(shown)} of {len(self.services)} shown"

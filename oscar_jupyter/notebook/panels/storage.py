@@ -19,12 +19,13 @@ import ipywidgets as widgets
 from oscar_jupyter.errors import OscarError
 
 from . import preview
-from .base import Panel
+from .base import Panel, close_tree
 
 log = logging.getLogger(__name__)
 
 PREVIEW_LIMIT = 20 * 1024 * 1024      # bytes fetched for a preview
 LINK_LIMIT = 5 * 1024 * 1024          # largest object offered as a data: download link
+MAX_ROWS = 200                        # entries drawn as rows; the rest are counted
 
 
 def _entry(item: Any) -> Tuple[str, bool, Optional[int]]:
@@ -151,6 +152,8 @@ class StoragePanel(Panel):
     def _object(self, name: str) -> str:
         if not self.path:
             raise OscarError("Buckets are opened, not downloaded: open one first.")
+        if name in ("", ".", "..") or "/" in name:
+            raise OscarError(f"{name!r} is not an object name in /{self.path}.")
         return f"{self.path}/{name}"
 
     def fetch(self, name: str) -> bytes:
@@ -194,7 +197,7 @@ class StoragePanel(Panel):
     def _draw(self) -> None:
         cells: List[widgets.Widget] = [widgets.HTML(f"<b>{h}</b>") for h in ("name", "size", "")]
         self.entry_buttons = {}
-        for name, is_dir, size in self.entries:
+        for name, is_dir, size in self.entries[:MAX_ROWS]:
             if is_dir:
                 folder = name.rstrip("/")
                 button = widgets.Button(description=folder + "/", icon="folder",
@@ -215,4 +218,9 @@ class StoragePanel(Panel):
             self.entry_buttons[name] = actions
             cells += [widgets.HTML(f"<code>{html.escape(name)}</code>"),
                       widgets.HTML(_human(size)), widgets.HBox(list(actions.values()))]
-        self.table.children = cells
+        if len(self.entries) > MAX_ROWS:
+            cells += [widgets.HTML(f"<i>… {len(self.entries) - MAX_ROWS} more not shown</i>"),
+                      widgets.HTML(""), widgets.HTML("")]
+        old, self.table.children = self.table.children, cells
+        for widget in old:
+            close_tree(widget)
