@@ -28,8 +28,9 @@ def isolated(monkeypatch, tmp_path):
     for name in list(auth.ENV_VARS) + ["OSCAR_LOCAL_DATA_DIR"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    before = set(oj.clusters())
     yield
-    for key in list(oj.clusters()):
+    for key in set(oj.clusters()) - before:  # only what this test opened
         oj.disconnect(key)
 
 
