@@ -40,9 +40,9 @@ _lock = threading.Lock()
 
 def local_data_dir() -> Path:
     """The per-user data dir of the on-demand oscar-local."""
-    if os.environ.get("OSCAR_LOCAL_DATA_DIR"):
-        return Path(os.environ["OSCAR_LOCAL_DATA_DIR"]).expanduser()
-    return Path.home() / ".oscar-local"
+    from .local import default_data_dir
+
+    return Path(default_data_dir())
 
 
 def _register(cluster: Cluster, make_current: bool = True) -> Cluster:

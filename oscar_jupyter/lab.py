@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--notebooks", type=Path, default=None,
                      help="folder to open (default: the tutorials in notebooks/)")
     lab.add_argument("--data-dir", type=Path, default=None,
-                     help="oscar-local's data folder (default: ~/.oscar-local)")
+                     help="oscar-local's data folder (default: $OSCAR_LOCAL_DATA_DIR or ~/.oscar-local)")
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port")
     lab.add_argument("--ip", default="127.0.0.1", help="JupyterLab's address")
     lab.add_argument("lab_args", nargs=argparse.REMAINDER,
@@ -42,8 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_lab(args: argparse.Namespace) -> int:
     from oscar_jupyter import local
 
-    data_dir = args.data_dir or Path.home() / ".oscar-local"
-    cluster = local.start(data_dir=data_dir)
+    cluster = local.ensure(data_dir=str(args.data_dir) if args.data_dir else None)
     print(f"oscar-local is serving {cluster.endpoint} as user {cluster.user!r} "
           f"(data in {cluster.data_dir})", flush=True)
     env = dict(os.environ)

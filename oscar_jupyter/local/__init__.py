@@ -40,8 +40,9 @@ START_TIMEOUT = 120.0
 
 
 def default_data_dir() -> str:
-    """``$OSCAR_LOCAL_DATA_DIR``, else ``.oscar-local`` in the current directory."""
-    return os.path.abspath(os.environ.get(DATA_DIR_ENV) or os.path.join(os.getcwd(), ".oscar-local"))
+    """``$OSCAR_LOCAL_DATA_DIR``, else ``~/.oscar-local`` (one per user, shared by
+    ``oscar-local``, ``oscar-jupyter lab`` and ``oscar_jupyter.connect()``)."""
+    return os.path.abspath(os.path.expanduser(os.environ.get(DATA_DIR_ENV) or "~/.oscar-local"))
 
 
 class LocalCluster:
