@@ -96,12 +96,17 @@ def test_form_edits_rewrite_the_fdl_and_fdl_edits_refill_the_form(cluster: Any) 
     panel.env.value = "MODE=fast\nLEVEL=3"
     panel.input_path.value = "form-made/in"
     panel.max_scale.value = 3
+    panel.api_port.value = 8080
+    panel.log_level.value = "CRITICAL"
     doc = yaml.safe_load(panel.fdl_text.value)
     svc = doc["functions"]["oscar"][0]["oscar-cluster"]
     assert svc["name"] == "form-made" and svc["cpu"] == "1.5"
     assert svc["environment"]["variables"] == {"MODE": "fast", "LEVEL": "3"}
     assert svc["input"] == [{"storage_provider": "minio.default", "path": "form-made/in"}]
     assert svc["synchronous"] == {"min_scale": 0, "max_scale": 3}
+    assert svc["expose"] == {"api_port": 8080} and svc["log_level"] == "CRITICAL"
+    panel.api_port.value = 0
+    assert "expose" not in yaml.safe_load(panel.fdl_text.value)["functions"]["oscar"][0]["oscar-cluster"]
     assert "#!/bin/sh" in svc["script"]
 
     # the other way: YAML text -> form, keeping fields the form has no widget for
