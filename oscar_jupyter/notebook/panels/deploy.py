@@ -210,7 +210,9 @@ class DeployPanel(Panel):
         _set_or_drop(svc, "synchronous", sync)
         expose = dict(svc.get("expose") or {})
         if self.api_port.value:
-            expose["api_port"] = int(self.api_port.value)
+            port, before = int(self.api_port.value), expose.get("api_port")
+            # Manager v4.1 takes a list of ports: keep the shape the FDL had
+            expose["api_port"] = [port] + before[1:] if isinstance(before, list) and before else port
         else:
             expose = {}
         _set_or_drop(svc, "expose", expose)
