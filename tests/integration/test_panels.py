@@ -173,6 +173,20 @@ def test_deploy_button_creates_the_service_and_reports_progress(cluster: Any) ->
     cluster.delete("panel-deployed")
 
 
+def test_diff_shows_what_deploying_would_change(cluster: Any) -> None:
+    panel = DeployPanel(cluster, fdl=_fdl("diffed", buckets=False))
+    assert panel.diff() == {"diffed": ""} and "new service" in panel.diff_html.value
+    panel.deploy()
+    panel.diff_button.click()
+    assert "no changes" in panel.diff_html.value
+    panel.memory.value = "1Gi"
+    changes = panel.diff()["diffed"]
+    assert re.search(r"^-\s*memory: 256Mi", changes, re.M) and re.search(r"^\+\s*memory: 1Gi", changes, re.M)
+    assert "1Gi" in panel.diff_html.value
+    assert cluster.service("diffed").spec["memory"] == "256Mi"  # comparing changes nothing
+    cluster.delete("diffed")
+
+
 def test_write_files_and_download_links_are_what_oscar_cli_reads(cluster: Any, tmp_path: Path) -> None:
     from oscar_jupyter import fdl
 
@@ -235,6 +249,23 @@ def test_services_table_filter_fdl_and_token_never_rendered(cluster: Any, gray: 
     box.reveal()
     panel.close()
     assert box.field.value == "" and box.field.comm is None and panel.comm is None
+
+
+def test_services_edit_opens_the_deploy_panel_and_deploying_updates(cluster: Any) -> None:
+    cluster.apply(_fdl("to-edit", buckets=False), wait=True)
+    panel = ServicesPanel(cluster)
+    panel.row_buttons["to-edit"]["edit"].click()
+    editor = panel.detail.children[0]
+    assert isinstance(editor, DeployPanel)
+    assert editor.name.value == "to-edit" and editor.script.value == GRAY_SCRIPT
+    assert not editor.problems
+    editor.cpu.value = "0.3"
+    editor.deploy_button.click()
+    assert editor.last_error is None, editor.status_text()
+    assert cluster.service("to-edit").spec["cpu"] == "0.3"
+    assert "to-edit" in panel.row_buttons and panel.last_error is None
+    panel.close()
+    cluster.delete("to-edit")
 
 
 def test_services_delete_asks_first(cluster: Any) -> None:

@@ -131,6 +131,9 @@ class DeployPanel(Panel):
         self.links_button = widgets.Button(description="Download links", icon="download",
                                            layout=widgets.Layout(width="auto"))
         self.links = widgets.HTML("")
+        self.diff_button = widgets.Button(description="Diff with deployed", icon="exchange",
+                                          layout=widgets.Layout(width="auto"))
+        self.diff_html = widgets.HTML("")
 
         for field in self.form_fields:
             field.observe(self._on_form_change, names="value")
@@ -138,6 +141,7 @@ class DeployPanel(Panel):
         self.on_click(self.deploy_button, self.deploy)
         self.on_click(self.write_button, lambda: self.write_files(self.folder.value))
         self.on_click(self.links_button, self.download_links)
+        self.on_click(self.diff_button, self.diff)
 
         form = widgets.VBox(
             [self.name, self.image,
@@ -152,7 +156,8 @@ class DeployPanel(Panel):
             self.title,
             widgets.HBox([form, yaml_box]),
             self.problems_html,
-            widgets.HBox([self.deploy_button, self.progress]),
+            widgets.HBox([self.deploy_button, self.progress, self.diff_button]),
+            self.diff_html,
             widgets.HBox([self.write_button, self.folder, self.links_button]),
             self.links,
             self.status,
@@ -280,6 +285,27 @@ class DeployPanel(Panel):
             callback(services)
         return services
 
+    def diff(self) -> Dict[str, str]:
+        """What deploying would change: a unified diff per service ('' when the same or new)."""
+        if self.validate():
+            raise InvalidDefinition("The FDL has problems; fix them before comparing it", self.problems)
+        loaded = fdl_module.load(self.fdl_text.value)
+        deployed = {s.name for s in self.cluster.services()}
+        diffs: Dict[str, str] = {}
+        blocks = []
+        for name in loaded.names:
+            if name not in deployed:
+                diffs[name] = ""
+                blocks.append(f"<div><b>{html.escape(name)}</b>: new service</div>")
+                continue
+            diffs[name] = self.cluster.service(name).diff(loaded)
+            body = _diff_html(diffs[name]) if diffs[name] else "no changes"
+            blocks.append(f"<div><b>{html.escape(name)}</b>: {body}</div>")
+        self.diff_html.value = "".join(blocks)
+        changed = sum(1 for d in diffs.values() if d)
+        self.set_status(f"{changed} of {len(diffs)} service(s) would change", "info")
+        return diffs
+
     def write_files(self, folder: "str | os.PathLike[str]" = ".") -> List[Path]:
         """Write the FDL and its script(s) into `folder` the way oscar-cli `apply` reads them."""
         if self.validate():
@@ -384,6 +410,16 @@ class DeployPanel(Panel):
         valid = "" if self.problems else '<span style="color:#26a269">✔ valid</span>'
         table = ('<table class="oscar-problems">' + "".join(rows) + "</table>") if rows else ""
         self.problems_html.value = valid + table
+
+
+def _diff_html(diff: str) -> str:
+    """A unified diff as HTML, added lines green and removed lines red."""
+    lines = []
+    for line in diff.splitlines():
+        colour = ("#26a269" if line.startswith("+") and not line.startswith("+++") else
+                  "#c01c28" if line.startswith("-") and not line.startswith("---") else "#555")
+        lines.append(f'<span style="color:{colour}">{html.escape(line)}</span>')
+    return ('<pre style="margin:0;max-height:20em;overflow:auto">' + "\n".join(lines) + "</pre>")
 
 
 def _problem_row(mark: str, colour: str, field: str, line: Optional[int], message: str) -> str:

@@ -1,7 +1,8 @@
 """Services browser: a filterable table of services with per-service actions.
 
 Actions: invoke (opens the invoke panel below the table), jobs and logs (the
-jobs monitor), FDL (the definition as oscar-cli reads it, token removed),
+jobs monitor), FDL (the definition as oscar-cli reads it, token removed), edit
+(the deploy panel on that FDL),
 token (masked; revealed in a text box for a few seconds so it can be copied,
 never written into the notebook's outputs) and delete with a confirmation.
 """
@@ -19,6 +20,7 @@ from oscar_jupyter import fdl as fdl_module
 from oscar_jupyter.errors import InvalidDefinition, OscarError
 
 from .base import Panel, close_one, close_tree, pre
+from .deploy import DeployPanel
 from .invoke import InvokePanel
 from .jobs import JobsPanel
 
@@ -116,13 +118,13 @@ class ServicesPanel(Panel):
     """Browse the cluster's services.
 
     From code: `refresh()`, `filter.value = "text"`, `invoke(name)`,
-    `show_jobs(name)`, `show_fdl(name)`, `show_token(name)`,
+    `show_jobs(name)`, `show_fdl(name)`, `edit(name)`, `show_token(name)`,
     `ask_delete(name)` then `confirm_delete()` / `cancel_delete()`;
     `row_buttons[name][action]` are the table's buttons.
     """
 
     panel_title = "Services"
-    ACTIONS = ("invoke", "jobs", "fdl", "token", "delete")
+    ACTIONS = ("invoke", "jobs", "fdl", "edit", "token", "delete")
 
     def __init__(self, cluster: Any = None, **kwargs: Any) -> None:
         super().__init__(cluster, **kwargs)
@@ -199,6 +201,13 @@ class ServicesPanel(Panel):
                                        widgets.HTML(pre(text, "30em"))]))
         return text
 
+    def edit(self, name: str) -> DeployPanel:
+        """Open the deploy panel on the service's FDL below the table; deploying refreshes the table."""
+        panel = DeployPanel(self.cluster, fdl=self.fdl_text(name))
+        panel.on_deployed(lambda _services: self.guarded(self.refresh))
+        self._set_detail(panel)
+        return panel
+
     def show_token(self, name: str) -> TokenBox:
         """Show the service's token masked, with a button that reveals it for copying."""
         box = TokenBox(lambda: str(self.cluster.service(name).token or ""))
@@ -263,13 +272,14 @@ class ServicesPanel(Panel):
             spec = _spec(svc)
             buttons = {}
             for action, icon, tip in (("invoke", "play", "Invoke"), ("jobs", "list", "Jobs and logs"),
-                                      ("fdl", "file-text", "FDL"), ("token", "key", "Token"),
-                                      ("delete", "trash", "Delete")):
+                                      ("fdl", "file-text", "FDL"), ("edit", "pencil", "Edit"),
+                                      ("token", "key", "Token"), ("delete", "trash", "Delete")):
                 button = widgets.Button(icon=icon, tooltip=f"{tip}: {svc.name}",
                                         layout=widgets.Layout(width="2.8em"),
                                         button_style="danger" if action == "delete" else "")
                 handler = {"invoke": self.invoke, "jobs": self.show_jobs, "fdl": self.show_fdl,
-                           "token": self.show_token, "delete": self.ask_delete}[action]
+                           "edit": self.edit, "token": self.show_token,
+                           "delete": self.ask_delete}[action]
                 button.on_click(lambda _b, h=handler, n=svc.name: self.guarded(h, n))
                 buttons[action] = button
             self.row_buttons[svc.name] = buttons
