@@ -196,16 +196,16 @@ def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> 
             fdl_box.blur()
             expect(deploy.get_by_placeholder("e.g. 256Mi, 1Gi")).to_have_value("384Mi", timeout=30_000)
 
-            deploy.get_by_role("button", name="Deploy").click()
+            deploy.get_by_role("button", name=re.compile(r"Deploy$")).click()
             expect(deploy.locator(".oscar-status-ok")).to_contain_text("deployed", timeout=90_000)
 
             # Invoke: name the notebook variable, click Invoke, see the processed image.
             _run_cell(page, 1)
             invoke = page.locator(".oscar-panel").nth(1)
-            expect(invoke.get_by_role("button", name="Invoke")).to_be_visible(timeout=30_000)
+            expect(invoke.get_by_role("button", name=re.compile(r"Invoke$"))).to_be_visible(timeout=30_000)
             invoke.get_by_placeholder("name in the notebook").fill("img")
             invoke.get_by_placeholder("name in the notebook").press("Tab")
-            invoke.get_by_role("button", name="Invoke").click()
+            invoke.get_by_role("button", name=re.compile(r"Invoke$")).click()
             expect(invoke.locator(".oscar-status-ok")).to_contain_text("answered", timeout=90_000)
             out_img = invoke.locator(".oscar-invoke-output img")
             expect(out_img.first).to_be_visible(timeout=30_000)
@@ -223,7 +223,7 @@ def test_deploy_and_invoke_from_the_page(lab: LabServer, local_cluster: Any) -> 
             chooser.value.set_files(str(picture))
             expect(invoke.locator(".oscar-invoke-input")).to_contain_text("upload.png", timeout=30_000)
             invoke.get_by_role("button", name="async (bucket)").click()
-            invoke.get_by_role("button", name="Invoke").click()
+            invoke.get_by_role("button", name=re.compile(r"Invoke$")).click()
             expect(invoke.locator(".oscar-status-ok")).to_contain_text("(async)", timeout=90_000)
             expect(invoke.locator(".oscar-invoke-output img").first).to_be_visible(timeout=30_000)
 
