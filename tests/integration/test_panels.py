@@ -477,6 +477,16 @@ def test_storage_navigate_upload_preview_download_presign(cluster: Any, gray: An
     url = panel.presign("blue.png")
     assert requests.get(url, timeout=10).content == content
 
+    panel.entry_buttons["blue.png"]["delete"].click()
+    assert panel.pending_delete == "blue.png" and cluster.storage.exists("panels-gray/out/blue.png")
+    panel.cancel_button.click()
+    assert cluster.storage.exists("panels-gray/out/blue.png")
+    panel.entry_buttons["blue.png"]["delete"].click()
+    panel.confirm_button.click()
+    assert panel.last_error is None, panel.status_text()
+    assert not cluster.storage.exists("panels-gray/out/blue.png")
+    assert "blue.png" not in panel.entry_buttons
+
     panel.up()
     assert panel.path == "panels-gray"
     panel.up()

@@ -3,7 +3,7 @@
 Navigate by clicking buckets and folders (or `navigate(path)` / `up()`), upload
 dropped files into the current folder with a progress bar, download objects
 into a local folder (or as a browser download link), preview images and text,
-and make presigned links.
+make presigned links, and delete objects (after a confirmation).
 """
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ class StoragePanel(Panel):
 
     From code: `navigate("bucket/folder")`, `up()`, `refresh()`, `upload(files)`
     (paths or (name, bytes) pairs, default: the dropped files),
-    `download(name, folder)`, `preview(name)`, `presign(name)`; `path` is the
+    `download(name, folder)`, `preview(name)`, `presign(name)`, `ask_delete(name)`
+    then `confirm_delete()`; `path` is the
     current location ("" = the bucket list), `entries` what it holds.
     """
 
@@ -79,13 +80,21 @@ class StoragePanel(Panel):
         self.preview_view = widgets.Output(layout=widgets.Layout(border="1px solid #ddd",
                                                                  max_height="32em", overflow="auto"))
         self.preview_view.add_class("oscar-storage-preview")
+        self.pending_delete: Optional[str] = None
+        self.confirm_html = widgets.HTML("")
+        self.confirm_button = widgets.Button(description="Delete", button_style="danger", icon="trash")
+        self.cancel_button = widgets.Button(description="Cancel")
+        self.confirm_box = widgets.HBox([self.confirm_html, self.confirm_button, self.cancel_button],
+                                        layout=widgets.Layout(display="none"))
 
         self.on_click(self.up_button, self.up)
         self.on_click(self.refresh_button, self.refresh)
         self.on_click(self.upload_button, lambda: self.upload())
+        self.on_click(self.confirm_button, self.confirm_delete)
+        self.on_click(self.cancel_button, self.cancel_delete)
         self.children = [self.title,
                          widgets.HBox([self.up_button, self.refresh_button, self.location]),
-                         self.table,
+                         self.table, self.confirm_box,
                          widgets.HBox([self.upload_widget, self.upload_button, self.upload_progress]),
                          self.download_folder, self.link_html, self.preview_view, self.status]
         self.navigate(path)
@@ -193,6 +202,30 @@ class StoragePanel(Panel):
         self.set_status(f"presigned link for {name}", "ok")
         return url
 
+    def ask_delete(self, name: str) -> None:
+        """Ask for a confirmation before deleting object `name`."""
+        path = self._object(name)
+        self.pending_delete = name
+        self.confirm_html.value = (f'<span style="color:#c01c28">Delete <code>{html.escape(path)}</code>?'
+                                   "</span>")
+        self.confirm_box.layout.display = None
+
+    def confirm_delete(self) -> None:
+        """Delete the object `ask_delete` named."""
+        name = self.pending_delete
+        if not name:
+            raise OscarError("Nothing to delete: press an object's delete button first.")
+        self.cancel_delete()
+        self.storage.rm(self._object(name))
+        self.refresh()
+        self.set_status(f"deleted {name}", "ok")
+
+    def cancel_delete(self) -> None:
+        """Forget the pending deletion."""
+        self.pending_delete = None
+        self.confirm_box.layout.display = "none"
+        self.confirm_html.value = ""
+
     # -- internals --------------------------------------------------------------------
     def _draw(self) -> None:
         cells: List[widgets.Widget] = [widgets.HTML(f"<b>{h}</b>") for h in ("name", "size", "")]
@@ -209,10 +242,11 @@ class StoragePanel(Panel):
                 continue
             actions = {}
             for action, icon, tip in (("preview", "eye", "Preview"), ("download", "download", "Download"),
-                                      ("presign", "link", "Presigned link")):
-                b = widgets.Button(icon=icon, tooltip=f"{tip}: {name}", layout=widgets.Layout(width="2.8em"))
+                                      ("presign", "link", "Presigned link"), ("delete", "trash", "Delete")):
+                b = widgets.Button(icon=icon, tooltip=f"{tip}: {name}", layout=widgets.Layout(width="2.8em"),
+                                   button_style="danger" if action == "delete" else "")
                 handler = {"preview": self.preview, "download": self.download,
-                           "presign": self.presign}[action]
+                           "presign": self.presign, "delete": self.ask_delete}[action]
                 b.on_click(lambda _b, h=handler, n=name: self.guarded(h, n))
                 actions[action] = b
             self.entry_buttons[name] = actions
