@@ -115,6 +115,17 @@ def _shrink(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """An oscar-local of this module's own, so the screenshots show only what the page did."""
+    from oscar_jupyter import local
+
+    cluster = local.start(data_dir=str(tmp_path_factory.mktemp("browser-oscar-local")), port=0,
+                          password=uuid.uuid4().hex)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
 def lab(local_cluster: Any, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("lab")
     _notebook(root / "panels.ipynb")
