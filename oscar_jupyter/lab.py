@@ -51,7 +51,10 @@ def run_lab(args: argparse.Namespace) -> int:
     notebooks = args.notebooks or _notebooks_dir()
     cmd: List[str] = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
                       f"--ip={args.ip}", f"--port={args.port}",
-                      f"--ServerApp.root_dir={notebooks}", *args.lab_args]
+                      f"--ServerApp.root_dir={notebooks}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--ServerApp.allow_root=True")  # JupyterLab refuses root otherwise
+    cmd += [a for a in args.lab_args if a != "--"]
     proc = subprocess.Popen(cmd, env=env)
     try:
         return proc.wait()
