@@ -17,6 +17,7 @@ from typing import Sequence
 from .auth import PASSWORD_ENV, load_or_create_password
 from .runtime import Options
 from .server import DataDirBusy, serve
+from .versions import DEFAULT as DEFAULT_API_VERSION, RELEASES
 
 S3_SECRET_ENV = "OSCAR_LOCAL_S3_SECRET_KEY"
 
@@ -38,6 +39,12 @@ def parser() -> argparse.ArgumentParser:
     s3.add_argument("--s3-secret-key", help=f"secret key of the external endpoint (better: ${S3_SECRET_ENV})")
     s3.add_argument("--s3-region", default="us-east-1", help="region of the external endpoint (default: %(default)s)")
     s3.add_argument("--s3-insecure", action="store_true", help="do not verify the external endpoint's TLS certificate")
+    p.add_argument("--api-version", default=DEFAULT_API_VERSION, choices=tuple(RELEASES),
+                   help="the Manager release whose wire shapes to answer with (default: %(default)s)")
+    oidc = p.add_argument_group("OIDC bearer tokens on /system (as on AI4OS/EGI clusters)")
+    oidc.add_argument("--oidc-issuer", metavar="URL", help="issuer whose access tokens are accepted")
+    oidc.add_argument("--oidc-group", metavar="VO", action="append", default=[],
+                      help="group (VO) a token's user must belong to; repeat for several")
     p.add_argument("--cores", type=float, help="CPU budget for asynchronous jobs (default: all cores)")
     p.add_argument("--max-body", type=int, default=64 * 1024 * 1024,
                    help="largest /run or /job body in bytes (default: %(default)s)")
@@ -60,6 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"oscar-local: --s3-endpoint needs --s3-access-key and --s3-secret-key (or ${S3_SECRET_ENV})",
               file=sys.stderr)
         return 2
+    if args.oidc_group and not args.oidc_issuer:
+        print("oscar-local: --oidc-group needs --oidc-issuer", file=sys.stderr)
+        return 2
+    if args.oidc_issuer and not args.oidc_group:
+        print("oscar-local: --oidc-issuer needs at least one --oidc-group VO "
+              "(the Manager admits only members of its configured groups)", file=sys.stderr)
+        return 2
     data_dir = os.path.abspath(args.data_dir)
     os.makedirs(data_dir, mode=0o700, exist_ok=True)
     password, generated = load_or_create_password(data_dir)
@@ -67,10 +81,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir=data_dir, password=password, s3_endpoint=args.s3_endpoint, s3_access_key=args.s3_access_key,
         s3_secret_key=secret_key, s3_region=args.s3_region, s3_verify=not args.s3_insecure,
         cores=args.cores, max_body=args.max_body, shutdown_grace=args.shutdown_grace,
+        api_version=args.api_version, oidc_issuer=args.oidc_issuer, oidc_groups=tuple(args.oidc_group),
     )
 
     def ready(endpoint: str) -> None:
         print(f"oscar-local is running at {endpoint}", flush=True)
+        print(f"  Manager API: v{RELEASES[opts.api_version]}", flush=True)
+        if opts.oidc_issuer:
+            print(f"  OIDC: {opts.oidc_issuer} (groups: {', '.join(opts.oidc_groups)})",
+                  flush=True)
         print(f"  user: {opts.user}", flush=True)
         if generated:
             print(f"  password: {password}  (generated; stored 0600 in {data_dir}; shown only this once)", flush=True)
@@ -95,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataDirBusy as exc:
         print(f"oscar-local: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:
+        print(f"oscar-local: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"oscar-local: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -113,12 +113,30 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return text(500, f"Internal error while handling {request.method} {request.path}: {type(exc).__name__}")
 
 
+CALLER = "oscar_caller"
+
+
+def caller(request: web.Request) -> str | None:
+    """Who is calling ``/system/*``: an OIDC ``sub``, or None for the cluster admin (Basic)."""
+    return request.get(CALLER)
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Basic auth on ``/system/*``; 401 with the realm header otherwise."""
+    """Basic (admin) or, with OIDC configured, a bearer JWT on ``/system/*``; else 401."""
     if request.path == "/system" or request.path.startswith("/system/"):
         rt = runtime_of(request)
-        if not auth.basic_ok(request.headers.get("Authorization"), rt.options.user, rt.options.password):
+        header = request.headers.get("Authorization")
+        token = auth.bearer_of(header)
+        if token is not None and rt.oidc is not None:
+            from .oidc import OidcRefused
+
+            try:
+                identity = await rt.oidc.authenticate(token)
+            except OidcRefused as exc:
+                return text(exc.status, exc.message)
+            request[CALLER] = identity.sub
+        elif not auth.basic_ok(header, rt.options.user, rt.options.password):
             return web.Response(status=401, headers={"WWW-Authenticate": auth.REALM})
     return await handler(request)
 

@@ -19,7 +19,7 @@ import logging
 
 from aiohttp import web
 
-from . import auth, names, scaling
+from . import auth, names, scaling, services as svcs
 from .app import read_body, runtime_of, text
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 EXIT_CODE_HEADER = "X-Oscar-Exit-Code"
 
 
-def _authorised_service(request: web.Request) -> dict:
-    """The service named in the path if the bearer is its token; else raise 401/404."""
+async def _authorised_service(request: web.Request) -> dict:
+    """The service named in the path if the bearer is its token (or, with OIDC
+    configured, a valid JWT of a user who may see the service); else 401/403/404."""
     rt = runtime_of(request)
     token = auth.bearer_of(request.headers.get("Authorization"))
     if token is None:
@@ -39,6 +40,16 @@ def _authorised_service(request: web.Request) -> dict:
     svc = rt.service(name)
     if svc is None:
         raise web.HTTPNotFound(text="")
+    if len(token) != auth.TOKEN_LENGTH and rt.oidc is not None:
+        from .oidc import OidcRefused
+
+        try:
+            identity = await rt.oidc.authenticate(token)
+        except OidcRefused:
+            raise web.HTTPUnauthorized(text="") from None
+        if not svcs.visible_to(svc, identity.sub):
+            raise web.HTTPForbidden(text="")
+        return svc
     if not auth.token_ok(token, svc.get("token")):
         raise web.HTTPUnauthorized(text="")
     return svc
@@ -46,7 +57,7 @@ def _authorised_service(request: web.Request) -> dict:
 
 async def run(request: web.Request) -> web.StreamResponse:
     rt = runtime_of(request)
-    svc = _authorised_service(request)
+    svc = await _authorised_service(request)
     body = await read_body(request)
     executor = rt.executors.get(svc["name"])
     if executor is None:
@@ -70,7 +81,7 @@ async def run(request: web.Request) -> web.StreamResponse:
 
 async def job(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    svc = _authorised_service(request)
+    svc = await _authorised_service(request)
     body = await read_body(request)
     assert rt.jobs is not None
     name = rt.jobs.create(svc["name"], body)

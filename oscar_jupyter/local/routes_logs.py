@@ -1,8 +1,10 @@
 """Job routes: ``/system/logs/{svc}`` (list, delete) and ``/system/logs/{svc}/{job}`` (log, delete).
 
 The list has the v3.7+ shape ``{"jobs": {name: JobInfo}, "next_page"?,
-"remaining_jobs"?}``, in creation order, ``?limit=`` jobs per page (default
-and maximum 1000) with ``?page=<next_page>`` continuing.
+"remaining_jobs"?}`` (with ``--api-version 3.6``, the bare ``{name: JobInfo}``
+map of one page), in creation order, ``?limit=`` jobs per page (default and
+maximum 1000) with ``?page=<next_page>`` continuing. OIDC callers reach only
+the jobs of services they may see (else 403).
 """
 from __future__ import annotations
 
@@ -16,14 +18,9 @@ PAGE_SIZE = 1000
 
 
 def _service(request: web.Request) -> dict:
-    rt = runtime_of(request)
-    name = request.match_info["name"]
-    if names.service_name_problem(name):
-        raise web.HTTPNotFound(text="")
-    svc = rt.service(name)
-    if svc is None:
-        raise web.HTTPNotFound(text="")
-    return svc
+    from .routes_services import visible_service
+
+    return visible_service(request)
 
 
 def _job_name(request: web.Request, service: str) -> str:
@@ -60,11 +57,9 @@ async def list_jobs(request: web.Request) -> web.Response:
         after = int(page)
     assert rt.state is not None
     rows, remaining = rt.state.list_jobs(svc["name"], after, limit)
-    out: dict = {"jobs": {job.name: job.info() for _, job in rows}}
-    if remaining:
-        out["next_page"] = str(rows[-1][0])
-        out["remaining_jobs"] = remaining
-    return web.json_response(out)
+    jobs = {job.name: job.info() for _, job in rows}
+    next_page = str(rows[-1][0]) if remaining else None
+    return web.json_response(rt.wire.jobs_listing(jobs, next_page, remaining))
 
 
 async def job_log(request: web.Request) -> web.Response:

@@ -2,7 +2,14 @@
 
 POST 201 / PUT 204 / DELETE 204 answer with empty bodies; invalid
 definitions get 400 with a message naming the field; a duplicate name gets
-409 (Manager v3 behaviour); unknown names 404 with an empty body.
+409 (Manager v3) or 400 (v4) with the Manager's message; unknown names 404
+with an empty body. OIDC callers see their own, public and restricted (when
+listed) services; another owner's private service is 403, and only the owner
+(or the admin) may update or delete a service.
+
+Manager v4 also answers ``GET /system/services/{name}/deployment`` (the
+deployment summary clients poll for readiness) and ``.../deployment/logs``;
+a v3 oscar-local has no such routes (404), like a v3 Manager.
 """
 from __future__ import annotations
 
@@ -11,7 +18,9 @@ import logging
 from aiohttp import web
 
 from . import names, services as svcs
-from .app import add, read_json, runtime_of, text
+from .app import add, caller, read_json, runtime_of, text
+from .state import rfc3339
+from .versions import DUPLICATE_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -25,24 +34,42 @@ def _checked_name(request: web.Request) -> str:
     return name
 
 
+def _view(request: web.Request, svc: dict) -> dict:
+    return runtime_of(request).wire.shape_service(svcs.public_view(svc))
+
+
+def _forbidden(user: str | None, name: str, action: str = "access") -> web.HTTPForbidden:
+    return web.HTTPForbidden(text=f"User '{user}' does not have permission to {action} the service '{name}'\n",
+                             content_type="text/plain")
+
+
+def visible_service(request: web.Request) -> dict:
+    """The service named in the path if the caller may see it; else 404/403."""
+    rt = runtime_of(request)
+    name = _checked_name(request)
+    svc = rt.service(name)
+    if svc is None:
+        raise web.HTTPNotFound(text="")
+    user = caller(request)
+    if not svcs.visible_to(svc, user):
+        raise _forbidden(user, name)
+    return svc
+
+
 async def list_services(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    assert rt.state is not None
-    return web.json_response([svcs.public_view(s) for s in rt.services()])
+    user = caller(request)
+    return web.json_response([_view(request, s) for s in rt.services() if svcs.visible_to(s, user)])
 
 
 async def get_service(request: web.Request) -> web.Response:
-    rt = runtime_of(request)
-    svc = rt.service(_checked_name(request))
-    if svc is None:
-        return text(404)
-    return web.json_response(svcs.public_view(svc))
+    return web.json_response(_view(request, visible_service(request)))
 
 
 def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
     rt = runtime_of(request)
     try:
-        svc, notices = svcs.prepare(data, rt.provider(), previous)
+        svc, notices = svcs.prepare(data, rt.provider(), previous, owner=caller(request))
     except svcs.InvalidService as exc:
         raise web.HTTPBadRequest(text=str(exc) + "\n", content_type="text/plain") from None
     for notice in notices:
@@ -56,13 +83,13 @@ async def create_service(request: web.Request) -> web.Response:
     svc = _prepare(request, data, None)
     async with rt._lock:
         if rt.service(svc["name"]) is not None:
-            return text(409, f"A service with the name '{svc['name']}' already exists")
+            return text(rt.wire.duplicate_status, DUPLICATE_MESSAGE)
         try:
             await rt.add_service(svc)
         except Exception as exc:
             log.warning("creating service %s failed: %s", svc["name"], exc)
             return text(500, f"Error creating the service '{svc['name']}': {exc}")
-    log.info("created service %s", svc["name"])
+    log.info("created service %s (owner %s)", svc["name"], svc["owner"])
     return text(201)
 
 
@@ -70,10 +97,15 @@ async def update_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     data = await read_json(request, WHAT)
     if isinstance(data, dict) and isinstance(data.get("name"), str) and not names.service_name_problem(data["name"]):
+        user = caller(request)
         async with rt._lock:
             previous = rt.service(data["name"])
             if previous is None:
                 return text(404, f"The service '{data['name']}' does not exist")
+            if not svcs.owned_by(previous, user):
+                if not svcs.visible_to(previous, user):
+                    raise _forbidden(user, data["name"])
+                raise _forbidden(user, data["name"], "update")
             svc = _prepare(request, data, previous)
             try:
                 await rt.update_service(svc)
@@ -89,18 +121,55 @@ async def update_service(request: web.Request) -> web.Response:
 async def delete_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     name = _checked_name(request)
+    user = caller(request)
     async with rt._lock:
         svc = rt.service(name)
         if svc is None:
             return text(404)
+        if not svcs.owned_by(svc, user):
+            raise _forbidden(user, name, "access" if not svcs.visible_to(svc, user) else "delete")
         removed = await rt.delete_service(svc)
     log.info("deleted service %s (buckets removed: %s)", name, ", ".join(removed) or "none")
     return text(204)
 
 
+async def deployment(request: web.Request) -> web.Response:
+    """v4 ``types.ServiceDeploymentStatus``: oscar-local runs a service as soon as it exists."""
+    rt = runtime_of(request)
+    svc = visible_service(request)
+    executor = rt.executors.get(svc["name"])
+    active = (executor.running + executor.pool.ready) if executor is not None else 0
+    return web.json_response({
+        "service_name": svc["name"],
+        "namespace": "oscar-svc",
+        "state": "ready",
+        "reason": "Runtime service is ready.",
+        "last_transition_time": rfc3339(rt.started),
+        "active_instances": active,
+        "affected_instances": 0,
+        "resource_kind": "knative_service",
+    })
+
+
+async def deployment_logs(request: web.Request) -> web.Response:
+    """v4 ``types.DeploymentLogStream``: no pods here, so never any entries."""
+    svc = visible_service(request)
+    return web.json_response({
+        "service_name": svc["name"],
+        "available": False,
+        "message": "Deployment logs are unavailable for this service.",
+        "entries": [],
+    })
+
+
 def register(app: web.Application) -> None:
+    from .app import RUNTIME
+
     add(app, "GET", "/system/services", list_services)
     add(app, "POST", "/system/services", create_service)
     add(app, "PUT", "/system/services", update_service)
     add(app, "GET", "/system/services/{name}", get_service)
     add(app, "DELETE", "/system/services/{name}", delete_service)
+    if app[RUNTIME].wire.deployment_routes:
+        add(app, "GET", "/system/services/{name}/deployment", deployment)
+        add(app, "GET", "/system/services/{name}/deployment/logs", deployment_logs)

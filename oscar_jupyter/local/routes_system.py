@@ -9,7 +9,6 @@ from aiohttp import web
 
 from . import openapi
 from .app import add, runtime_of, text
-from .runtime import VERSION
 from .state import PENDING, RUNNING, rfc3339
 
 
@@ -34,7 +33,7 @@ async def info(request: web.Request) -> web.Response:
     except PackageNotFoundError:
         pkg = "0+unknown"
     return web.json_response({
-        "version": VERSION,
+        "version": runtime_of(request).wire.release,
         "git_commit": "oscar-local",
         "architecture": _arch(),
         "kubernetes_version": "none (oscar-local)",
@@ -54,7 +53,7 @@ async def config(request: web.Request) -> web.Response:
             "interLink_available": False,
             "yunikorn_enable": False,
             "kueue_enable": False,
-            "oidc_groups": [],
+            "oidc_groups": list(rt.options.oidc_groups) if rt.oidc is not None else [],
         },
         "minio_provider": rt.provider(),
     })
@@ -71,7 +70,7 @@ def _status_payload(rt) -> dict:
     objects = 0
     for b in buckets:
         objects += sum(1 for o in rt.store.list(b, "", True) if not o.is_dir)
-    node = {
+    node: dict = {
         "name": platform.node() or "localhost",
         "cpu": {"capacity_cores": cores, "usage_cores": used_cores},
         "memory": {"capacity_bytes": vm.total, "usage_bytes": vm.total - vm.available},
@@ -80,14 +79,24 @@ def _status_payload(rt) -> dict:
         "status": "Ready",
         "conditions": [{"type": "Ready", "status": True}],
     }
+    metrics: dict = {
+        "cpu": {"total_free_cores": free_cores, "max_free_on_node_cores": free_cores},
+        "memory": {"total_free_bytes": vm.available, "max_free_on_node_bytes": vm.available},
+        "gpu": {"total_gpu": 0},
+    }
+    if rt.wire.schedulable_metrics:  # v4: what is left after the running services' requests
+        requested = sum(_cores(s.get("cpu")) * rt.executors[s["name"]].running
+                        for s in rt.services() if s["name"] in rt.executors)
+        node["cpu"]["request_cores"] = int(round(requested))
+        node["memory"]["request_bytes"] = 0
+        schedulable = max(int(cores - requested), 0)
+        metrics["cpu"].update(total_schedulable_cores=schedulable, total_schedulable_on_node_cores=schedulable)
+        metrics["memory"].update(total_schedulable_bytes=vm.available, max_schedulable_on_node_bytes=vm.available)
+    oidc = rt.oidc
     return {
         "cluster": {
             "nodes_count": 1,
-            "metrics": {
-                "cpu": {"total_free_cores": free_cores, "max_free_on_node_cores": free_cores},
-                "memory": {"total_free_bytes": vm.available, "max_free_on_node_bytes": vm.available},
-                "gpu": {"total_gpu": 0},
-            },
+            "metrics": metrics,
             "nodes": [node],
         },
         "oscar": {
@@ -106,10 +115,18 @@ def _status_payload(rt) -> dict:
                 "total": counts.get(PENDING, 0) + counts.get(RUNNING, 0),
                 "states": {k: v for k, v in counts.items()},
             },
-            "oidc": {"enabled": False, "issuers": [], "groups": []},
+            "oidc": {"enabled": oidc is not None, "issuers": [oidc.issuer] if oidc else [],
+                     "groups": list(oidc.groups) if oidc else []},
         },
         "minio": {"buckets_count": len(buckets), "total_objects": objects},
     }
+
+
+def _cores(value: object) -> float:
+    try:
+        return max(float(str(value)), 0.0)
+    except ValueError:
+        return 0.0
 
 
 async def status(request: web.Request) -> web.Response:

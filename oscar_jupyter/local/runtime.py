@@ -22,10 +22,11 @@ from .jobs import CRASH_NOTE, JobManager
 from .s3 import S3Endpoint, S3Store
 from .state import State
 from .triggers import Triggers
+from .versions import DEFAULT as DEFAULT_API_VERSION, Wire
 
 log = logging.getLogger(__name__)
 
-VERSION = "3.7.1"
+VERSION = "3.7.1"  # the default release; ``Runtime.wire.release`` is the one served
 EXTERNAL_SCAN_INTERVAL = 2.0
 
 
@@ -47,6 +48,9 @@ class Options:
     sync_timeout: float = 300.0
     queue_timeout: float = 120.0
     shutdown_grace: float = 10.0
+    api_version: str = DEFAULT_API_VERSION
+    oidc_issuer: str | None = None
+    oidc_groups: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +84,11 @@ class Runtime:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+        self.wire = Wire.of(options.api_version)
+        self.oidc: Any = None
+        if options.oidc_issuer:
+            from .oidc import OidcValidator
+            self.oidc = OidcValidator(options.oidc_issuer, options.oidc_groups)
         self.instance = uuid.uuid4().hex
         self.started = time.time()
         self.state: State | None = None
@@ -128,6 +137,8 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop triggers, let running jobs finish (bounded), close executors and storage."""
+        if self.oidc is not None:
+            await self.oidc.close()
         if self._scan_task:
             self._scan_task.cancel()
             await asyncio.gather(self._scan_task, return_exceptions=True)

@@ -53,12 +53,15 @@ def provider_ref(value: Any) -> str:
     return ref
 
 
-def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None = None,
+            owner: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """Turn a request body into the stored definition, or raise ``InvalidService``.
 
     ``provider`` is the server's MinIO provider (endpoint, keys, region,
-    verify). ``previous`` is the stored definition on update: its token is kept
-    and secrets sent back as ``"hidden"``/blank keep their stored values.
+    verify). ``previous`` is the stored definition on update: its token and
+    owner are kept and secrets sent back as ``"hidden"``/blank keep their
+    stored values. ``owner`` is the creator's OIDC ``sub`` (None: the admin,
+    ``cluster_admin``).
     Returns the definition and the normalisation notices.
     """
     if not isinstance(data, dict):
@@ -76,7 +79,7 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
         )
     svc = spec.with_defaults(data)
 
-    svc["owner"] = DEFAULT_OWNER
+    svc["owner"] = (previous or {}).get("owner") or owner or DEFAULT_OWNER
     level = str(svc.get("log_level") or "INFO").upper()
     svc["log_level"] = level if level in LOG_LEVELS else "INFO"
     svc["token"] = previous["token"] if previous else new_service_token()
@@ -184,6 +187,29 @@ def public_view(svc: dict[str, Any]) -> dict[str, Any]:
         if isinstance(conf, dict) and conf.get("auth_password"):
             conf["auth_password"] = HIDDEN
     return out
+
+
+def visible_to(svc: dict[str, Any], user: str | None) -> bool:
+    """Whether ``user`` (an OIDC ``sub``; None = the admin) may see and invoke ``svc``.
+
+    The Manager's rules: the admin sees everything; a user sees services they
+    own, ``public`` ones, and ``restricted`` ones listing them in
+    ``allowed_users``; ``private`` (the default) services of others are hidden.
+    """
+    if user is None or svc.get("owner") == user:
+        return True
+    visibility = str(svc.get("visibility") or "private").lower()
+    if visibility == "public":
+        return True
+    if visibility == "restricted":
+        allowed = svc.get("allowed_users") or []
+        return isinstance(allowed, list) and user in allowed
+    return False
+
+
+def owned_by(svc: dict[str, Any], user: str | None) -> bool:
+    """Whether ``user`` may update or delete ``svc`` (its owner, or the admin)."""
+    return user is None or svc.get("owner") == user
 
 
 def places(svc: dict[str, Any], field: str) -> list[StoragePlace]:

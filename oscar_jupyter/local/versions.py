@@ -1,0 +1,114 @@
+"""The Manager version oscar-local answers as: the wire differences clients see.
+
+One oscar-local speaks the shapes of one Manager release, chosen at start
+(``--api-version``, ``start(api_version=...)``). What differs, from the
+Manager's specs (v3.7.1, v4.1.2) and source:
+
+* ``GET /system/info`` ``version``;
+* ``POST /system/services`` with a taken name: 409 up to v3, 400 from v4;
+* ``expose.api_port`` / ``expose.nodePort``: numbers up to v4.0, lists from
+  v4.1 (in what GET returns; both are accepted on input);
+* ``GET /system/services/{name}/deployment`` and ``.../deployment/logs``:
+  v4 only (a v3 Manager answers 404: no such route);
+* ``GET /system/status``: v4 adds schedulable totals and per-node requests;
+* ``GET /system/logs/{name}``: ``{"jobs": {...}, "next_page"?,
+  "remaining_jobs"?}`` from v3.7, the bare ``{job: info}`` map before.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+#: accepted ``api_version`` values and the Manager release each one answers as
+RELEASES = {"3.6": "3.6.5", "3.7": "3.7.1", "4.1": "4.1.2"}
+DEFAULT = "3.7"
+#: the Manager's message for a taken service name
+DUPLICATE_MESSAGE = "A service with the provided name already exists"
+
+
+class UnknownVersion(ValueError):
+    """An ``api_version`` oscar-local cannot answer as."""
+
+
+@dataclass(frozen=True)
+class Wire:
+    """The shapes of one Manager release."""
+
+    api_version: str
+
+    @classmethod
+    def of(cls, api_version: Any) -> "Wire":
+        text = str(api_version if api_version is not None else DEFAULT).strip().lstrip("v")
+        for key, release in RELEASES.items():
+            if text in (key, release):
+                return cls(key)
+        raise UnknownVersion(
+            f"api_version {api_version!r} is not one oscar-local emulates; use one of: {', '.join(RELEASES)}"
+        )
+
+    @property
+    def major_minor(self) -> tuple[int, int]:
+        major, minor = self.api_version.split(".")
+        return int(major), int(minor)
+
+    @property
+    def release(self) -> str:
+        """The version string ``/system/info`` reports."""
+        return RELEASES[self.api_version]
+
+    @property
+    def duplicate_status(self) -> int:
+        """Status of a POST whose name is taken: 409 (v3) or 400 (v4)."""
+        return 400 if self.major_minor >= (4, 0) else 409
+
+    @property
+    def port_lists(self) -> bool:
+        """``expose.api_port``/``nodePort`` are lists (v4.1+)."""
+        return self.major_minor >= (4, 1)
+
+    @property
+    def deployment_routes(self) -> bool:
+        """``/system/services/{name}/deployment[/logs]`` exist (v4)."""
+        return self.major_minor >= (4, 0)
+
+    @property
+    def jobs_envelope(self) -> bool:
+        """The logs listing is ``{"jobs": ...}`` (v3.7+) rather than the bare map."""
+        return self.major_minor >= (3, 7)
+
+    @property
+    def schedulable_metrics(self) -> bool:
+        """``/system/status`` carries schedulable totals and node requests (v4)."""
+        return self.major_minor >= (4, 0)
+
+    def shape_service(self, view: dict[str, Any]) -> dict[str, Any]:
+        """``view`` (a copy the caller owns) with ``expose`` ports in this release's shape."""
+        expose = view.get("expose")
+        if not isinstance(expose, dict):
+            return view
+        expose = copy.copy(expose)
+        for key in ("api_port", "nodePort"):
+            if key not in expose:
+                continue
+            value = expose[key]
+            if self.port_lists:
+                if isinstance(value, int) and not isinstance(value, bool):
+                    expose[key] = [value] if value else []
+                elif value is None:
+                    expose[key] = []
+            elif isinstance(value, list):
+                first = next((v for v in value if isinstance(v, int) and not isinstance(v, bool)), 0)
+                expose[key] = first
+        view["expose"] = expose
+        return view
+
+    def jobs_listing(self, jobs: dict[str, Any], next_page: str | None, remaining: int) -> dict[str, Any]:
+        """The body of ``GET /system/logs/{name}`` in this release's shape."""
+        if not self.jobs_envelope:
+            return jobs
+        out: dict[str, Any] = {"jobs": jobs}
+        if next_page is not None:
+            out["next_page"] = next_page
+            out["remaining_jobs"] = remaining
+        return out
