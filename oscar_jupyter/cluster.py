@@ -323,9 +323,28 @@ class Cluster:
         except errors.NotFound:
             return False
 
+    def _for_this_version(self, data: Dict[str, Any]) -> Dict[str, Any]:
+        """`data` with `expose.api_port`/`nodePort` in the shape this Manager decodes
+        (a number up to v4.0, a list from v4.1); anything else unchanged."""
+        expose = data.get("expose") if isinstance(data, dict) else None
+        if not isinstance(expose, dict) or not ({"api_port", "nodePort"} & set(expose)):
+            return data
+        from .spec import normalise
+        try:
+            version = self.version
+        except errors.OscarError:
+            return data  # no version known: send as given
+        if not version:
+            return data
+        shaped, notices = normalise({"expose": expose}, target_version=version)
+        for notice in notices:
+            logger.info("Service %r: %s.", data.get("name"), notice)
+        return dict(data, expose=shaped["expose"])
+
     def _write_service(self, method: str, data: Dict[str, Any]) -> None:
         name = data.get("name")
         verb = "create" if method == "POST" else "update"
+        data = self._for_this_version(data)
         try:
             self.request(method, "/system/services", json=data, expect=(200, 201, 204),
                          what=f"{verb} service {name!r}")

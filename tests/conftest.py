@@ -1,7 +1,10 @@
 """Shared fixtures: a real oscar-local for the whole session, unique names, admin sessions.
 
 ``local_cluster`` starts ``oscar_jupyter.local.start(data_dir=<tmp>, port=0)``
-once per test session (per xdist worker) and stops it at the end. Tests that
+(Manager v3.7 shapes) once per test session (per xdist worker) and stops it at
+the end. ``api_cluster`` is parametrized over the Manager versions in
+``API_VERSIONS``: ``local_cluster`` for 3.7 and a second session oscar-local
+started with ``api_version="4.1"`` (only when a test asks for it). Tests that
 create services should name them with ``unique_name`` and delete them (or use
 ``make_service``, which does), so tests do not see each other's services.
 """
@@ -39,6 +42,31 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield cluster
     finally:
         cluster.stop()
+
+
+#: the Manager versions ``api_cluster`` runs tests against
+API_VERSIONS = ("3.7", "4.1")
+
+
+@pytest.fixture(scope="session")
+def local_cluster_v4(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A running oscar-local answering with Manager v4.1 shapes."""
+    from oscar_jupyter import local
+
+    data_dir = tmp_path_factory.mktemp("oscar-local-v4")
+    cluster = local.start(data_dir=str(data_dir), port=0, password=uuid.uuid4().hex, api_version="4.1")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session", params=API_VERSIONS, ids=[f"manager-v{v}" for v in API_VERSIONS])
+def api_cluster(request: pytest.FixtureRequest) -> Any:
+    """An oscar-local per Manager version in ``API_VERSIONS`` (``.api_version`` says which)."""
+    cluster = request.getfixturevalue("local_cluster" if request.param == "3.7" else "local_cluster_v4")
+    assert cluster.api_version == request.param
+    return cluster
 
 
 @pytest.fixture

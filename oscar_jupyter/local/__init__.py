@@ -64,6 +64,7 @@ class LocalCluster:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._stopped = False
+        self.api_version: str | None = None  # the Manager version served (None when attached)
 
     @property
     def password(self) -> str:
@@ -116,7 +117,9 @@ def start(data_dir: str | None = None, host: str = "127.0.0.1", port: int = 0,
     ``$OSCAR_LOCAL_PASSWORD``, else the one stored in the data dir, else a new
     one (stored 0600). Further ``options`` are :class:`runtime.Options` fields
     (``s3_endpoint``, ``s3_access_key``, ``s3_secret_key``, ``s3_region``,
-    ``max_body``, ``cores``, ``sync_timeout``, ``queue_timeout``...).
+    ``max_body``, ``cores``, ``sync_timeout``, ``queue_timeout``,
+    ``api_version`` ("3.6", "3.7" default, "4.1"), ``oidc_issuer`` and
+    ``oidc_groups``...).
     Raises ``server.DataDirBusy`` when another server owns the data dir.
     """
     data_dir = os.path.abspath(data_dir or default_data_dir())
@@ -160,6 +163,7 @@ def start(data_dir: str | None = None, host: str = "127.0.0.1", port: int = 0,
         thread.join(10)
         raise result["error"]
     handle.endpoint = result["endpoint"]
+    handle.api_version = opts.api_version
     atexit.register(handle.stop)
     return handle
 

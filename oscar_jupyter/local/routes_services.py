@@ -68,6 +68,9 @@ async def get_service(request: web.Request) -> web.Response:
 
 def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
     rt = runtime_of(request)
+    problem = rt.wire.port_problem(data)
+    if problem:
+        raise web.HTTPBadRequest(text=problem + "\n", content_type="text/plain")
     try:
         svc, notices = svcs.prepare(data, rt.provider(), previous, owner=caller(request))
     except svcs.InvalidService as exc:

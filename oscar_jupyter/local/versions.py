@@ -7,7 +7,8 @@ Manager's specs (v3.7.1, v4.1.2) and source:
 * ``GET /system/info`` ``version``;
 * ``POST /system/services`` with a taken name: 409 up to v3, 400 from v4;
 * ``expose.api_port`` / ``expose.nodePort``: numbers up to v4.0, lists from
-  v4.1 (in what GET returns; both are accepted on input);
+  v4.1, in what GET returns and in what POST/PUT accept (the Manager's JSON
+  decoding refuses the other shape with a 400);
 * ``GET /system/services/{name}/deployment`` and ``.../deployment/logs``:
   v4 only (a v3 Manager answers 404: no such route);
 * ``GET /system/status``: v4 adds schedulable totals and per-node requests;
@@ -102,6 +103,27 @@ class Wire:
                 expose[key] = first
         view["expose"] = expose
         return view
+
+    def port_problem(self, data: Any) -> str | None:
+        """What is wrong with ``expose`` ports for this release's JSON decoding, or None.
+
+        The Manager decodes ``api_port``/``nodePort`` into a Go ``int`` up to
+        v4.0 and ``[]int`` from v4.1, so the other shape is a 400 there.
+        """
+        expose = data.get("expose") if isinstance(data, dict) else None
+        if not isinstance(expose, dict):
+            return None
+        for key in ("api_port", "nodePort"):
+            value = expose.get(key)
+            if value is None:
+                continue
+            if self.port_lists and not isinstance(value, list):
+                return (f"The service specification is not valid: expose.{key}: Manager v{self.release} "
+                        f"takes a list of ports here (e.g. [{value}]), got {type(value).__name__}")
+            if not self.port_lists and isinstance(value, list):
+                return (f"The service specification is not valid: expose.{key}: Manager v{self.release} "
+                        f"takes a single port number here, got a list")
+        return None
 
     def jobs_listing(self, jobs: dict[str, Any], next_page: str | None, remaining: int) -> dict[str, Any]:
         """The body of ``GET /system/logs/{name}`` in this release's shape."""
