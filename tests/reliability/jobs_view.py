@@ -43,13 +43,14 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval:
     return time.monotonic() - t0
 
 
-def s3_client(endpoint: str, auth: tuple) -> Minio:
+def s3_client(endpoint: str, auth: tuple, *, retry: bool = True) -> Minio:
     """A minio client from ``/system/config``'s minio_provider, as a user would build it
-    (with a connection pool large enough for 32 threads)."""
+    (with a connection pool large enough for 32 threads); ``retry=False``: one attempt per call."""
     cfg = requests.get(endpoint + "/system/config", auth=auth, timeout=30).json()["minio_provider"]
     url = urlparse(cfg["endpoint"])
     return Minio(url.netloc, access_key=cfg["access_key"], secret_key=cfg["secret_key"],
                  secure=url.scheme == "https", region=cfg.get("region") or None,
                  http_client=urllib3.PoolManager(maxsize=64, timeout=urllib3.Timeout(connect=10, read=120),
                                                  retries=urllib3.Retry(total=3, backoff_factor=0.2,
-                                                                       status_forcelist=[500, 502, 503, 504])))
+                                                                       status_forcelist=[500, 502, 503, 504])
+                                                 if retry else False))
