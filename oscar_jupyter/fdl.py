@@ -674,7 +674,7 @@ class _Builder:
             self.add(Problem((key,), "must be a mapping", value=_kind(value)), (key,))
             return {}
         value = self._restore_raw(value, (key,), (key,))
-        normalised, notices = spec.normalise({key: value})
+        normalised, notices = spec.normalise({key: value}, source="fdl")
         for n in notices:
             self.note(n)
         for problem in spec.validate(normalised, unknown=self.unknown):
@@ -688,7 +688,7 @@ class _Builder:
                  also: Sequence[str] = ()) -> None:
         if self.unknown == "ignore":
             return
-        suggestion = spec._suggest(str(key), list(candidates))
+        suggestion = spec.suggest(str(key), list(candidates))
         message = f"unknown field (not a field of {where})"
         if suggestion is None and str(key) in also:
             message = (f"unknown field at the top of an FDL: service fields go under "
@@ -708,7 +708,7 @@ class _Builder:
         if self.tree is None or isinstance(value, str) or value is None:
             return value
         raw = self.tree.raw.get(fdl_path)
-        if raw is None or raw == spec._stringify(value):
+        if raw is None or raw == spec.stringify(value):
             return value
         if spec.field_types(schema_path) == {"string"}:
             if spec.is_secret_path(schema_path):
@@ -771,7 +771,7 @@ class _Builder:
                 self.note(f"{spec.format_path(path)}: cluster_id {given!r} replaced by the "
                           f"cluster key {cluster_id!r} (as oscar-cli does)")
             merged["cluster_id"] = cluster_id
-        normalised, notices = spec.normalise(merged)
+        normalised, notices = spec.normalise(merged, source="fdl")
         label = normalised.get("name") if isinstance(normalised.get("name"), str) else None
         for n in notices:
             self.note(f"service {label!r}: {n}" if path and label and not _about_top(n, from_top)

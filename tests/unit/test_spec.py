@@ -86,9 +86,9 @@ def test_normalise_both_spellings_merge_lowercase_wins():
     assert any("merged" in n for n in notices)
 
 
-def test_normalise_scalars_to_strings_and_says_so():
+def test_normalise_fdl_scalars_to_strings_and_says_so():
     data, notices = normalise(base(cpu=1.0, memory=512, environment={"variables": {
-        "FLAG": True, "N": 3, "L": ["a", "b"], "E": None}}))
+        "FLAG": True, "N": 3, "L": ["a", "b"], "E": None}}), source="fdl")
     assert data["cpu"] == "1.0"
     assert data["memory"] == "512"
     assert data["environment"]["variables"] == {"FLAG": "true", "N": "3", "L": '["a","b"]', "E": ""}
@@ -103,12 +103,40 @@ def test_normalise_provider_log_level_vo_paths():
     data, notices = normalise(base(
         input=[{"storage_provider": "minio", "path": "/b/in/", "suffix": ".jpg"}],
         output=[{"storage_provider": "MinIO.default", "path": "b/out"}],
-        log_level="debug", vo=["vo.ai4eosc.eu"]))
+        log_level="debug", vo=["vo.ai4eosc.eu"]), source="fdl")
     assert data["input"][0] == {"storage_provider": "minio.default", "path": "b/in", "suffix": [".jpg"]}
     assert data["output"][0]["storage_provider"] == "minio.default"
     assert data["log_level"] == "DEBUG"
     assert data["vo"] == "vo.ai4eosc.eu"
     assert len(notices) == 6
+
+
+def test_normalise_api_is_strict_on_types_like_the_managers_json_decoding():
+    """A JSON number, boolean or list where the Manager wants text is a 400 there: an error here."""
+    body = base(script=5, cpu=1, environment={"variables": {"FLAG": True, "L": ["a"]}},
+                vo=["vo.ai4eosc.eu"],
+                input=[{"storage_provider": "minio", "path": "b/in", "suffix": ".jpg"}])
+    data, notices = normalise(body)  # source="api" is the default
+    assert data["script"] == 5 and data["cpu"] == 1 and data["vo"] == ["vo.ai4eosc.eu"]
+    assert data["input"][0]["suffix"] == ".jpg"
+    assert data["input"][0]["storage_provider"] == "minio.default"  # the Manager does that
+    assert notices == ["input[0].storage_provider 'minio' means 'minio.default'"]
+    problems = by_field(validate(data))
+    for field in ("script", "cpu", "vo", "environment.variables.FLAG",
+                  "environment.variables.L", "input[0].suffix"):
+        assert problems[field].severity == "error", field
+    assert "must be a string (got 5)" in str(problems["script"])
+    # key case and nulls are what the Manager's decoding is lenient about
+    data, notices = normalise(base(Memory="1Gi", environment={"Variables": {"A": None}}))
+    assert data["memory"] == "1Gi" and data["environment"] == {"variables": {"A": ""}}
+    assert validate(data) == []
+    with pytest.raises(ValueError):
+        normalise(base(), source="yaml")
+
+
+def test_normalise_fdl_and_api_agree_on_well_typed_definitions():
+    body = base(cpu="1.0", environment={"Variables": {"A": "1"}}, log_level="debug")
+    assert normalise(body, source="fdl") == normalise(body, source="api")
 
 
 def test_normalise_unknown_log_level_becomes_info():
@@ -363,12 +391,18 @@ def test_comparable_ignores_server_set_fields():
 def test_service_spec_from_dict():
     s = ServiceSpec.from_dict(base(cpu=1, environment={"Variables": {"A": "1"},
                                                        "secrets": {"TOKEN": "abcd-secret"}}),
-                              cluster_id="oscar-cluster")
+                              cluster_id="oscar-cluster", source="fdl")
     assert s.name == "grayify" and s.cluster_id == "oscar-cluster"
     assert s.data["cpu"] == "1" and len(s.notices) == 2
     assert "abcd-secret" not in repr(s) and "grayify" in repr(s)
     assert s.to_dict() == s.data and s.to_dict() is not s.data
     assert s.redacted()["environment"]["secrets"]["TOKEN"] == "***"
+
+
+def test_service_spec_from_api_json_refuses_a_number_for_text():
+    with pytest.raises(InvalidDefinition) as info:
+        ServiceSpec.from_dict(base(script=5))
+    assert [p.field for p in info.value.problems] == ["script"]
 
 
 def test_service_spec_raises_with_every_problem():
@@ -427,3 +461,34 @@ def test_hostile_shapes_give_problems_not_exceptions(data):
     spec.with_defaults(normalised)
     spec.redact_service(normalised)
     spec.comparable(data)
+
+
+# --------------------------------------------------------------------------- supplement
+
+def test_supplement_field_propagate_token_is_known_with_its_origin():
+    prop = spec.schema_at(("propagate_token",))
+    assert prop["type"] == "boolean" and prop["x-oscar-supplement"] is True
+    assert "service.go" in prop["x-oscar-source"]
+    data, _ = normalise(base(propagate_token=True))
+    problems = validate(data)
+    assert [(p.field, p.severity) for p in problems] == [("propagate_token", "warning")]
+    assert "released Managers ignore it" in problems[0].message
+    wrong = validate(normalise(base(propagate_token="yes"))[0])
+    assert ("propagate_token", "error") in [(p.field, p.severity) for p in wrong]
+
+
+@pytest.mark.skipif(not (REFERENCE / "oscar-swagger-v4.1.2.yaml").exists(), reason="specs absent")
+def test_regenerate_merges_the_supplement_and_refuses_a_stale_one(tmp_path):
+    specs = [REFERENCE / "oscar-swagger-v3.7.1.yaml", REFERENCE / "oscar-swagger-v4.1.2.yaml"]
+    bare = spec.regenerate(specs, tmp_path / "bare.json", supplement=None)
+    assert "propagate_token" not in bare["definitions"]["types.Service"]["properties"]
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps({"definitions": {"types.Service": {"properties": {
+        "memory": {"type": "string", "x-oscar-source": "x"}}}}}))
+    with pytest.raises(SystemExit, match="already in the specs"):
+        spec.regenerate(specs, tmp_path / "out.json", supplement=stale)
+    unsourced = tmp_path / "unsourced.json"
+    unsourced.write_text(json.dumps({"definitions": {"types.Service": {"properties": {
+        "new_field": {"type": "string"}}}}}))
+    with pytest.raises(SystemExit, match="x-oscar-source"):
+        spec.regenerate(specs, tmp_path / "out.json", supplement=unsourced)

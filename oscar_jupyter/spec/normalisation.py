@@ -1,0 +1,249 @@
+"""Normalisation: a definition rewritten into the Manager's canonical shape, with notices.
+
+What is rewritten depends on where the definition comes from (`source`):
+
+* ``"api"``: JSON for the Manager's REST API. The Manager decodes it with
+  Go's ``encoding/json``: field names match case-insensitively (``Memory``,
+  ``environment.Variables``), ``null`` means unset, but types are strict: a
+  number or ``true`` where the Manager wants text (``"script": 5``,
+  ``"cpu": 1``) is answered with 400, as is a string where it wants a list.
+  Those are left as they are for :func:`~.validation.validate` to report.
+* ``"fdl"``: an FDL, read by oscar-cli's YAML decoder (goccy/go-yaml), which
+  turns a number or boolean given for a text field into its text
+  (``cpu: 1.0`` is ``"1.0"``). A tolerant reader also takes what published
+  FDLs write and oscar-cli's decoder would refuse: a list or mapping as an
+  environment value (written as JSON text), a single string where a list of
+  strings is wanted (``suffix: .jpg``), a one-item list for ``vo``. Each
+  such rewrite is reported as a notice.
+
+Both sources get what the Manager itself does on creation: case of field
+names, nulls dropped, bare ``minio`` providers, trimmed storage paths,
+bucket-less paths (v4.1+), upper-cased log levels, CRLF scripts.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+from .problems import PathT, format_path, show
+from .schema import items_schema, object_shape, types_of
+from .secret_fields import is_secret_path
+from .vocabulary import (DEFAULT_PROVIDER, LOG_LEVELS, ORIGIN_CLUSTER_ANNOTATION,
+                         ORIGIN_SERVICE_ANNOTATION, PROVIDER_TYPES)
+
+
+#: Where a definition comes from: the Manager's JSON API, or an FDL (YAML, as oscar-cli reads it).
+SOURCES = ("api", "fdl")
+
+
+def normalise(data: Dict[str, Any], *, source: str = "api", target_version: Optional[str] = None
+              ) -> Tuple[Dict[str, Any], List[str]]:
+    """Rewrite a definition into the Manager's canonical shape (see the module doc).
+
+    Returns ``(normalised deep copy, notices)`` with one human sentence per
+    change. `source` is ``"api"`` (JSON, the Manager's strict types) or
+    ``"fdl"`` (YAML as oscar-cli reads it: text fields take numbers and
+    booleans as their text). `target_version` (e.g. ``"3.7.1"`` or ``"v4.1.2"``) converts
+    ``expose.api_port``/``nodePort`` to the shape that version wants (a
+    number up to v4.0, a list from v4.1); without it the shape is kept.
+    """
+    if not isinstance(data, dict):
+        raise TypeError(f"a service definition must be a mapping, not {type(data).__name__}")
+    if source not in SOURCES:
+        raise ValueError(f"source must be 'api' or 'fdl', not {source!r}")
+    lenient = source == "fdl"
+    out = copy.deepcopy(data)
+    notices: List[str] = []
+    out = _normalise_node(out, {"$ref": "#/definitions/types.Service"}, (), notices, lenient)
+
+    for io_key in ("input", "output"):
+        items = out.get(io_key)
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                if isinstance(item, dict):
+                    _normalise_io(item, (io_key, i), notices, lenient)
+                    _expand_bucketless(out, item, (io_key, i), notices)
+    if isinstance(out.get("mount"), dict):
+        _normalise_io(out["mount"], ("mount",), notices, lenient)
+
+    level = out.get("log_level")
+    if isinstance(level, str) and level.strip():
+        upper = level.strip().upper()
+        if upper not in LOG_LEVELS:
+            notices.append(f"log_level {level!r} is not a known level; OSCAR uses 'INFO' instead")
+            out["log_level"] = "INFO"
+        elif upper != level:
+            notices.append(f"log_level {level!r} upper-cased to {upper!r}")
+            out["log_level"] = upper
+
+    script = out.get("script")
+    if isinstance(script, str) and "\r" in script:
+        out["script"] = script.replace("\r\n", "\n").replace("\r", "\n")
+        notices.append("script: Windows (CRLF) line endings converted to LF, as OSCAR does")
+
+    vo = out.get("vo")
+    if lenient and isinstance(vo, list) and len(vo) == 1 and isinstance(vo[0], str):
+        notices.append(f"vo given as a list {vo!r}; using the single value {vo[0]!r}")
+        out["vo"] = vo[0]
+
+    expose = out.get("expose")
+    if isinstance(expose, dict) and target_version:
+        wants_list = version_tuple(target_version) >= (4, 1)
+        for key in ("api_port", "nodePort"):
+            if key not in expose:
+                continue
+            value = expose[key]
+            if wants_list and isinstance(value, int) and not isinstance(value, bool):
+                expose[key] = [value] if value else []
+                notices.append(f"expose.{key} {value!r} written as a list {expose[key]!r} "
+                               f"(Manager {target_version} wants a list)")
+            elif not wants_list and isinstance(value, list):
+                if len(value) <= 1 and all(isinstance(v, int) for v in value):
+                    expose[key] = value[0] if value else 0
+                    notices.append(f"expose.{key} {value!r} written as the number {expose[key]!r} "
+                                   f"(Manager {target_version} wants a number)")
+    return out, notices
+
+
+def version_tuple(version: str) -> Tuple[int, ...]:
+    nums = re.findall(r"\d+", version)
+    return tuple(int(n) for n in nums[:3]) or (0,)
+
+
+def _normalise_io(item: Dict[str, Any], path: PathT, notices: List[str], lenient: bool) -> None:
+    where = format_path(path)
+    provider = item.get("storage_provider")
+    if isinstance(provider, str) and provider.strip():
+        cleaned = provider.strip()
+        kind, _, ident = cleaned.partition(".")
+        fixed = f"{kind.lower()}.{ident or 'default'}"
+        if kind.lower() not in PROVIDER_TYPES:
+            fixed = cleaned  # left for validate to report as given
+        if fixed != provider:
+            why = "means" if not ident else "normalised to"
+            notices.append(f"{where}.storage_provider {provider!r} {why} {fixed!r}")
+            item["storage_provider"] = fixed
+    p = item.get("path")
+    if isinstance(p, str):
+        stripped = p.strip().strip("/")
+        if stripped != p:
+            notices.append(f"{where}.path {p!r} trimmed to {stripped!r} (OSCAR trims spaces and slashes)")
+            item["path"] = stripped
+    for key in ("prefix", "suffix") if lenient else ():
+        value = item.get(key)
+        if isinstance(value, str):
+            notices.append(f"{where}.{key} {value!r} written as a list [{value!r}]")
+            item[key] = [value]
+
+
+def _expand_bucketless(service: Dict[str, Any], item: Dict[str, Any], path: PathT,
+                       notices: List[str]) -> None:
+    """A MinIO/S3 path without a bucket (``in``) means ``<service name>/in`` (Manager v4.1+)."""
+    value, name = item.get("path"), service.get("name")
+    provider = item.get("storage_provider")
+    if not (isinstance(value, str) and value and "/" not in value and isinstance(name, str) and name):
+        return
+    if not isinstance(provider, str) or provider.partition(".")[0] not in ("minio", "s3"):
+        return
+    bucket = name
+    annotations = service.get("annotations") if isinstance(service.get("annotations"), dict) else {}
+    origin = str(annotations.get(ORIGIN_SERVICE_ANNOTATION) or "").strip()
+    if (path[0] == "output" and provider == DEFAULT_PROVIDER and origin
+            and str(annotations.get(ORIGIN_CLUSTER_ANNOTATION) or "").strip()):
+        bucket = origin
+    item["path"] = f"{bucket}/{value}"
+    notices.append(f"{format_path(path)}.path {value!r} has no bucket: it means {item['path']!r} "
+                   "(as Manager v4.1+ reads it; v3 needs the bucket written out)")
+
+
+def stringify(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: List[str],
+                    lenient: bool) -> Any:
+    where = format_path(path)
+    kinds = types_of(schema)
+    if isinstance(value, dict):
+        props, extra = object_shape(schema)
+        if props is not None:
+            lower = {k.lower(): k for k in props}
+            for key in list(value):
+                if key in props or not isinstance(key, str):
+                    continue
+                canonical = lower.get(key.lower())
+                if canonical is None:
+                    continue
+                moved = value.pop(key)
+                sub = format_path(path + (canonical,))
+                if canonical in value:
+                    if isinstance(value[canonical], dict) and isinstance(moved, dict):
+                        merged = dict(moved)
+                        merged.update(value[canonical])
+                        value[canonical] = merged
+                        notices.append(f"{format_path(path + (key,))} merged into {sub} "
+                                       f"({sub} wins where both set a key)")
+                    else:
+                        notices.append(f"{format_path(path + (key,))} dropped: {sub} is also set")
+                else:
+                    value[canonical] = moved
+                    notices.append(f"{format_path(path + (key,))} renamed to {sub} "
+                                   f"(the Manager matches field names case-insensitively)")
+            nulls = [key for key in value if value[key] is None and key in props]
+            for key in nulls:
+                del value[key]
+            if nulls:
+                fields = ", ".join(nulls)
+                notices.append(f"{where + ': ' if path else ''}empty (null) {fields} dropped; OSCAR treats "
+                               f"{'it' if len(nulls) == 1 else 'them'} as unset")
+            for key, sub in list(value.items()):
+                if key in props:
+                    value[key] = _normalise_node(sub, props[key], path + (key,), notices, lenient)
+        elif extra is not None:
+            extra_kinds = types_of(extra)
+            for key, sub in list(value.items()):
+                if sub is None and extra_kinds == {"string"}:
+                    value[key] = ""
+                    notices.append(f"{format_path(path + (key,))}: empty (null) value written as ''")
+                elif (lenient and extra_kinds == {"string"}
+                      and isinstance(sub, (bool, int, float, list, dict))):
+                    value[key] = stringify(sub)
+                    kind = type(sub).__name__
+                    if is_secret_path(path + (key,)):
+                        notices.append(f"{format_path(path + (key,))}: {kind} written as a string "
+                                       "(value hidden; OSCAR takes strings only)")
+                    else:
+                        notices.append(f"{format_path(path + (key,))}: {kind} {show(sub)} written "
+                                       f"as the string {value[key]!r} (OSCAR takes strings only)")
+                else:
+                    value[key] = _normalise_node(sub, extra, path + (key,), notices, lenient)
+        return value
+    if isinstance(value, list):
+        items = items_schema(schema)
+        if items is not None:
+            return [_normalise_node(v, items, path + (i,), notices, lenient)
+                    for i, v in enumerate(value)]
+        if kinds == {"string"} and all(isinstance(v, str) for v in value):
+            return value  # left for validate to report
+        return value
+    if not lenient:
+        return value  # the Manager's JSON decoding takes no other type: validate reports it
+    if kinds == {"string"} and isinstance(value, (bool, int, float)):
+        text = stringify(value)
+        if is_secret_path(path):
+            notices.append(f"{where}: {type(value).__name__} written as a string (value hidden)")
+        else:
+            notices.append(f"{where}: {type(value).__name__} {value!r} written as the string {text!r}")
+        return text
+    if kinds == {"array"} and isinstance(value, str):
+        items = items_schema(schema)
+        if items is not None and types_of(items) == {"string"}:
+            notices.append(f"{where}: {value!r} written as a list [{value!r}]")
+            return [value]
+    return value
