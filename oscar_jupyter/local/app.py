@@ -113,7 +113,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return text(500, f"Internal error while handling {request.method} {request.path}: {type(exc).__name__}")
 
 
-CALLER = "oscar_caller"
+# request storage key of the caller's identity (aiohttp >= 3.12 has typed request keys)
+CALLER: Any = web.RequestKey("oscar_caller", str) if hasattr(web, "RequestKey") else "oscar_caller"
 
 
 def caller(request: web.Request) -> str | None:
