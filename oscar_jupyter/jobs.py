@@ -5,21 +5,42 @@ The Manager does not say which job an upload started (`POST /job` and the
 MinIO notification return no job name). `AsyncRun` finds them by this rule:
 
 1. Before uploading, the names of the service's existing jobs are recorded.
-2. After uploading, each *new* job (not recorded) is a candidate. Its log is
-   read once it has started; faas-supervisor writes the object key it
-   downloads (``Downloading item from bucket 'b' with key 'in/x.png'``, and
-   STORAGE_OBJECT_KEY in the event), so a candidate whose log names an
-   uploaded key belongs to that input. The file's base name (INPUT_FILE_PATH)
-   is the second choice.
+2. After uploading, each *new* job (not recorded, not taken by another
+   `AsyncRun` of this process, and not created more than `CLOCK_SKEW` seconds
+   before the object was stored) is a candidate. Its log is read once it has
+   finished; faas-supervisor writes the object key it downloads
+   (``Downloading item from bucket 'b' with key 'in/x.png'``), so a candidate
+   whose log names an uploaded key belongs to that input. The file's base
+   name (INPUT_FILE_PATH) is the second choice.
 3. When logs name no keys (e.g. ``log_level: CRITICAL`` hides the supervisor
    lines) and exactly as many new jobs as uploads remain, they are paired in
-   creation-time order with the uploads in the order they finished.
+   creation-time order with the uploads in the order the storage stored them.
+   Job times have a resolution of one second: jobs created in the same second
+   are paired in an order that is a guess (a warning says so).
+
+Outputs. faas-supervisor logs every file it uploads, at INFO level and before
+the script's printed output::
+
+    <time> - supervisor - INFO - Searching for files to upload in folder '/tmp/...'
+    <time> - supervisor - INFO - Checking files for uploading to 'minio.default' on path: 'b/out'
+    <time> - supervisor - INFO - Uploading file 'out/cat.png' to bucket 'b'
+
+so when a job's log has the ``Searching for files to upload`` line, its
+outputs are exactly the objects its ``Uploading file`` lines name (for the
+cluster's own MinIO; none when it names none). When it has not (``log_level``
+WARNING and above hides these lines), an output belongs to the job only if
+(a) the object was not in the listing of the output folders taken before the
+upload (same key, etag and time), (b) it was written between the job's start
+and finish (to the second, the resolution of job times), (c) no other job of
+the run claims it by its log, and (d) the job is the only one of the run whose
+window holds it, or among those the only one whose input's file stem begins
+the output's name. Anything else is left out (and logged), never guessed.
+Runs of the same service waited on at the same time in other processes (or
+not yet waited on here) can still write into a quiet job's window: give such
+services ``log_level: INFO`` (the default) for exact matching.
 
 A job that wrote no output file gives what its script printed (its log after
-the supervisor lines), as a synchronous call does. Outputs are matched to
-inputs by file stem (``cat.jpg`` -> ``cat.png``,
-``cat_gray.jpg``, ``cat.json``), then by the job's time window (an output
-written between the job's start and finish, when only one job ran then).
+the supervisor lines), as a synchronous call does.
 """
 from __future__ import annotations
 
@@ -281,9 +302,55 @@ def _bar(total: int, unit: str, progress: bool, desc: str = ""):
 
 # -- asynchronous runs ---------------------------------------------------------------------------
 
+#: seconds a job's creation time may precede its object's time (clocks of MinIO and the Manager)
+CLOCK_SKEW = 2.0
+#: storage providers whose objects this client reads (the cluster's own MinIO)
+_OWN_PROVIDERS = ("minio", "minio.default")
+
+_INFO = r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)? - supervisor - INFO - "
+_SEARCHING = re.compile(_INFO + r"Searching for files to upload in folder '")
+_CHECKING = re.compile(_INFO + r"Checking files for uploading to '(?P<provider>[^']*)' on path: '(?P<path>.*)'\s*$")
+_UPLOADING = re.compile(_INFO + r"Uploading file '(?P<key>.*)' to bucket '(?P<bucket>[^']*)'\s*$")
+_RESPONSE = re.compile(_INFO + r"Creating response\s*$")
+
+
+def logged_outputs(log: str) -> Optional[List[str]]:
+    """``bucket/key`` of every output a job's log says faas-supervisor uploaded to the
+    cluster's MinIO; None when the log does not show the upload step (a quiet
+    ``log_level``, or a job that failed before it).
+
+    Only the supervisor's INFO lines before ``Creating response`` count: the
+    script's printed output comes after them, so it cannot add names.
+    """
+    searched = False
+    provider: Optional[str] = None
+    found: List[str] = []
+    for line in log.splitlines():
+        if _RESPONSE.match(line):
+            break
+        if _SEARCHING.match(line):
+            searched, provider = True, None
+            continue
+        if not searched:
+            continue
+        match = _CHECKING.match(line)
+        if match:
+            provider = match.group("provider")
+            continue
+        match = _UPLOADING.match(line)
+        if match and provider in _OWN_PROVIDERS:
+            path = f"{match.group('bucket')}/{match.group('key')}"
+            if path not in found:
+                found.append(path)
+    return found if searched else None
+
+
 @dataclass
 class Upload:
-    """One uploaded input: `name` relative to the input folder, `bucket`/`key` in storage."""
+    """One uploaded input: `name` relative to the input folder, `bucket`/`key` in storage.
+
+    `stored_at` is the object's time as the storage reports it (its clock, not ours).
+    """
 
     name: str
     bucket: str
@@ -291,10 +358,15 @@ class Upload:
     input: Any = None
     uploaded_at: float = 0.0
     job: Optional[str] = None
+    stored_at: Optional[datetime] = None
 
     @property
     def stem(self) -> str:
         return PurePosixPath(self.name).stem
+
+    @property
+    def path(self) -> str:
+        return f"{self.bucket}/{self.key}"
 
 
 def _mentions(log: str, upload: Upload) -> int:
@@ -307,6 +379,13 @@ def _mentions(log: str, upload: Upload) -> int:
     return 0
 
 
+def _could_have_started(job: Job, upload: Upload) -> bool:
+    """False when `job` was created before `upload` was stored (allowing CLOCK_SKEW)."""
+    if job.created is None or upload.stored_at is None:
+        return True
+    return job.created >= upload.stored_at.replace(microsecond=0) - timedelta(seconds=CLOCK_SKEW)
+
+
 def _stem_match(output_name: str, stem: str) -> bool:
     base = PurePosixPath(output_name).name
     if PurePosixPath(base).stem == stem or base == stem:
@@ -314,64 +393,97 @@ def _stem_match(output_name: str, stem: str) -> bool:
     return base.startswith(stem) and len(base) > len(stem) and not base[len(stem)].isalnum()
 
 
-def match_outputs(uploads: Sequence[Upload], outputs: Sequence[Any],
-                  windows: Optional[Dict[str, tuple]] = None) -> Dict[str, List[Any]]:
-    """Assign output objects (with `.key`, `.last_modified`) to uploads by name.
+def _window(job_window: tuple) -> Optional[tuple]:
+    """(start, finish) widened to whole seconds (job times have a resolution of one second)."""
+    start, finish = job_window
+    if start is None or finish is None:
+        return None
+    return start.replace(microsecond=0), finish.replace(microsecond=0) + timedelta(seconds=1)
 
-    Longest matching stem wins (outputs older than the job's start are from an
-    earlier run and ignored); outputs no stem claims go to the one upload whose
-    job window (start, finish) contains the output's time. Returns name -> outputs.
+
+def match_outputs(uploads: Sequence[Upload], outputs: Sequence[Any], windows: Dict[str, tuple], *,
+                  before: Optional[Dict[str, tuple]] = None,
+                  claimed: Iterable[str] = ()) -> Dict[str, List[Any]]:
+    """Assign output objects (``.path``, ``.etag``, ``.last_modified``) to uploads whose
+    jobs' logs do not name their outputs. Returns upload name -> objects.
+
+    `windows`: job name -> (start, finish). `before`: path -> (etag, last_modified)
+    of the objects listed before the upload (left out unless rewritten since).
+    `claimed`: paths other jobs' logs name, and the uploaded inputs (left out).
+    An object goes to the one upload whose job window holds its time; when several
+    windows hold it, to the only one of those whose stem begins its name; else nobody.
     """
     assigned: Dict[str, List[Any]] = {u.name: [] for u in uploads}
-    by_stem = sorted(uploads, key=lambda u: len(u.stem), reverse=True)
-    slack = timedelta(seconds=2)
-
-    def not_older(obj: Any, upload: Upload) -> bool:
-        # an output written before this input's job began is from an earlier run
-        start = windows.get(upload.job, (None, None))[0] if windows and upload.job else None
-        when = getattr(obj, "last_modified", None)
-        return start is None or when is None or when >= start - slack
-
-    leftovers = []
+    before = before or {}
+    taken = set(claimed)
+    spans = {u.name: _window(windows[u.job]) for u in uploads if u.job in windows}
     for obj in outputs:
-        owner = next((u for u in by_stem if _stem_match(obj.key, u.stem)), None)
-        if owner is not None:
-            if not_older(obj, owner):
-                assigned[owner.name].append(obj)
-        else:
-            leftovers.append(obj)
-    if windows:
-        for obj in leftovers:
-            when = getattr(obj, "last_modified", None)
-            if when is None:
+        if obj.path in taken:
+            continue
+        if obj.path in before and before[obj.path] == (obj.etag, obj.last_modified):
+            continue  # there before the upload: an earlier run's
+        when = getattr(obj, "last_modified", None)
+        if when is None:
+            continue
+        owners = [u for u in uploads if spans.get(u.name) and spans[u.name][0] <= when <= spans[u.name][1]]
+        if len(owners) > 1:
+            owners = [u for u in owners if _stem_match(obj.key, u.stem)]
+            if len(owners) != 1:
+                logger.warning("Output %s was written while several jobs ran and its name does not "
+                               "say whose it is; it is left out.", obj.path)
                 continue
-            owners = [u for u in uploads if u.job in windows and windows[u.job][0] is not None
-                      and windows[u.job][1] is not None
-                      and windows[u.job][0] - slack <= when <= windows[u.job][1] + slack]
-            if len(owners) == 1:
-                assigned[owners[0].name].append(obj)
+        if owners:
+            assigned[owners[0].name].append(obj)
     return assigned
+
+
+class _Claims:
+    """Jobs already matched to an upload by an `AsyncRun` of this process, per service."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: Dict[tuple, Set[str]] = {}
+
+    def taken(self, service: tuple) -> Set[str]:
+        with self._lock:
+            return set(self._jobs.get(service, ()))
+
+    def claim(self, service: tuple, job: str) -> bool:
+        """Take `job`; False when another run took it first."""
+        with self._lock:
+            jobs = self._jobs.setdefault(service, set())
+            if job in jobs:
+                return False
+            jobs.add(job)
+            return True
+
+
+_CLAIMS = _Claims()
 
 
 class AsyncRun:
     """Inputs uploaded to a service's input folder, and the jobs they started.
 
     `wait()` finds the jobs, waits for them, collects each input's outputs and the
-    logs of failed jobs, and returns a `BatchResult` in input order.
+    logs of failed jobs, and returns a `BatchResult` in input order. `before` is
+    the output folders' listing taken before the upload (path -> (etag, time)).
     """
 
     def __init__(self, service: Any, uploads: List[Upload], known_jobs: Set[str], *,
-                 started: float, progress: bool = True) -> None:
+                 started: float, progress: bool = True,
+                 before: Optional[Dict[str, tuple]] = None) -> None:
         self.service = service
         self.uploads = uploads
         self.known_jobs = set(known_jobs)
         self.started = started
         self.progress = progress
+        self.before = dict(before or {})
         self._jobs: Dict[str, Job] = {}
         self._logs: Dict[str, str] = {}
         self._final_logs: Set[str] = set()
         self._result = None
         self._lock = threading.Lock()
+        self._claims_key = (getattr(service.cluster, "endpoint", ""), service.name)
 
     @property
     def items(self):
@@ -406,33 +518,52 @@ class AsyncRun:
             self._final_logs.add(job.name)
         return self._logs[job.name]
 
+    def _assign(self, upload: Upload, job: Job) -> bool:
+        if not _CLAIMS.claim(self._claims_key, job.name):
+            return False
+        upload.job = job.name
+        return True
+
     def _match_jobs(self, jobs: Jobs, listing: JobList) -> None:
         unmatched = [u for u in self.uploads if u.job is None]
-        taken = {u.job for u in self.uploads if u.job}
-        candidates = [j for j in listing if j.name not in self.known_jobs and j.name not in taken]
-        if not unmatched or not candidates:
+        if not unmatched:
+            return
+        taken = {u.job for u in self.uploads if u.job} | _CLAIMS.taken(self._claims_key)
+        candidates = [j for j in listing if j.name not in self.known_jobs and j.name not in taken
+                      and any(_could_have_started(j, u) for u in unmatched)]
+        if not candidates:
             return
         for job in candidates:
             if not job.done:
                 continue  # its log is read once, when it has finished
             log = self._log(jobs, job)
-            scored = [(_mentions(log, u), u) for u in unmatched if u.job is None]
+            scored = [(_mentions(log, u), u) for u in unmatched
+                      if u.job is None and _could_have_started(job, u)]
             scored = [s for s in scored if s[0]]
             if scored:
                 best = max(s[0] for s in scored)
                 winners = [u for s, u in scored if s == best]
-                if len(winners) == 1:
-                    winners[0].job = job.name
+                if len(winners) == 1 and self._assign(winners[0], job):
                     taken.add(job.name)
         unmatched = [u for u in self.uploads if u.job is None]
         rest = [j for j in candidates if j.name not in taken]
         if unmatched and len(rest) == len(unmatched) and all(j.done for j in rest):
             logs = [self._log(jobs, j) for j in rest]
             if not any(any(_mentions(l, u) for u in unmatched) for l in logs):
-                for upload, job in zip(sorted(unmatched, key=lambda u: u.uploaded_at), rest):
-                    upload.job = job.name
-                logger.info("Paired %d job(s) with inputs by creation order (their logs name no keys).",
-                            len(rest))
+                epoch = datetime.min.replace(tzinfo=timezone.utc)
+                order = sorted(unmatched, key=lambda u: (u.stored_at or epoch, u.uploaded_at))
+                pairs = list(zip(order, rest))
+                if all(_could_have_started(j, u) for u, j in pairs):
+                    for upload, job in pairs:
+                        self._assign(upload, job)
+                    logger.info("Paired %d job(s) with inputs by creation order (their logs name "
+                                "no keys).", len(rest))
+                    created = [j.created for j in rest]
+                    if len(set(created)) < len(created):
+                        logger.warning(
+                            "Some of these jobs were created in the same second, so which of their "
+                            "inputs each one ran on is a guess; set log_level: INFO on %r for "
+                            "exact matching.", self.service.name)
 
     def wait(self, timeout: Optional[float] = 600.0, *, poll: float = 0.5,
              progress: Optional[bool] = None):
@@ -466,7 +597,7 @@ class AsyncRun:
         finally:
             if bar is not None:
                 bar.close()
-        outputs = self._collect_outputs()
+        outputs = self._collect_outputs(jobs)
         items = []
         for upload in self.uploads:
             item = BatchItem(input=upload.input, name=upload.name, job=upload.job)
@@ -484,7 +615,12 @@ class AsyncRun:
                                                   hint="Read .log on this error for the job's output.")
             else:
                 log = self._log(jobs, job)
-                result, paths = outputs.get(upload.name, (None, []))
+                result, paths, problem = outputs.get(upload.name, (None, [], None))
+                if problem is not None:
+                    item.error = problem
+                    item.outputs = paths
+                    items.append(item)
+                    continue
                 if result is None:  # like a sync call without output files: the script's output
                     from .codecs import result_from_bytes, split_log
                     result = result_from_bytes(split_log(log)[1].encode("utf-8"))
@@ -497,41 +633,75 @@ class AsyncRun:
                                    service=self.service.name)
         return self._result
 
-    def _collect_outputs(self) -> Dict[str, Any]:
+    def _output_objects(self, jobs: Jobs, done: Sequence[Upload]) -> Dict[str, List[Any]]:
+        """Upload name -> its job's output objects, by the rule in the module's docstring."""
+        from .storage import ObjectInfo, parse_path
+        found: Dict[str, List[Any]] = {}
+        quiet: List[Upload] = []
+        claimed: Set[str] = {u.path for u in self.uploads}
+        for upload in done:
+            named = logged_outputs(self._log(jobs, self._jobs[upload.job]))
+            if named is None:
+                quiet.append(upload)
+                continue
+            found[upload.name] = [ObjectInfo(*parse_path(path)) for path in named]
+            claimed.update(named)
+        if quiet:
+            storage = self.service.cluster.storage
+            listing: List[Any] = []
+            for path in self.service.output_paths():
+                listing.extend(storage.iter_objects(path, recursive=True))
+            windows = {}
+            for upload in quiet:
+                job = self._jobs[upload.job]
+                windows[job.name] = (job.started or job.created, job.finished)
+            found.update(match_outputs(quiet, listing, windows, before=self.before, claimed=claimed))
+        return found
+
+    def _collect_outputs(self, jobs: Jobs) -> Dict[str, tuple]:
+        """Upload name -> (result or None, output paths, error or None) for succeeded jobs."""
         from .codecs import result_from_bytes
         from .results import FilesResult
         storage = self.service.cluster.storage
-        objects = []
-        for path in self.service.output_paths():
-            objects.extend(storage.iter_objects(path, recursive=True))
-        windows = {}
-        for upload in self.uploads:
-            job = self._jobs.get(upload.job) if upload.job else None
-            if job is not None:
-                windows[job.name] = (job.started or job.created, job.finished)
-        done = [u for u in self.uploads if u.job and self._jobs.get(u.job) and self._jobs[u.job].done]
-        assigned = match_outputs(done, objects, windows)
+        done = [u for u in self.uploads
+                if u.job and self._jobs.get(u.job) and self._jobs[u.job].status == "Succeeded"]
+        assigned = self._output_objects(jobs, done)
         wanted = [(name, obj) for name, objs in assigned.items() for obj in objs]
 
         def fetch(pair):
             name, obj = pair
-            return name, obj, storage.read(obj.path)
+            try:
+                return name, obj, storage.read(obj.path), None
+            except errors.OscarError as exc:
+                return name, obj, None, exc
 
-        results: Dict[str, Any] = {}
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            fetched = list(pool.map(fetch, wanted))
+        fetched = []
+        if wanted:
+            with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+                fetched = list(pool.map(fetch, wanted))
         grouped: Dict[str, list] = {}
-        for name, obj, data in fetched:
+        problems: Dict[str, errors.OscarError] = {}
+        for name, obj, data, problem in fetched:
+            if problem is not None:
+                problems.setdefault(name, errors.StorageError(
+                    f"{name}: cannot read the output {obj.path} its job wrote ({problem.message})",
+                    hint="Was it deleted or overwritten since? List it with storage.ls(...)."))
+                continue
             grouped.setdefault(name, []).append((obj, data))
+        results: Dict[str, tuple] = {}
         for upload in done:
             pairs = grouped.get(upload.name, [])
+            paths = [o.path for o, _ in pairs]
+            if upload.name in problems:
+                results[upload.name] = (None, paths, problems[upload.name])
+                continue
             if not pairs:
                 continue  # no output file: the result is what the script printed (see wait)
             if len(pairs) == 1:
                 obj, data = pairs[0]
-                result = result_from_bytes(data, name=obj.key.rsplit("/", 1)[-1])
+                result = result_from_bytes(data, name=obj.name)
             else:
                 result = FilesResult({o.key.rsplit("/", 1)[-1]: result_from_bytes(d, name=o.key)
                                       for o, d in pairs})
-            results[upload.name] = (result, [f"{o.bucket}/{o.key}" for o, _ in pairs])
+            results[upload.name] = (result, paths, None)
         return results

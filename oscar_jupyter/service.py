@@ -380,6 +380,9 @@ class Service:
         jobs = Jobs(self.cluster, self.name)
         known = {j.name for j in jobs.list()}
         storage = self.cluster.storage
+        # what the output folders hold before the upload is an earlier run's, never ours
+        before = {obj.path: (obj.etag, obj.last_modified)
+                  for path in self.output_paths() for obj in storage.iter_objects(path, recursive=True)}
         bucket, _, folder = target.partition("/")
         folder = folder.strip("/")
         started = time.monotonic()
@@ -394,7 +397,10 @@ class Service:
             key = f"{folder}/{name}" if folder else name
             storage.put(local if local is not None else data, f"{bucket}/{key}",
                         progress=False if progress is False else None)
-            return Upload(name=name, bucket=bucket, key=key, input=data, uploaded_at=time.monotonic())
+            uploaded_at = time.monotonic()
+            stored = storage.stat(f"{bucket}/{key}")  # the object's time on the storage's clock
+            return Upload(name=name, bucket=bucket, key=key, input=data, uploaded_at=uploaded_at,
+                          stored_at=stored.last_modified)
 
         try:
             with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
@@ -409,7 +415,7 @@ class Service:
             if bar is not None:
                 bar.close()
         logger.info("Uploaded %d input(s) to %s for %r.", len(uploads), target, self.name)
-        run = AsyncRun(self, uploads, known, started=started, progress=progress)
+        run = AsyncRun(self, uploads, known, started=started, progress=progress, before=before)
         if not wait:
             return run
         return run.wait(timeout=timeout)

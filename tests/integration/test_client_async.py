@@ -1,6 +1,7 @@
 """Asynchronous runs against a real oscar-local: upload, find jobs, wait, collect outputs."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -122,4 +123,70 @@ def test_quiet_supervisor_logs_still_pair_jobs_and_outputs(local_cluster):
         assert len({i.job for i in batch}) == 4 and all(i.job for i in batch)
     finally:
         c.delete(name, check_buckets=False)
+        oj.disconnect(c)
+
+
+QUIET_OR_NOT = """name=$(basename "$INPUT_FILE_PATH")
+if grep -q silent "$INPUT_FILE_PATH"; then echo "nothing written for $name"; exit 0; fi
+sleep "0$(tr -dc 0-9 < "$INPUT_FILE_PATH")"
+tr 'a-z' 'A-Z' < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/${name%.*}.out.txt"
+"""
+
+
+def _quiet_or_not(local_cluster, log_level: str, id_: str, script: str = SCRIPT):
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password,
+                   id=id_)
+    name = "tr-" + uuid.uuid4().hex[:8]
+    [svc] = c.apply({"name": name, "image": "x", "log_level": log_level, "script": script,
+                     "input": [{"storage_provider": "minio.default", "path": f"{name}/in"}],
+                     "output": [{"storage_provider": "minio.default", "path": f"{name}/out"}]})
+    return c, svc
+
+
+@pytest.mark.parametrize("log_level", ["INFO", "CRITICAL"])
+def test_the_same_name_twice_in_a_row_gets_each_run_its_own_output(local_cluster, log_level):
+    c, svc = _quiet_or_not(local_cluster, log_level, f"async-twice-{log_level}", QUIET_OR_NOT)
+    try:
+        [first] = svc.submit({"same.txt": "first"}, timeout=60, progress=False)
+        [second] = svc.submit({"same.txt": "second"}, timeout=60, progress=False)
+        assert first.result.text == "FIRST" and second.result.text == "SECOND"
+        assert first.job != second.job
+        assert second.outputs == [f"{svc.name}/out/same.out.txt"]
+        # a run whose script writes nothing gets no earlier output back, though its stem matches
+        [third] = svc.submit({"same.txt": "silent"}, timeout=60, progress=False)
+        assert third.outputs == [] and third.result.text.strip() == "nothing written for same.txt"
+    finally:
+        c.delete(svc.name, check_buckets=False)
+        oj.disconnect(c)
+
+
+def test_an_object_another_writer_puts_in_the_window_is_not_the_jobs(local_cluster):
+    """The job's log names what it uploaded: an object someone else writes into the output
+    folder while the job runs is not among its outputs."""
+    c, svc = _quiet_or_not(local_cluster, "INFO", "async-intruder", QUIET_OR_NOT)
+    try:
+        run = svc.submit({"slow.txt": "slow 2"}, wait=False, progress=False)
+        time.sleep(1.0)
+        c.storage.put(b"not yours", f"{svc.name}/out/intruder.bin")
+        [item] = run.wait(timeout=60, progress=False)
+        assert item.outputs == [f"{svc.name}/out/slow.out.txt"]
+        assert item.result.text == "SLOW 2"
+    finally:
+        c.delete(svc.name, check_buckets=False)
+        oj.disconnect(c)
+
+
+def test_twenty_files_uploaded_in_parallel_each_get_their_own_output(local_cluster):
+    c, svc = _quiet_or_not(local_cluster, "INFO", "async-parallel")
+    try:
+        inputs = {f"p{i:02d}.txt": f"parallel {i}" for i in range(20)}
+        batch = svc.submit(inputs, timeout=120, progress=False, concurrency=20)
+        assert [item.result.text for item in batch] == [f"PARALLEL {i}" for i in range(20)]
+        assert [item.outputs for item in batch] == [[f"{svc.name}/out/p{i:02d}.out.txt"] for i in range(20)]
+        assert len({item.job for item in batch}) == 20
+        again = svc.submit(inputs, timeout=120, progress=False, concurrency=20)  # same names again
+        assert [item.result.text for item in again] == [f"PARALLEL {i}" for i in range(20)]
+        assert not {item.job for item in again} & {item.job for item in batch}
+    finally:
+        c.delete(svc.name, check_buckets=False)
         oj.disconnect(c)

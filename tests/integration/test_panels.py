@@ -327,8 +327,6 @@ def test_invoke_a_notebook_variable_async(cluster: Any) -> None:
     assert len(names) == 1 and re.fullmatch(r"picture-[0-9a-f]{8}\.png", names[0]), names
 
 
-@pytest.mark.xfail(strict=True, reason="jobs.AsyncRun assigns an output of the previous run, "
-                                       "written within the new job's time window, to the new input")
 def test_two_quick_async_invocations_get_their_own_outputs(cluster: Any) -> None:
     cluster.apply(_fdl("panels-quick"), wait=True)
     panel = InvokePanel(cluster, service="panels-quick")
