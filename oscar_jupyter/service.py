@@ -80,9 +80,19 @@ class ServiceList(list):
 def _named_inputs(inputs: Any) -> List[Tuple[str, Any, Optional[Path]]]:
     """(name, data, local file) for each input of `submit`.
 
-    Folders are walked recursively (names relative to the folder); files keep
-    their base name; in-memory data is named ``input-0001.<ext>`` unless given
-    as a ``{name: data}`` dict or ``(name, data)`` pairs.
+    How inputs are read (by type first, never by what the working directory holds):
+
+    - ``{name: data}`` dict: named inputs. ``(name, data)`` tuple (two items, the
+      first a str): always one named input; a list may hold several such pairs.
+    - a named input's data is a file or folder only when it is a `Path` (any
+      ``os.PathLike``); a str there is text, bytes are bytes, images/arrays/dicts
+      are encoded as `codecs.payload` does.
+    - an unnamed input (alone, or an item of a list or of a tuple that is not a
+      pair): a `Path` is a file or folder (which must exist); a str naming an
+      existing file or folder is that file or folder; any other str is text.
+      In-memory data is named ``input-0001.<ext>``.
+    - folders are walked recursively, names relative to the folder (below the
+      given name for a named folder); files keep their base name.
     """
     if isinstance(inputs, dict):
         entries: List[Tuple[Optional[str], Any]] = [(str(k), v) for k, v in inputs.items()]
@@ -95,11 +105,14 @@ def _named_inputs(inputs: Any) -> List[Tuple[str, Any, Optional[Path]]]:
     out: List[Tuple[str, Any, Optional[Path]]] = []
     counter = 0
     for name, data in entries:
-        local = _local_path(data)
+        if name is not None and not name.strip("/"):
+            raise errors.InvalidInput(f"An input is named {name!r}: names must not be empty.",
+                                      hint="Name each input like 'photo.png' or 'folder/photo.png'.")
+        local = _local_path(data, named=name is not None)
         if local is not None and local.is_dir():
             for file in sorted(p for p in local.rglob("*") if p.is_file()):
                 rel = file.relative_to(local).as_posix()
-                out.append(((name + "/" + rel) if name else rel, file, file))
+                out.append(((name.strip("/") + "/" + rel) if name else rel, file, file))
             continue
         if local is not None:
             out.append((name or local.name, local, local))
@@ -118,20 +131,31 @@ def _named_inputs(inputs: Any) -> List[Tuple[str, Any, Optional[Path]]]:
 
 
 def _is_pair(value: Any) -> bool:
-    """A ``(name, data)`` tuple (a name that is not itself an existing path)."""
-    return (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
-            and not os.path.exists(value[0]))
+    """A ``(name, data)`` pair: a tuple of two items whose first is a str (always a pair,
+    whatever files exist)."""
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
 
 
-def _local_path(data: Any) -> Optional[Path]:
+def _local_path(data: Any, *, named: bool = False) -> Optional[Path]:
+    """The local file or folder `data` stands for, or None for in-memory data.
+
+    A Path always is one (and must exist); a str is one only when it is not the
+    data of a named input and names an existing file or folder.
+    """
     if isinstance(data, os.PathLike):
         path = Path(data)
         if not path.exists():
             raise errors.InvalidInput(f"No such file or folder: {str(path)!r}.")
         return path
-    if isinstance(data, str) and len(data) < 4096 and "\n" not in data and os.path.exists(data):
+    if (not named and isinstance(data, str) and 0 < len(data) < 4096 and "\n" not in data
+            and os.path.exists(data)):
         return Path(data)
     return None
+
+
+def _upload_bytes(data: Any) -> Any:
+    """What `Storage.put` gets for in-memory data: a str is its UTF-8 text, never a path."""
+    return data.encode("utf-8") if isinstance(data, str) else data
 
 
 #: deployment states (v4 `/deployment`) that mean "not ready yet"
@@ -362,7 +386,9 @@ class Service:
         """Upload `inputs` to the service's input folder; each upload starts one job.
 
         `inputs`: a file or folder path (folders recursively), in-memory data, a
-        list of those, a ``{name: data}`` dict or ``(name, data)`` pairs. With
+        list of those, a ``{name: data}`` dict or ``(name, data)`` pairs (a str as
+        named data is text; only a `Path` there is a file). The full rules are in
+        `_named_inputs`. With
         `wait` (default) returns the `BatchResult` (outputs matched back to
         inputs, failed jobs' logs as errors); otherwise the `AsyncRun` to `.wait()`
         on later. See `oscar_jupyter.jobs` for how jobs and outputs are matched.
@@ -395,7 +421,7 @@ class Service:
         def put(entry: Tuple[str, Any, Optional[Path]]) -> Upload:
             name, data, local = entry
             key = f"{folder}/{name}" if folder else name
-            storage.put(local if local is not None else data, f"{bucket}/{key}",
+            storage.put(local if local is not None else _upload_bytes(data), f"{bucket}/{key}",
                         progress=False if progress is False else None)
             uploaded_at = time.monotonic()
             stored = storage.stat(f"{bucket}/{key}")  # the object's time on the storage's clock

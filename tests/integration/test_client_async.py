@@ -190,3 +190,43 @@ def test_twenty_files_uploaded_in_parallel_each_get_their_own_output(local_clust
     finally:
         c.delete(svc.name, check_buckets=False)
         oj.disconnect(c)
+
+
+# -- how submit reads its inputs (types first, never what the working directory holds) -----
+
+def test_a_name_data_pair_is_a_pair_even_when_a_file_has_that_name(pipeline, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "orange.txt").write_text("the file on disk")
+    (tmp_path / "text").write_text("also on disk")
+    [item] = pipeline.submit(("orange.txt", "from memory"), timeout=60, progress=False)
+    assert item.name == "orange.txt" and item.result.text == "FROM MEMORY"
+    batch = pipeline.submit([("lemon.txt", "text"), ("lime.txt", b"bytes")], timeout=60, progress=False)
+    assert [i.result.text for i in batch] == ["TEXT", "BYTES"]  # 'text' names a file: still text
+
+
+def test_input_rules_by_type(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from oscar_jupyter.service import _named_inputs
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("A")
+    (tmp_path / "dir" / "sub").mkdir(parents=True)
+    (tmp_path / "dir" / "sub" / "x.txt").write_text("X")
+    # a str naming an existing file, alone or in a list: that file
+    assert _named_inputs("a.txt") == [("a.txt", Path("a.txt"), Path("a.txt"))]
+    assert [n for n, _, _ in _named_inputs(["a.txt", "not a file"])] == ["a.txt", "input-0001.txt"]
+    # a Path: a file or folder, which must exist
+    assert [n for n, _, _ in _named_inputs(tmp_path / "dir")] == ["sub/x.txt"]
+    with pytest.raises(errors.InvalidInput, match="No such file"):
+        _named_inputs(Path("missing.txt"))
+    # dict and (name, data) pairs: a str is text, a Path a file or folder
+    assert _named_inputs({"b.txt": "a.txt"}) == [("b.txt", "a.txt", None)]
+    assert _named_inputs(("b.txt", "a.txt")) == [("b.txt", "a.txt", None)]
+    assert _named_inputs({"b.txt": Path("a.txt")}) == [("b.txt", Path("a.txt"), Path("a.txt"))]
+    assert [n for n, _, _ in _named_inputs({"batch": Path("dir")})] == ["batch/sub/x.txt"]
+    # a tuple that is not a pair is a list of inputs
+    assert [n for n, _, _ in _named_inputs((Path("a.txt"), b"raw"))] == ["a.txt", "input-0001.txt"]
+    with pytest.raises(errors.InvalidInput, match="Two inputs"):
+        _named_inputs([("a.txt", "1"), Path("a.txt")])
+    with pytest.raises(errors.InvalidInput, match="must not be empty"):
+        _named_inputs({"": "x"})
