@@ -62,6 +62,17 @@ ROUTES: list[tuple[str, str, str, str, str, dict[int, str], str, str]] = [
 ]
 
 
+# routes only a Manager v4 answers (``--api-version 4.1``)
+V4_ROUTES: list[tuple[str, str, str, str, str, dict[int, str], str, str]] = [
+    ("get", "/system/services/{serviceName}/deployment", "deployment",
+     "Deployment summary (types.ServiceDeploymentStatus; state 'ready' once the service exists)", "basic",
+     {200: "ServiceDeploymentStatus", 403: "Another owner's service", 404: "No such service"}, "", "json"),
+    ("get", "/system/services/{serviceName}/deployment/logs", "deployment",
+     "Deployment logs (types.DeploymentLogStream; never any entries here)", "basic",
+     {200: "DeploymentLogStream", 403: "Another owner's service", 404: "No such service"}, "", "json"),
+]
+
+
 def _component_schemas() -> dict[str, Any]:
     """``Service`` and the types it references, with refs rewritten to ``#/components/schemas/``."""
     try:
@@ -76,17 +87,20 @@ def _component_schemas() -> dict[str, Any]:
     return out
 
 
-def document(server: str) -> dict[str, Any]:
-    """The OpenAPI 3.0 document, with ``server`` as the base URL."""
+def document(server: str, release: str = VERSION, *, v4_routes: bool = False,
+             oidc: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.0 document, with ``server`` as the base URL, for the Manager
+    ``release`` served (``v4_routes``: its v4-only routes; ``oidc``: bearer JWTs
+    accepted on ``/system``)."""
     paths: dict[str, Any] = {}
-    for method, path, tag, summary, kind, responses, body, answer in ROUTES:
+    for method, path, tag, summary, kind, responses, body, answer in ROUTES + (V4_ROUTES if v4_routes else []):
         op: dict[str, Any] = {"tags": [tag], "summary": summary, "responses": {}}
         params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
         if params:
             op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                                 for p in params]
         if kind == "basic":
-            op["security"] = [{"BasicAuth": []}]
+            op["security"] = [{"BasicAuth": []}] + ([{"OIDCBearer": []}] if oidc else [])
             responses = {**responses, 401: "Missing or wrong credentials"}
         elif kind == "token":
             op["security"] = [{"ServiceToken": []}]
@@ -110,7 +124,7 @@ def document(server: str) -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "oscar-local Manager API",
-            "version": VERSION,
+            "version": release,
             "description": "An OSCAR-compatible Manager API on one machine. Errors are plain text or empty "
                            "bodies, as on a real cluster.",
         },
@@ -121,6 +135,9 @@ def document(server: str) -> dict[str, Any]:
                 "BasicAuth": {"type": "http", "scheme": "basic"},
                 "ServiceToken": {"type": "http", "scheme": "bearer",
                                  "description": "The service's 64-hex-character token"},
+                **({"OIDCBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                   "description": "An access token of the configured OIDC issuer"}}
+                   if oidc else {}),
             },
             "schemas": _component_schemas(),
         },

@@ -145,7 +145,9 @@ async def system_logs(request: web.Request) -> web.Response:
 
 
 async def openapi_doc(request: web.Request) -> web.Response:
-    return web.json_response(openapi.document(str(request.url.origin())))
+    rt = runtime_of(request)
+    return web.json_response(openapi.document(str(request.url.origin()), rt.wire.release,
+                                              v4_routes=rt.wire.deployment_routes, oidc=rt.oidc is not None))
 
 
 def register(app: web.Application) -> None:

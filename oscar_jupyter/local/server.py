@@ -80,10 +80,10 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run oscar-local until ``stop`` is set; ``on_ready(endpoint)`` once it answers."""
+    runtime = Runtime(options)  # checks the options (api_version, OIDC) before anything is held
     os.makedirs(options.data_dir, mode=0o700, exist_ok=True)
     lock = DataDirLock(options.data_dir)
     lock.acquire()
-    runtime = Runtime(options)
     runner: web.AppRunner | None = None
     endpoint_path = os.path.join(options.data_dir, ENDPOINT_FILE)
     try:
