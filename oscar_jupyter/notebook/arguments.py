@@ -76,6 +76,14 @@ COMMANDS: Dict[str, str] = {
 
 PANELS = ("deploy", "services", "invoke", "jobs", "storage")
 
+#: `%oscar panel` option (its argparse dest) -> the panels it applies to
+PANEL_OPTIONS: Dict[str, Tuple[str, ...]] = {
+    "service": ("invoke", "jobs"), "fdl": ("deploy",), "cluster_id": ("deploy",),
+    "ready_timeout": ("deploy",), "timeout": ("invoke",), "concurrency": ("invoke",),
+    "run": ("jobs",), "interval": ("jobs",), "expected": ("jobs",), "auto_refresh": ("jobs",),
+    "path": ("storage",),
+}
+
 
 def build_oscar_parser() -> MagicArgumentParser:
     """The parser of the `%oscar` line magic with one sub-parser per command."""
@@ -181,6 +189,19 @@ def build_oscar_parser() -> MagicArgumentParser:
 
     p = add("panel")
     p.add_argument("name", help="one of: " + ", ".join(PANELS))
+    p.add_argument("--service", "-s", help="invoke, jobs: the service selected at first")
+    p.add_argument("--fdl", help="deploy: an FDL file path, or a variable holding an FDL")
+    p.add_argument("--cluster-id", dest="cluster_id", help="deploy: the FDL's cluster id to deploy")
+    p.add_argument("--ready-timeout", dest="ready_timeout", type=float,
+                   help="deploy: seconds to wait for the services to be ready")
+    p.add_argument("--timeout", "-t", type=float, help="invoke: seconds to wait for an answer")
+    p.add_argument("-c", "--concurrency", type=int, help="invoke: invocations at once for a batch")
+    p.add_argument("--run", help="jobs: a variable holding the AsyncRun to follow")
+    p.add_argument("--interval", type=float, help="jobs: seconds between refreshes")
+    p.add_argument("--expected", type=int, help="jobs: how many jobs the progress bar counts to")
+    p.add_argument("--auto-refresh", dest="auto_refresh", action="store_true", default=None,
+                   help="jobs: refresh on its own every --interval seconds")
+    p.add_argument("--path", help="storage: the BUCKET/PATH shown at first")
     _out(p)
     return parser
 

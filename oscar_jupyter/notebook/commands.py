@@ -306,13 +306,50 @@ def ls(args: argparse.Namespace, ctx: Context) -> Any:
     return names
 
 
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
 def panel(args: argparse.Namespace, ctx: Context) -> Any:
-    from .arguments import PANELS, suggest
+    """Open a panel with the options given for it (each option belongs to some panels)."""
+    from .arguments import PANEL_OPTIONS, PANELS, suggest
     if args.name not in PANELS:
         raise errors.NotFound(f"No panel named {args.name!r} (panels: {', '.join(PANELS)})."
                               f"{suggest(args.name, PANELS)}")
+    given = {dest: getattr(args, dest, None) for dest in PANEL_OPTIONS}
+    given = {dest: value for dest, value in given.items() if value is not None}
+    wrong = [dest for dest in given if args.name not in PANEL_OPTIONS[dest]]
+    if wrong:
+        own = [_flag(d) for d, names in PANEL_OPTIONS.items() if args.name in names]
+        raise errors.InvalidInput(
+            f"{_flag(wrong[0])} is not an option of the {args.name} panel.",
+            hint=f"Its options: {', '.join(own)}." if own else "It takes no options.")
+    for dest in ("timeout", "ready_timeout", "interval"):
+        if dest in given and given[dest] <= 0:
+            raise errors.InvalidInput(f"{_flag(dest)} must be a positive number of seconds, "
+                                      f"not {given[dest]:g}.")
+    for dest in ("concurrency", "expected"):
+        if dest in given and given[dest] < 1:
+            raise errors.InvalidInput(f"{_flag(dest)} must be at least 1, not {given[dest]}.")
+    cl = current_cluster()
+    if "service" in given:
+        given["service"] = find_service(cl, given["service"]).name
+    if "fdl" in given:
+        value = inputs.one(given["fdl"], ctx.namespace)
+        if isinstance(value, str) and not Path(value).expanduser().is_file() and "\n" not in value:
+            raise errors.InvalidInput(f"No FDL file or variable named {given['fdl']!r}.")
+        given["fdl"] = load_fdl(value)
+    if "run" in given:
+        from ..jobs import AsyncRun
+        value = ctx.namespace.get(given["run"]) if given["run"].isidentifier() else None
+        if not isinstance(value, AsyncRun):
+            raise errors.InvalidInput(f"--run {given['run']!r} is not a variable holding an AsyncRun.",
+                                      hint="Keep one with `%oscar job SVC FILES -o run`.")
+        given["run"] = value
+    if args.name == "invoke":
+        given.setdefault("namespace", ctx.namespace)
     from .panels import open_panel
-    widget = open_panel(args.name, current_cluster())
+    widget = open_panel(args.name, cl, **given)
     ctx.show(widget)
     return widget
 

@@ -489,6 +489,39 @@ def test_panel_opens_widget_and_unknown_panel_suggests(shell, services):
     assert "Did you mean `services`?" in one_error_line(out)
 
 
+def test_panel_options_reach_the_panel(shell, services, tmp_path):
+    out = shell.check(f"%oscar panel invoke --service {services['copy']} -t 7 -c 2 -o p")
+    assert out.error is None, plain(out.stdout + out.stderr)
+    p = shell.user_ns["p"]
+    assert p.service.value == services["copy"] and p.timeout == 7 and p.concurrency == 2
+    assert p.namespace is shell.user_ns  # variables of the notebook can be invoked
+    out = shell.check(f"%oscar panel jobs -s {services['copy']} --interval 0.5 --expected 3 -o p")
+    assert out.error is None, plain(out.stdout + out.stderr)
+    p = shell.user_ns["p"]
+    assert p.service.value == services["copy"] and p.interval == 0.5 and p.expected == 3
+    p.close()
+    out = shell.check(f"%oscar panel storage --path {services['copy']}/in -o p")
+    assert out.error is None and shell.user_ns["p"].path.strip("/") == f"{services['copy']}/in"
+    out = shell.check("%oscar panel deploy --fdl fdl_echo --ready-timeout 30 -o p")
+    assert out.error is None, plain(out.stdout + out.stderr)
+    assert shell.user_ns["p"].ready_timeout == 30 and services["echo"] in shell.user_ns["p"].fdl_text.value
+
+
+def test_panel_options_that_do_not_apply_say_so_in_one_line(shell, services):
+    out = shell.check("%oscar panel storage --service x")
+    assert "--service is not an option of the storage panel" in one_error_line(out)
+    out = shell.check("%oscar panel services --path b")
+    assert "It takes no options" in one_error_line(out)
+    out = shell.check("%oscar panel invoke --service mg-ech")
+    assert "No service 'mg-ech'" in one_error_line(out)
+    out = shell.check(f"%oscar panel invoke --service {services['echo']} -c 0")
+    assert "--concurrency must be at least 1" in one_error_line(out)
+    out = shell.check("%oscar panel jobs --run nothing_here")
+    assert "is not a variable holding an AsyncRun" in one_error_line(out)
+    out = shell.check("%oscar panel deploy --fdl missing_variable")
+    assert "missing_variable" in one_error_line(out)
+
+
 # -- a real kernel -----------------------------------------------------------------------
 
 def test_in_a_real_kernel_errors_are_one_line_and_results_rich(local_cluster, tmp_path):
