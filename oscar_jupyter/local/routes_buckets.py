@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from . import names, services as svcs
-from .app import add, read_json, runtime_of, text
+from .app import add, caller, read_json, runtime_of, text
 
 PAGE_SIZE = 1000
 VISIBILITIES = ("private", "public", "restricted")
@@ -50,11 +50,35 @@ def _describe(rt: Any, name: str, owners: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _checked_bucket(request: web.Request) -> str:
+def _allowed(rt: Any, name: str, user: str | None, *, modify: bool = False) -> bool:
+    """Whether an OIDC ``user`` (None: the admin) may use (or, ``modify``, change) bucket ``name``.
+
+    A service's bucket follows that service's visibility (and only its owner
+    changes it); another bucket follows its own record; unknown ones are the admin's.
+    """
+    if user is None:
+        return True
+    using = [svc for svc in rt.services()
+             if any(p.bucket == name for f in ("input", "output") for p in svcs.places(svc, f))]
+    if using:
+        check = svcs.owned_by if modify else svcs.visible_to
+        return any(check(svc, user) for svc in using)
+    conf = rt.state.get_bucket(name)
+    if conf is None:
+        return False
+    record = {"owner": conf["owner"], "visibility": conf["visibility"], "allowed_users": conf["allowed_users"]}
+    return svcs.owned_by(record, user) if modify else svcs.visible_to(record, user)
+
+
+def _checked_bucket(request: web.Request, *, modify: bool = False) -> str:
     name = request.match_info["bucket"]
     problem = names.bucket_name_problem(name)
     if problem:
         raise _bad(problem)
+    user = caller(request)
+    if not _allowed(runtime_of(request), name, user, modify=modify):
+        raise web.HTTPForbidden(text=f"User '{user}' does not have permission to use the bucket '{name}'\n",
+                                content_type="text/plain")
     return name
 
 
@@ -62,7 +86,8 @@ async def list_buckets(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     buckets = await asyncio.to_thread(rt.store.buckets)
     owners = _owning_services(rt)
-    return web.json_response([_describe(rt, b, owners) for b in sorted(buckets)])
+    user = caller(request)
+    return web.json_response([_describe(rt, b, owners) for b in sorted(buckets) if _allowed(rt, b, user)])
 
 
 def _bucket_body(data: Any) -> tuple[str, str, list[str]]:
@@ -87,7 +112,7 @@ async def create_bucket(request: web.Request) -> web.Response:
     name, visibility, users = _bucket_body(await read_json(request, "bucket definition"))
     if not await asyncio.to_thread(rt.store.ensure_bucket, name):
         return text(409, f"Bucket '{name}' already exists")
-    rt.state.put_bucket(name, visibility, users, svcs.DEFAULT_OWNER)
+    rt.state.put_bucket(name, visibility, users, caller(request) or svcs.DEFAULT_OWNER)
     return text(201)
 
 
@@ -96,13 +121,17 @@ async def update_bucket(request: web.Request) -> web.Response:
     name, visibility, users = _bucket_body(await read_json(request, "bucket definition"))
     if not await asyncio.to_thread(rt.store.bucket_exists, name):
         return text(404, f"Bucket '{name}' not found")
-    rt.state.put_bucket(name, visibility, users, svcs.DEFAULT_OWNER)
+    user = caller(request)
+    if not _allowed(rt, name, user, modify=True):
+        return text(403, f"User '{user}' does not have permission to change the bucket '{name}'")
+    previous = rt.state.get_bucket(name)
+    rt.state.put_bucket(name, visibility, users, (previous or {}).get("owner") or user or svcs.DEFAULT_OWNER)
     return text(204)
 
 
 async def delete_bucket(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    name = _checked_bucket(request)
+    name = _checked_bucket(request, modify=True)
     if not await asyncio.to_thread(rt.store.delete_bucket, name, True):
         return text(404, f"Bucket '{name}' not found")
     rt.state.forget_bucket(name)

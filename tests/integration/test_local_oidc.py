@@ -364,3 +364,33 @@ def test_oidc_options_are_checked(tmp_path):
 def test_bearer_without_oidc_is_refused(local_cluster, issuer, alice):
     resp = _get(local_cluster, "/system/services", issuer.token(alice))
     assert resp.status_code == 401 and resp.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_buckets_follow_their_services_visibility(oidc_cluster, issuer, alice, bob):
+    a, b = issuer.token(alice), issuer.token(bob)
+    admin = (oidc_cluster.user, oidc_cluster.password)
+    name = "tb-" + uuid.uuid4().hex[:8]
+    own = "tb-" + uuid.uuid4().hex[:8]
+    base = oidc_cluster.endpoint + "/system/buckets"
+    assert requests.post(oidc_cluster.endpoint + "/system/services", json=_definition(name),
+                         headers={"Authorization": f"Bearer {a}"}, timeout=30).status_code == 201
+    try:
+        resp = requests.post(base, json={"bucket_name": own}, headers={"Authorization": f"Bearer {b}"}, timeout=30)
+        assert resp.status_code == 201
+        listed_b = {x["bucket_name"] for x in _get(oidc_cluster, "/system/buckets", b).json()}
+        listed_a = {x["bucket_name"] for x in _get(oidc_cluster, "/system/buckets", a).json()}
+        assert own in listed_b and name not in listed_b
+        assert name in listed_a and own not in listed_a
+        assert _get(oidc_cluster, f"/system/buckets/{name}", b).status_code == 403
+        assert _get(oidc_cluster, f"/system/buckets/{name}", a).status_code == 200
+        presign = requests.post(f"{base}/{name}/presign", json={"object_key": "in/x", "operation": "upload"},
+                                headers={"Authorization": f"Bearer {b}"}, timeout=30)
+        assert presign.status_code == 403
+        assert requests.delete(f"{base}/{own}", headers={"Authorization": f"Bearer {a}"},
+                               timeout=30).status_code == 403
+        assert requests.delete(f"{base}/{own}", headers={"Authorization": f"Bearer {b}"},
+                               timeout=30).status_code == 204
+        assert name in {x["bucket_name"] for x in requests.get(base, auth=admin, timeout=30).json()}
+    finally:
+        requests.delete(f"{oidc_cluster.endpoint}/system/services/{name}", auth=admin, timeout=60)
+        requests.delete(f"{base}/{own}", auth=admin, timeout=30)
