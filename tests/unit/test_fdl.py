@@ -56,8 +56,10 @@ def test_windows_file_with_trailing_tabs_and_no_final_newline():
 
 def test_pure_python_loader_fallback_reads_the_same(monkeypatch):
     expected = FDL.from_file(DATA / "grayify/grayify.yaml").services
-    monkeypatch.setattr(fdl, "_Loader", yaml.SafeLoader)
-    monkeypatch.setattr(fdl, "HAVE_LIBYAML", False)
+    from oscar_jupyter.fdl import document
+
+    monkeypatch.setattr(document, "LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(document, "HAVE_LIBYAML", False)
     assert FDL.from_file(DATA / "grayify/grayify.yaml").services == expected
     p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"))
     assert (p.line, p.column) == (7, 7)
@@ -576,3 +578,95 @@ def test_diff_ignores_server_set_fields_and_shows_changes():
     assert "-    QUALITY: '90'\n+    QUALITY: '85'" in text
     assert "not-a-real-token-1234" not in text and "a" * 64 not in text
     assert f.diff([]) == "service 'grayify' is not deployed\n"
+
+
+# --------------------------------------------------------------------------- lint: data is not code
+
+def test_lint_skips_every_here_document_form():
+    script = textwrap.dedent("""\
+        #!/bin/sh
+        python3 - <<EOF
+        if ((a)) == ((1, 2)): print([[1]] == 2)
+        EOF
+        python3 - <<'EOF' > out.txt
+        x = ((1, 2), (3, 4))
+        EOF
+        python3 <<"PY"
+        y = ((1))
+        PY
+        cat <<\\END
+         ((z))
+        END
+        cat <<-TABBED
+        \t((t))
+        \tTABBED
+        cat <<A <<B
+        ((a))
+        A
+        ((b))
+        B
+        echo after
+        """)
+    assert lint_script(script) == []
+    # shell code after the here-document is linted again, on its own line number
+    found = lint_script(script + "(( n++ ))\n")
+    assert [p.line for p in found] == [len(script.splitlines()) + 1]
+
+
+def test_lint_ignores_quoted_python_and_messages_but_not_shell_code():
+    script = textwrap.dedent("""\
+        #!/bin/sh
+        python3 -c "import sys; sys.exit(0 if sys.argv[1] == 'a' else 1)" a
+        python3 -c "
+        x = ((1, 2),)
+        print([[1]] == x)
+        "
+        echo "[[ not a test ]] and (( nor this ))"
+        echo 'set -o pipefail is only text here'
+        x="$(echo a)" && [ "$x" = a ]
+        """)
+    assert lint_script(script) == []
+    # expansions inside double quotes are shell code, so are == and [[ outside quotes
+    found = lint_script('#!/bin/sh\necho "${files[@]}"\n[ "$a" == "b" ] && echo\n'
+                        'x="$(printf a | cat &> /dev/null)"\nif [[ -n "$x" ]]; then :; fi\n')
+    assert [p.line for p in found] == [2, 3, 4, 5]
+    assert "array expansion" in found[0].message and "`==`" in found[1].message
+    assert "`&>`" in found[2].message
+    assert found[3].column == 4  # columns point into the original line
+
+
+def test_lint_published_style_script_is_clean():
+    """The shape of the AI4OS/OSCAR published scripts: python heredoc, -c one-liners, quoted tests."""
+    script = textwrap.dedent("""\
+        #!/bin/bash
+        IMAGE_NAME=`basename "$INPUT_FILE_PATH"`
+        OUTPUT_IMAGE="$TMP_OUTPUT_DIR/$IMAGE_NAME"
+        echo "SCRIPT: Invoked deepaas-cli command."
+        deepaas-cli --deepaas_method_output="$OUTPUT_IMAGE" predict --files "$INPUT_FILE_PATH" --accept image/png
+        python3 - "$OUTPUT_IMAGE" <<'EOF'
+        import sys, json
+        d = json.load(open(sys.argv[1]))
+        if d.get("status") == "OK" and ((len(d["labels"]))) > 0:
+            print([[l, p] for l, p in zip(d["labels"], d["probabilities"])])
+        EOF
+        python3 -c "import json,sys; print(json.dumps({'ok': sys.argv[1] == 'x'}))" x
+        """)
+    assert lint_script(script) == []
+
+
+# --------------------------------------------------------------------------- FDL vs API types
+
+def test_fdl_reads_scalars_for_text_fields_as_oscar_cli_does_api_does_not():
+    f = FDL.parse(svc("name: a\nimage: b\nscript: 5\ncpu: 1\nlog_level: 10\n"))
+    assert f[0].data["script"] == "5" and f[0].data["cpu"] == "1"
+    assert "service 'a': script: int 5 written as the string '5'" in f.notices
+    with pytest.raises(InvalidDefinition) as info:
+        spec.ServiceSpec.from_dict({"name": "a", "image": "b", "script": 5, "cpu": 1})
+    assert {p.field for p in info.value.problems} == {"script", "cpu"}
+
+
+def test_fdl_with_propagate_token_is_accepted_with_a_warning():
+    f = FDL.parse(svc("name: a\nimage: b\nscript: echo\npropagate_token: true\n"))
+    assert f[0].data["propagate_token"] is True
+    assert [(w.field, w.line) for w in f.warnings] == [
+        ("functions.oscar[0].oscar-cluster.propagate_token", 7)]
