@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, List
 
 import pytest
+
+pytest.importorskip("hypothesis", reason="fuzzing needs hypothesis (the test extra)")
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 

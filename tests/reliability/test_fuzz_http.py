@@ -15,6 +15,8 @@ import time
 from typing import Any, Dict, Optional
 
 import pytest
+
+pytest.importorskip("hypothesis", reason="fuzzing needs hypothesis (the test extra)")
 import requests
 from hypothesis import HealthCheck, given, settings, strategies as st
 
