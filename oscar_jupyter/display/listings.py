@@ -6,7 +6,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Tuple
 
 from . import html as h
 from .options import options
-from .secrets import MASK
+from .secrets import MASK, masked
 from .table import text_table as _text_table
 
 STATUS_COLORS = {"succeeded": "#2e7d32", "failed": "#c62828", "running": "#1565c0",
@@ -175,7 +175,8 @@ def render_cluster(cl: Any) -> Tuple[str, str]:
 
 
 def render_mapping(obj: Mapping, title: str = "") -> Tuple[str, str]:
-    """A flat mapping (cluster info, config) as a two-column table."""
+    """A flat mapping (cluster info, config) as a two-column table; secret values masked."""
+    obj = masked(obj)
     rows = [[k, v if not isinstance(v, (Mapping, list)) else h.truncate(str(v), 200)]
             for k, v in obj.items()]
     return _text_table(["key", "value"], rows, title), h.title(title) + h.table(["key", "value"], rows)

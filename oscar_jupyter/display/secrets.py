@@ -22,14 +22,15 @@ def masked(value: Any, *, inside_secrets: bool = False) -> Any:
     """A deep copy of `value` with secret values replaced by '***'.
 
     Keys that name a secret are masked, and every value under an
-    `environment.secrets` mapping is masked whatever its key.
+    `environment.secrets` mapping or a `headers` mapping (delegation headers
+    carry credentials) is masked whatever its key.
     """
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if inside_secrets or (is_secret_key(k) and not isinstance(v, (Mapping, list))):
                 out[k] = MASK if v not in (None, "") else v
-            elif k == "secrets" and isinstance(v, Mapping):
+            elif k in ("secrets", "headers") and isinstance(v, Mapping):
                 out[k] = masked(v, inside_secrets=True)
             else:
                 out[k] = masked(v)

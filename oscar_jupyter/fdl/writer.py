@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Union
 
 import yaml
 
@@ -61,6 +61,9 @@ def document_of(fdl: Any, *, inline_scripts: bool, secrets: bool
                 if body["environment"]["secrets"][key]:
                     body["environment"]["secrets"][key] = ""
                     blanked.append(f"{service.name}: environment.secrets.{key}")
+            for key in ("replicas", "federation"):  # delegation headers carry credentials
+                blanked.extend(f"{service.name}: {name}" for name in
+                               blank_secret_paths(body.get(key), (key,)))
         script = body.get("script", "")
         if not inline_scripts:
             filename = script_filename(service, used)
@@ -134,6 +137,23 @@ def blank_secrets(section: Any, where: Tuple[str, ...]) -> List[str]:
                 blanked.append(".".join(p for p in where + sub_path if p))
 
     walk(section, ())
+    return blanked
+
+
+def blank_secret_paths(value: Any, path: Tuple[Union[str, int], ...]) -> List[str]:
+    """Empty, in place, every value under `value` whose service path is a secret
+    (:data:`spec.SECRET_FIELDS`); `path` is `value`'s own path in the service.
+    Returns the blanked fields written as ``replicas[0].headers.Authorization``."""
+    blanked: List[str] = []
+    items = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, sub in list(items):
+        sub_path = path + (key,)
+        if isinstance(sub, (dict, list)):
+            blanked.extend(blank_secret_paths(sub, sub_path))
+        elif sub not in (None, "") and spec.is_secret_path(sub_path):
+            value[key] = ""
+            blanked.append(spec.format_path(sub_path))
     return blanked
 
 

@@ -338,3 +338,50 @@ def test_relative_box_coordinates_are_scaled_to_the_image():
     assert max(abs(a - b) for a, b in zip(drawn.getpixel((200, 150)), boxes_mod.PALETTE[0])) < 40
     assert all(c > 230 for c in drawn.getpixel((200, 100)))
     assert "[100, 50, 300, 150]" in bundle["text/plain"]
+
+
+def test_hostile_text_is_escaped_in_every_renderer():
+    """Names, labels, keys, log lines and messages from a cluster are data, never markup."""
+    from oscar_jupyter.display.listings import render_cluster, render_objects, render_service
+
+    class Svc:
+        name = HOSTILE
+        spec = {"name": HOSTILE, "image": HOSTILE, "cpu": HOSTILE, "memory": "1Gi",
+                "input": [{"storage_provider": "minio.default", "path": HOSTILE}],
+                "visibility": HOSTILE, "log_level": HOSTILE, "token": "t0ken-value-1234",
+                "expose": {"api_port": HOSTILE}}
+
+    class Cl:
+        id = HOSTILE
+        endpoint = HOSTILE
+        user = HOSTILE
+
+    jobs = [{"name": HOSTILE, "status": HOSTILE, "creation_time": HOSTILE}]
+    objects = [{"key": HOSTILE, "size": 3}]
+    failed = BatchItem(input=HOSTILE, name=HOSTILE, error=errors.ServiceFailed(HOSTILE, log=HOSTILE))
+    shown = [
+        display.mimebundle(Svc()), display.mimebundle([Svc(), Svc()]),
+        display.mimebundle(Cl()), display.mimebundle({HOSTILE: HOSTILE, "password": "pw-9876"}),
+        display.mimebundle({"nested": {HOSTILE: [HOSTILE]}}),
+        display.mimebundle(TextResult(HOSTILE, log=HOSTILE)),
+        display.mimebundle(PredictionResult({"labels": [HOSTILE], "probabilities": [0.5]})),
+        display.mimebundle(JSONResult({HOSTILE: HOSTILE})),
+        display.mimebundle(BatchResult([failed, BatchItem(input=HOSTILE, name=HOSTILE,
+                                                          result=TextResult(HOSTILE))])),
+        display.mimebundle(HOSTILE),
+    ]
+    render_jobs(jobs), render_objects(objects), render_service(Svc()), render_cluster(Cl())
+    for html in [b.get("text/html", "") for b in shown] + [
+            render_jobs(jobs)[1], render_objects(objects)[1], render_service(Svc())[1],
+            render_cluster(Cl())[1]]:
+        assert "<script" not in html and "<img src=x" not in html, html[:300]
+    assert all("t0ken-value-1234" not in json.dumps(b) for b in shown)
+    assert "pw-9876" not in json.dumps(shown[3])
+
+
+def test_delegation_headers_are_masked():
+    doc = {"name": "s", "replicas": [{"type": "endpoint", "url": "https://x",
+                                      "headers": {"Authorization": "Bearer hdr-secret-1"}}],
+           "federation": {"members": [{"headers": {"X-Key": "hdr-secret-2"}}]}}
+    flat = json.dumps(masked(doc))
+    assert "hdr-secret-1" not in flat and "hdr-secret-2" not in flat and "https://x" in flat

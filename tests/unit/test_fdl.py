@@ -1,6 +1,7 @@
 """FDL files: published shapes, positions of problems, scripts, lint, write-back, diff."""
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -670,3 +671,22 @@ def test_fdl_with_propagate_token_is_accepted_with_a_warning():
     assert f[0].data["propagate_token"] is True
     assert [(w.field, w.line) for w in f.warnings] == [
         ("functions.oscar[0].oscar-cluster.propagate_token", 7)]
+
+
+def test_write_back_blanks_delegation_headers_unless_asked(tmp_path):
+    f = FDL.parse(svc("""\
+        name: a
+        image: b
+        script: echo
+        replicas:
+        - {type: endpoint, url: "https://x", headers: {Authorization: "Bearer hdr-secret-1"}}
+        federation:
+          members:
+          - {type: endpoint, url: "https://y", headers: {X-Key: hdr-secret-2}}
+        """))
+    text = f.to_yaml()
+    assert "hdr-secret-1" not in text and "hdr-secret-2" not in text
+    assert "#   a: replicas[0].headers.Authorization" in text
+    assert "#   a: federation.members[0].headers.X-Key" in text
+    assert "hdr-secret-1" in f.to_yaml(secrets=True)
+    assert "hdr-secret-2" not in json.dumps(f.to_dict())
