@@ -30,6 +30,7 @@ from .auth import load_or_create_password
 from .runtime import Options
 from .routes_system import INSTANCE_HEADER
 from .server import ENDPOINT_FILE, DataDirBusy, serve
+from .versions import RELEASES
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class LocalCluster:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._stopped = False
-        self.api_version: str | None = None  # the Manager version served (None when attached)
+        self.api_version: str | None = None  # the Manager version served ("3.7", "4.1", "3.6")
 
     @property
     def password(self) -> str:
@@ -197,12 +198,18 @@ def attach(data_dir: str | None = None, timeout: float = 3.0) -> LocalCluster | 
         status, body, answered = _get(endpoint + "/health", None, timeout)
         if status != 200 or body.strip() != b"Ok" or answered != instance:
             return None  # nothing there, or another server now owns that port
-        status, _, _ = _get(endpoint + "/system/info", (user, password), timeout)
+        status, body, _ = _get(endpoint + "/system/info", (user, password), timeout)
     except (OSError, ValueError):
         return None
     if status != 200:
         return None
-    return LocalCluster(endpoint, user, password, data_dir, owned=False)
+    handle = LocalCluster(endpoint, user, password, data_dir, owned=False)
+    try:
+        release = json.loads(body).get("version")
+    except (ValueError, AttributeError):
+        release = None
+    handle.api_version = next((key for key, rel in RELEASES.items() if rel == release), None)
+    return handle
 
 
 def ensure(data_dir: str | None = None, *, timeout: float = START_TIMEOUT, **kwargs: Any) -> LocalCluster:

@@ -86,7 +86,7 @@ async def create_service(request: web.Request) -> web.Response:
     svc = _prepare(request, data, None)
     async with rt._lock:
         if rt.service(svc["name"]) is not None:
-            return text(rt.wire.duplicate_status, DUPLICATE_MESSAGE)
+            return text(rt.wire.duplicate_status, f"{DUPLICATE_MESSAGE}: '{svc['name']}'")
         try:
             await rt.add_service(svc)
         except Exception as exc:
