@@ -247,7 +247,9 @@ class Jobs:
         params = {"timestamps": "true"} if timestamps else None
         response = self.cluster.request("GET", self._path(name), params=params,
                                         what=f"logs of job {name!r}")
-        return response.content.decode("utf-8", "replace")
+        text = response.content.decode("utf-8", "replace")
+        redact = getattr(self.cluster, "redact", None)
+        return redact(text) if redact is not None else text
 
     def delete(self, job: Union[str, Job]) -> None:
         name = job.name if isinstance(job, Job) else job
@@ -573,7 +575,13 @@ class AsyncRun:
         `errors.Timeout` as their error; failed jobs an `errors.ServiceFailed`
         with the job's log.
         """
+        with self._lock:  # one wait at a time (a panel's thread and the notebook may both call it)
+            return self._wait(timeout, poll, progress)
+
+    def _wait(self, timeout: Optional[float], poll: float, progress: Optional[bool]):
         from .results import BatchItem, BatchResult
+        if timeout is not None and not timeout > 0:
+            raise errors.InvalidInput(f"timeout must be a positive number of seconds or None, not {timeout!r}.")
         progress = self.progress if progress is None else progress
         jobs = Jobs(self.service.cluster, self.service.name)
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -105,9 +105,8 @@ def _named_inputs(inputs: Any) -> List[Tuple[str, Any, Optional[Path]]]:
     out: List[Tuple[str, Any, Optional[Path]]] = []
     counter = 0
     for name, data in entries:
-        if name is not None and not name.strip("/"):
-            raise errors.InvalidInput(f"An input is named {name!r}: names must not be empty.",
-                                      hint="Name each input like 'photo.png' or 'folder/photo.png'.")
+        if name is not None:
+            _check_name(name)
         local = _local_path(data, named=name is not None)
         if local is not None and local.is_dir():
             for file in sorted(p for p in local.rglob("*") if p.is_file()):
@@ -128,6 +127,26 @@ def _named_inputs(inputs: Any) -> List[Tuple[str, Any, Optional[Path]]]:
         raise errors.InvalidInput(f"Two inputs would be uploaded as {duplicates[0]!r}.",
                                   hint="Give them distinct names with a {name: data} dict.")
     return out
+
+
+def _check_name(name: str) -> None:
+    """An input's name becomes part of an object key: non-empty, no '.'/'..' parts, UTF-8."""
+    parts = name.strip("/").split("/")
+    problem = ""
+    if not name.strip("/"):
+        problem = "names must not be empty"
+    elif any(p in ("", ".", "..") for p in parts):
+        problem = "names must not have empty, '.' or '..' parts"
+    elif any(ord(ch) < 32 for ch in name):
+        problem = "names must not hold control characters"
+    else:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            problem = "names must be valid Unicode text"
+    if problem:
+        raise errors.InvalidInput(f"An input is named {name!r}: {problem}.",
+                                  hint="Name each input like 'photo.png' or 'folder/photo.png'.")
 
 
 def _is_pair(value: Any) -> bool:
@@ -156,6 +175,29 @@ def _local_path(data: Any, *, named: bool = False) -> Optional[Path]:
 def _upload_bytes(data: Any) -> Any:
     """What `Storage.put` gets for in-memory data: a str is its UTF-8 text, never a path."""
     return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def _check_timeout(timeout: Optional[float], what: str = "timeout") -> None:
+    """A timeout is None (the default) or a positive number of seconds."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise errors.InvalidInput(f"{what} must be a positive number of seconds or None, not {timeout!r}.")
+
+
+def _check_concurrency(concurrency: Any) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise errors.InvalidInput(f"concurrency must be a whole number of at least 1, not {concurrency!r}.")
+
+
+def _redacted(exc: errors.OscarError, cluster: Any) -> errors.OscarError:
+    """`exc` with the secrets the cluster knows replaced in its message, hint and log."""
+    exc.message = cluster.redact(exc.message)
+    exc.hint = cluster.redact(exc.hint)
+    exc.args = (exc.message,)
+    if isinstance(exc, errors.ServiceFailed):
+        exc.log = cluster.redact(exc.log)
+    return exc
 
 
 #: deployment states (v4 `/deployment`) that mean "not ready yet"
@@ -307,6 +349,7 @@ class Service:
         and how the answer is decoded. Raises `ServiceFailed` (with `.log`) when the
         script failed, `Timeout` after `timeout` seconds (default 310).
         """
+        _check_timeout(timeout)
         body = codecs.encode(data, encoding)
         auth = self._run_auth()
         start = time.perf_counter()
@@ -334,19 +377,20 @@ class Service:
             response = post(self._run_auth())
         elapsed = time.perf_counter() - start
         try:
-            return codecs.decode(response.content, headers=response.headers, service=self.name,
-                                 elapsed=elapsed, input=data)
+            result = codecs.decode(response.content, headers=response.headers, service=self.name,
+                                   elapsed=elapsed, input=data)
         except errors.ServiceFailed as exc:
-            exc.log = self.cluster.redact(exc.log)
-            raise
+            raise _redacted(exc, self.cluster)
+        result.log = self.cluster.redact(result.log or "")
+        return result
 
     def map(self, items: Iterable[Any], *, concurrency: int = 4, progress: bool = True,
             encoding: Optional[str] = None, timeout: Optional[float] = None) -> BatchResult:
         """`run` each item, `concurrency` at a time; results in input order, failures
         kept on their items (never raised for the batch)."""
         inputs = list(items)
-        if concurrency < 1:
-            raise errors.InvalidInput("concurrency must be at least 1.")
+        _check_concurrency(concurrency)
+        _check_timeout(timeout)
         batch = [BatchItem(input=i, name=_item_name(i, n)) for n, i in enumerate(inputs)]
         start = time.perf_counter()
         self._run_auth()  # fetch the token once, before the threads start
@@ -363,14 +407,16 @@ class Service:
                 batch[index].error = exc
             batch[index].elapsed = time.perf_counter() - t0
 
+        pool = ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(inputs))))
         try:
-            with ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(inputs)))) as pool:
-                futures = [pool.submit(one, i) for i in range(len(inputs))]
-                for future in as_completed(futures):
-                    future.result()
-                    if bar is not None:
-                        bar.update(1)
+            futures = [pool.submit(one, i) for i in range(len(inputs))]
+            for future in as_completed(futures):
+                future.result()
+                if bar is not None:
+                    bar.update(1)
         finally:
+            # on an interrupt, calls not yet started are dropped instead of waited for
+            pool.shutdown(wait=True, cancel_futures=True)
             if bar is not None:
                 bar.close()
         result = BatchResult(batch, elapsed=time.perf_counter() - start, service=self.name)
@@ -393,6 +439,8 @@ class Service:
         inputs, failed jobs' logs as errors); otherwise the `AsyncRun` to `.wait()`
         on later. See `oscar_jupyter.jobs` for how jobs and outputs are matched.
         """
+        _check_timeout(timeout)
+        _check_concurrency(concurrency)
         paths = [input_path] if input_path else self.input_paths()
         if not paths:
             raise errors.InvalidInput(f"Service {self.name!r} has no MinIO input folder to upload to.",
@@ -418,28 +466,52 @@ class Service:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(named), desc=f"upload to {target}", unit="file")
 
-        def put(entry: Tuple[str, Any, Optional[Path]]) -> Upload:
-            name, data, local = entry
+        # every in-memory input is encoded before anything is uploaded: a bad one uploads none
+        bodies: Dict[int, bytes] = {}
+        for index, (name, data, local) in enumerate(named):
+            if local is None:
+                try:
+                    bodies[index] = codecs.payload(_upload_bytes(data))[0]
+                except errors.InvalidInput as exc:
+                    raise errors.InvalidInput(f"Input {name!r}: {exc.message}", hint=exc.hint) from None
+
+        def put(index: int) -> Upload:
+            name, data, local = named[index]
             key = f"{folder}/{name}" if folder else name
-            storage.put(local if local is not None else _upload_bytes(data), f"{bucket}/{key}",
+            storage.put(local if local is not None else bodies[index], f"{bucket}/{key}",
                         progress=False if progress is False else None)
             uploaded_at = time.monotonic()
             stored = storage.stat(f"{bucket}/{key}")  # the object's time on the storage's clock
             return Upload(name=name, bucket=bucket, key=key, input=data, uploaded_at=uploaded_at,
                           stored_at=stored.last_modified)
 
+        done: Dict[int, Upload] = {}
+        failed: Dict[int, BaseException] = {}
+        pool = ThreadPoolExecutor(max_workers=min(concurrency, len(named)))
         try:
-            with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-                futures = {pool.submit(put, entry): i for i, entry in enumerate(named)}
-                done: Dict[int, Upload] = {}
-                for future in as_completed(futures):
+            futures = {pool.submit(put, i): i for i in range(len(named))}
+            for future in as_completed(futures):
+                try:
                     done[futures[future]] = future.result()
-                    if bar is not None:
-                        bar.update(1)
-            uploads = [done[i] for i in range(len(named))]
+                except errors.OscarError as exc:
+                    failed[futures[future]] = exc
+                if bar is not None:
+                    bar.update(1)
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             if bar is not None:
                 bar.close()
+        uploads = [done[i] for i in sorted(done)]
+        if failed:
+            first = failed[min(failed)]
+            error = errors.StorageError(
+                f"{len(failed)} of {len(named)} input(s) could not be uploaded to {target} (first: "
+                f"{named[min(failed)][0]}: {getattr(first, 'message', first)}); the {len(uploads)} "
+                "uploaded ones started their jobs.",
+                hint="The AsyncRun of the uploaded inputs is on this error's .run: .wait() on it.")
+            error.run = AsyncRun(self, uploads, known, started=started, progress=progress,  # type: ignore[attr-defined]
+                                 before=before)
+            raise error
         logger.info("Uploaded %d input(s) to %s for %r.", len(uploads), target, self.name)
         run = AsyncRun(self, uploads, known, started=started, progress=progress, before=before)
         if not wait:

@@ -157,6 +157,8 @@ class Storage:
                                              "reconnect if they changed.")
             return errors.StorageError(f"{what}: {code or 'S3 error'} ({exc.message}).")
         text = errors.redact(str(exc), [self._secret_key])
+        if isinstance(exc, (ValueError, UnicodeError)):  # refused by the client before sending
+            return errors.InvalidInput(f"{what}: {text}.", hint="Check the bucket and object name.")
         if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
             return errors.Timeout(f"{what}: the storage at {self.endpoint} timed out.")
         return errors.StorageError(f"{what}: {type(exc).__name__} talking to {self.endpoint}.",

@@ -1,6 +1,7 @@
 """Asynchronous runs against a real oscar-local: upload, find jobs, wait, collect outputs."""
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -230,3 +231,32 @@ def test_input_rules_by_type(tmp_path, monkeypatch):
         _named_inputs([("a.txt", "1"), Path("a.txt")])
     with pytest.raises(errors.InvalidInput, match="must not be empty"):
         _named_inputs({"": "x"})
+
+
+@pytest.fixture
+def empty_pipeline(local_cluster):
+    c, svc = _quiet_or_not(local_cluster, "INFO", "async-empty")
+    yield svc
+    c.delete(svc.name, check_buckets=False)
+    oj.disconnect(c)
+
+
+def test_bad_inputs_are_refused_before_anything_is_uploaded(empty_pipeline):
+    pipeline = empty_pipeline
+    for bad, why in (({"fine.txt": "fine", "../up.txt": "x"}, "'..' parts"),
+                     ({"fine.txt": "fine", "a\x00.txt": "x"}, "control characters"),
+                     ({"fine.txt": "fine", "x\ud800.txt": "x"}, "valid Unicode"),
+                     ({"fine.txt": "fine", "obj.bin": object()}, "Input 'obj.bin': Cannot send")):
+        with pytest.raises(errors.InvalidInput, match=re.escape(why)):
+            pipeline.submit(bad, progress=False)
+    assert pipeline.cluster.storage.ls(f"{pipeline.name}/in") == []
+    with pytest.raises(errors.InvalidInput, match="concurrency"):
+        pipeline.submit("x", concurrency=0)
+    with pytest.raises(errors.InvalidInput, match="timeout"):
+        pipeline.submit("x", timeout=-1)
+
+
+def test_a_key_the_s3_client_refuses_is_bad_input_not_a_connection_problem(empty_pipeline):
+    pipeline = empty_pipeline
+    with pytest.raises(errors.InvalidInput, match="upload to"):
+        pipeline.cluster.storage.put(b"x", f"{pipeline.name}/../x")

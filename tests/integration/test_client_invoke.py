@@ -183,3 +183,69 @@ def test_every_data_type_with_every_response_kind(services, tmp_path, kind, expe
         result = services[kind].run(data)
         assert isinstance(result, expected), (label, result)
         assert result.input is data and result.elapsed > 0
+
+
+# -- bad arguments, secrets, interrupted batches ------------------------------------------
+
+@pytest.mark.parametrize("timeout", [0, -5, "10", True])
+def test_a_timeout_that_is_not_a_positive_number_is_refused_before_calling(services, timeout):
+    with pytest.raises(errors.InvalidInput, match="timeout must be a positive number"):
+        services["echo"].run(b"x", timeout=timeout)
+    with pytest.raises(errors.InvalidInput, match="timeout must be a positive number"):
+        services["echo"].map([b"x"], timeout=timeout, progress=False)
+    with pytest.raises(errors.InvalidInput, match="concurrency must be"):
+        services["echo"].map([b"x"], concurrency=0, progress=False)
+
+
+def test_secrets_are_blanked_in_the_log_and_in_failure_messages(local_cluster):
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password,
+                   id="invoke-secrets")
+    name = "ts-" + __import__("uuid").uuid4().hex[:6]
+    secret = "s3cr3t-" + __import__("uuid").uuid4().hex
+    [svc] = c.apply({"name": name, "image": "x", "log_level": "DEBUG",
+                     "environment": {"secrets": {"API_KEY": secret}},
+                     "script": 'echo "key is $API_KEY"; echo "$OSCAR_SERVICE_TOKEN" > /dev/null'})
+    try:
+        result = svc.run(b"x")
+        assert "key is" in result.log and secret not in result.log and "***" in result.log
+        # a real cluster answers 200 with no exit status: failure seen in the output names it
+        token = svc.token
+        body = f"sh: 1: {token}: not found\n".encode()
+        with pytest.raises(errors.ServiceFailed) as info:
+            codecs.decode(body, service=name)
+        assert token in str(info.value)  # what the decoder alone would show
+        from oscar_jupyter.service import _redacted
+        shown = _redacted(info.value, c)
+        assert token not in str(shown) and token not in shown.log and "***" in str(shown)
+    finally:
+        c.delete(name, check_buckets=False)
+        oj.disconnect(c)
+
+
+def test_an_interrupted_map_stops_starting_calls_and_closes_its_bar(services, monkeypatch):
+    """A KeyboardInterrupt (the notebook's stop button) during a batch: calls not yet
+    started are dropped and the progress bar is closed."""
+    import tqdm.auto
+    bars = []
+    real = tqdm.auto.tqdm
+
+    def recording(*args, **kwargs):
+        bars.append(real(*args, **kwargs))
+        return bars[-1]
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", recording)
+    svc = services["slow"]
+    started = []
+    original = svc.run
+
+    def run(data, **kw):  # the interrupt arrives while the second call runs
+        started.append(data)
+        if len(started) == 2:
+            raise KeyboardInterrupt
+        return original(data, **kw)
+
+    monkeypatch.setattr(svc, "run", run)
+    with pytest.raises(KeyboardInterrupt):
+        svc.map([b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h"], concurrency=2, progress=True)
+    assert len(started) <= 3  # at most the one a free worker took before the stop
+    assert len(bars) == 1 and bars[0].disable  # tqdm disables a bar when it is closed

@@ -522,6 +522,14 @@ def test_panel_options_that_do_not_apply_say_so_in_one_line(shell, services):
     assert "missing_variable" in one_error_line(out)
 
 
+def test_a_bad_timeout_is_one_line(shell, services):
+    out = shell.check(f"%oscar run {services['echo']} hello --text -t -5")
+    assert "timeout must be a positive number" in one_error_line(out)
+    shell.user_ns["some_inputs"] = [b"x"]
+    out = shell.check(f"%oscar job {services['copy']} some_inputs --wait -t 0")
+    assert "timeout must be a positive number" in one_error_line(out)
+
+
 # -- a real kernel -----------------------------------------------------------------------
 
 def test_in_a_real_kernel_errors_are_one_line_and_results_rich(local_cluster, tmp_path):
