@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Tuple
 
 from IPython.core.error import TryNext
 
-from .arguments import COMMANDS, PANELS
+from .arguments import COMMANDS, PANEL_OPTIONS, PANELS
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ def complete(shell: Any, event: Any) -> List[str]:
     if len(parts) == 2:
         return [c for c in COMMANDS if c.startswith(word)]
     cmd, position = parts[1], len(parts) - 2
+    if cmd == "panel" and position >= 2:
+        return _panel_option(shell, parts[2], parts[-2], word)
     if word.startswith("-"):
         raise TryNext()
     choices: List[str] = []
@@ -80,6 +82,28 @@ def complete(shell: Any, event: Any) -> List[str]:
         if not found:
             raise TryNext()  # file names
         return found
+    found = [c for c in choices if c.startswith(word)]
+    if not found:
+        raise TryNext()
+    return found
+
+
+def _variables(shell: Any) -> List[str]:
+    return sorted(n for n in shell.user_ns if not n.startswith("_") and n.isidentifier()
+                  and n not in ("In", "Out", "exit", "quit", "get_ipython"))
+
+
+def _panel_option(shell: Any, panel: str, previous: str, word: str) -> List[str]:
+    """`%oscar panel NAME --...`: the options of that panel, and values for some of them."""
+    if previous in ("--service", "-s"):
+        choices = service_names()
+    elif previous in ("--fdl", "--run"):
+        choices = _variables(shell)
+    elif word.startswith("-"):
+        choices = ["--" + dest.replace("_", "-") for dest, panels in PANEL_OPTIONS.items()
+                   if panel in panels]
+    else:
+        raise TryNext()
     found = [c for c in choices if c.startswith(word)]
     if not found:
         raise TryNext()

@@ -591,5 +591,10 @@ def test_tab_completion(shell, services):
     _, found = shell.complete("", "%oscar run mg-e")
     assert services["echo"] in found and services["copy"] not in found
     assert shell.complete("ser", "%oscar panel ser")[1] == ["services"]
+    assert shell.complete("--", "%oscar panel storage --")[1] == ["--path"]
+    assert set(shell.complete("--", "%oscar panel invoke --")[1]) == {"--service", "--timeout",
+                                                                      "--concurrency"}
+    _, found = shell.complete("mg-c", "%oscar panel jobs --service mg-c")
+    assert found == [services["copy"]]
     shell.user_ns["zz_input_var"] = 1
     assert "zz_input_var" in shell.complete("zz_", f"%oscar run {services['echo']} zz_")[1]
