@@ -154,6 +154,46 @@ def test_validation_lists_problems_with_field_and_line_and_deploys_nothing(clust
     assert "KEY=value" in panel.problems_html.value
 
 
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_hostile_values_are_text_in_the_deploy_panel(cluster: Any) -> None:
+    """A pasted FDL whose name, image, keys and labels carry markup shows it as text."""
+    doc = yaml.safe_load(_fdl("hostile"))
+    body = doc["functions"]["oscar"][0]["oscar-cluster"]
+    body.update(name=HOSTILE, image=HOSTILE, labels={HOSTILE: HOSTILE})
+    body[HOSTILE] = 1
+    panel = DeployPanel(cluster, fdl=yaml.safe_dump(doc))
+    assert panel.problems
+    shown = _rendered_text(panel)
+    assert "<script" not in shown and "<img src=x" not in shown
+    assert "&lt;script&gt;" in panel.problems_html.value
+    panel.close()
+
+
+def test_long_text_is_bounded_and_keeps_its_end() -> None:
+    from oscar_jupyter.notebook.panels.base import MAX_TEXT, pre
+
+    log = "".join(f"line {i} {HOSTILE}\n" for i in range(20_000)) + "finished: exit 3\n"
+    shown = pre(log)
+    assert len(shown) < MAX_TEXT * 2 and "finished: exit 3" in shown
+    assert "characters are not shown" in shown and "<script" not in shown
+
+
+def test_log_level_choices_include_every_supervisor_level(cluster: Any) -> None:
+    doc = yaml.safe_load(_fdl("levels"))
+    doc["functions"]["oscar"][0]["oscar-cluster"]["log_level"] = "NOTSET"
+    panel = DeployPanel(cluster, fdl=yaml.safe_dump(doc))
+    assert panel.log_level.value == "NOTSET"
+    panel.cpu.value = "0.25"  # a form edit rewrites the FDL: the level survives
+    assert "log_level: NOTSET" in panel.fdl_text.value
+    assert panel.log_level.label.startswith("NOTSET")
+    panel.log_level.value = ""
+    assert "log_level" not in panel.fdl_text.value
+    assert "default (INFO)" in panel.log_level.label
+    panel.close()
+
+
 def test_deploy_button_creates_the_service_and_reports_progress(cluster: Any) -> None:
     panel = DeployPanel(cluster, fdl=_fdl("panel-deployed", buckets=False))
     assert not panel.problems

@@ -160,7 +160,17 @@ def close_one(widget: widgets.Widget) -> None:
     widget.close()
 
 
-def pre(text: str, max_height: str = "20em") -> str:
-    """HTML for a scrollable, escaped block of text."""
-    return (f'<pre style="max-height:{max_height};overflow:auto;margin:0;'
+#: Characters of a log or a document a panel sends to the browser; a longer text shows its end.
+MAX_TEXT = 60_000
+
+
+def pre(text: str, max_height: str = "20em", limit: int = MAX_TEXT) -> str:
+    """HTML for a scrollable, escaped block of text; past `limit` characters only the end
+    is shown (where a log says how it finished), after a note of what was left out."""
+    note = ""
+    if len(text) > limit:
+        note = (f'<div style="color:#666"><i>… the first {len(text) - limit:,} of '
+                f"{len(text):,} characters are not shown</i></div>")
+        text = text[-limit:]
+    return (f'{note}<pre style="max-height:{max_height};overflow:auto;margin:0;'
             f'white-space:pre-wrap">{html.escape(text)}</pre>')

@@ -40,6 +40,12 @@ def _wide() -> widgets.Layout:
 
 
 _STYLE = {"description_width": "9em"}
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "NOTSET")
+#: Text areas holding code (the script, the FDL) keep their lines: wrapping would misplace
+#: YAML indentation. Stock widgets take a CSS class; the rule rides along in the panel.
+CODE_CLASS = "oscar-code"
+CODE_STYLE = (f"<style>.{CODE_CLASS} textarea {{white-space: pre; overflow-wrap: normal; "
+              "overflow-x: auto}</style>")
 
 
 def _text(description: str, value: str = "", placeholder: str = "") -> widgets.Text:
@@ -98,7 +104,7 @@ class DeployPanel(Panel):
         self.memory = _text("Memory", "256Mi", "e.g. 256Mi, 1Gi")
         self.cpu.layout.width = self.memory.layout.width = "49%"
         self.gpu = widgets.Checkbox(value=False, description="GPU", style=_STYLE)
-        self.log_level = widgets.Dropdown(options=["", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        self.log_level = widgets.Dropdown(options=[("default (INFO)", "")] + [(v, v) for v in _LOG_LEVELS],
                                           value="", description="Log level", style=_STYLE)
         self.script = widgets.Textarea(value=DEFAULT_SCRIPT, description="Script",
                                        continuous_update=False, style=_STYLE,
@@ -120,6 +126,8 @@ class DeployPanel(Panel):
 
         self.fdl_text = widgets.Textarea(value="", continuous_update=False,
                                          layout=widgets.Layout(width="98%", height="30em"))
+        for code in (self.script, self.fdl_text):
+            code.add_class(CODE_CLASS)  # YAML and scripts are not wrapped: indentation stays readable
         self.problems_html = widgets.HTML("")
         self.deploy_button = widgets.Button(description="Deploy", button_style="primary", icon="rocket")
         self.progress = widgets.IntProgress(value=0, min=0, max=4, description="",
@@ -153,6 +161,7 @@ class DeployPanel(Panel):
         yaml_box = widgets.VBox([widgets.HTML("<b>FDL</b> (oscar-cli <code>apply</code> format)"),
                                  self.fdl_text], layout=widgets.Layout(width="50%"))
         self.children = [
+            widgets.HTML(CODE_STYLE),
             self.title,
             widgets.HBox([form, yaml_box]),
             self.problems_html,
@@ -383,7 +392,7 @@ class DeployPanel(Panel):
         self.memory.value = str(svc.get("memory") or "")
         self.gpu.value = bool(svc.get("enable_gpu"))
         level = str(svc.get("log_level") or "").upper()
-        self.log_level.value = level if level in self.log_level.options else ""
+        self.log_level.value = level if level in _LOG_LEVELS else ""
         self.script.value = str(svc.get("script") or "")
         env = svc.get("environment") or {}
         variables = (env.get("variables") or env.get("Variables") or {}) if isinstance(env, dict) else {}

@@ -54,7 +54,9 @@ class InvokePanel(Panel):
         self.variable = widgets.Text(description="or variable", placeholder="name in the notebook",
                                      layout=widgets.Layout(width="20em"))
         self.mode = widgets.ToggleButtons(options=[("sync", "sync"), ("async (bucket)", "async")],
-                                          value="sync", description="Mode")
+                                          value="sync", description="Mode",
+                                          style={"button_width": "8em", "description_width": "4em"},
+                                          layout=widgets.Layout(width="auto", flex="0 0 auto"))
         self.run_button = widgets.Button(description="Invoke", button_style="primary", icon="play")
         self.elapsed_html = widgets.HTML("")
         self.input_view = widgets.Output(layout=widgets.Layout(width="50%", border="1px solid #ddd",
@@ -169,7 +171,9 @@ class InvokePanel(Panel):
 
     def _finish(self, name: str, result: Any, count: int = 1) -> None:
         self.result = result
-        preview.show(self.output_view, result)
+        what = f"{count} results" if count > 1 else str(getattr(result, "kind", "") or "result")
+        # a caption line like the input's keeps the two previews aligned side by side
+        preview.show(self.output_view, result, caption=f"{name} → {what}")
         server = getattr(result, "elapsed", None)
         detail = f" (service {server:.2f} s)" if isinstance(server, (int, float)) and count == 1 else ""
         if count > 1:
