@@ -439,6 +439,16 @@ def match_outputs(uploads: Sequence[Upload], outputs: Sequence[Any], windows: Di
     return assigned
 
 
+def _relative_name(path: str, roots: Sequence[str]) -> str:
+    """An output's name below the output folder that holds it (its whole path otherwise),
+    so files of the same base name in different subfolders stay apart."""
+    for root in sorted(roots, key=len, reverse=True):
+        prefix = root.strip("/") + "/"
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return path[len(prefix):]
+    return path
+
+
 class _Claims:
     """Jobs already matched to an upload by an `AsyncRun` of this process, per service."""
 
@@ -709,7 +719,8 @@ class AsyncRun:
                 obj, data = pairs[0]
                 result = result_from_bytes(data, name=obj.name)
             else:
-                result = FilesResult({o.key.rsplit("/", 1)[-1]: result_from_bytes(d, name=o.key)
+                roots = self.service.output_paths()
+                result = FilesResult({_relative_name(o.path, roots): result_from_bytes(d, name=o.key)
                                       for o, d in pairs})
             results[upload.name] = (result, paths, None)
         return results

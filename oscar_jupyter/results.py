@@ -350,7 +350,8 @@ class FilesResult(Result, Mapping):
         for name, result in self.files.items():
             target = (folder / name).resolve()
             if root not in target.parents:
-                raise ValueError(f"Refusing to write {name!r} outside {str(folder)!r}.")
+                from .errors import InvalidInput
+                raise InvalidInput(f"Refusing to write {name!r} outside {str(folder)!r}.")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(result.raw)
         return folder
@@ -438,10 +439,14 @@ class BatchResult(_Displayable, Sequence):
         """Write each successful result into the folder `path`; returns the folder."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
+        used = set()
         for index, item in enumerate(self.items):
             if item.result is None:
                 continue
             stem = _safe_stem(item.name) if item.name else f"{index:04d}"
+            if stem.lower() in used:  # 'a.png' and 'a.jpg' must not overwrite each other
+                stem = f"{stem}-{index:04d}"
+            used.add(stem.lower())
             result = item.result
             if isinstance(result, FilesResult):
                 result.save(folder / stem)

@@ -260,3 +260,16 @@ def test_a_key_the_s3_client_refuses_is_bad_input_not_a_connection_problem(empty
     pipeline = empty_pipeline
     with pytest.raises(errors.InvalidInput, match="upload to"):
         pipeline.cluster.storage.put(b"x", f"{pipeline.name}/../x")
+
+
+def test_outputs_of_one_base_name_in_two_subfolders_are_both_kept(local_cluster):
+    script = ('mkdir -p "$TMP_OUTPUT_DIR/a" "$TMP_OUTPUT_DIR/b"\n'
+              'echo one > "$TMP_OUTPUT_DIR/a/x.txt"; echo two > "$TMP_OUTPUT_DIR/b/x.txt"\n')
+    c, svc = _quiet_or_not(local_cluster, "INFO", "async-subfolders", script)
+    try:
+        [item] = svc.submit({"in.txt": "x"}, timeout=60, progress=False)
+        assert sorted(item.result) == ["a/x.txt", "b/x.txt"]
+        assert item.result["a/x.txt"].text.strip() == "one" and item.result["b/x.txt"].text.strip() == "two"
+    finally:
+        c.delete(svc.name, check_buckets=False)
+        oj.disconnect(c)

@@ -144,3 +144,12 @@ def test_objects_without_a_time_or_jobs_without_a_window_get_nothing():
     ups = [Upload("a.txt", "b", "in/a.txt", job="j")]
     got = match_outputs(ups, [ObjectInfo("b", "out/a.txt")], {"j": (None, t(3))})
     assert got == {"a.txt": []}
+
+
+def test_outputs_of_the_same_base_name_in_subfolders_stay_apart():
+    from oscar_jupyter.jobs import _relative_name
+    roots = ["b/out", "b/out/deeper", "c"]
+    assert _relative_name("b/out/a/x.png", roots) == "a/x.png"
+    assert _relative_name("b/out/b/x.png", roots) == "b/x.png"
+    assert _relative_name("b/out/deeper/y.png", roots) == "y.png"
+    assert _relative_name("elsewhere/z.png", roots) == "elsewhere/z.png"

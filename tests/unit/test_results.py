@@ -111,3 +111,18 @@ def test_prediction_as_a_list_of_label_probability_entries():
     assert isinstance(codecs.decode(json.dumps(value).encode()), PredictionResult)
     boxes = [{"label": "cat", "score": 0.9, "bbox": [1, 2, 3, 4]}]
     assert isinstance(codecs.decode(json.dumps(boxes).encode()), DetectionResult)
+
+
+def test_batch_save_never_overwrites_one_item_with_another(tmp_path):
+    batch = BatchResult([BatchItem(input=1, result=TextResult("from png"), name="a.png"),
+                         BatchItem(input=2, result=TextResult("from jpg"), name="a.jpg"),
+                         BatchItem(input=3, result=TextResult("upper"), name="A.gif")])
+    batch.save(tmp_path / "out")
+    texts = sorted(p.read_text() for p in (tmp_path / "out").iterdir())
+    assert texts == ["from jpg", "from png", "upper"]
+
+
+def test_files_result_refuses_names_outside_its_folder_as_bad_input(tmp_path):
+    import pytest
+    with pytest.raises(errors.InvalidInput, match="outside"):
+        FilesResult({"../x.txt": TextResult("x")}).save(tmp_path / "f")
