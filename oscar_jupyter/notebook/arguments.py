@@ -22,12 +22,30 @@ class MagicArgumentParser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of exiting the process."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}. Try `{self.prog} --help`.")
+        raise UsageError(f"{self.prog}: {_without_values(message)}. Try `{self.prog} --help`.")
 
     def exit(self, status: int = 0, message: Optional[str] = None) -> None:  # type: ignore[override]
         if status:
             raise UsageError(message or f"{self.prog}: invalid arguments")
         raise HelpShown()
+
+
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
+def _without_values(message: str) -> str:
+    """argparse's message with the words it did not recognise reduced to the options among
+    them: a mistyped ``--pasword SECRET`` must not print the secret."""
+    head, found, rest = message.partition(_UNRECOGNIZED)
+    if not found:
+        return message
+    words = rest.split()
+    options = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+    others = len(words) - len(options)
+    shown = " ".join(options)
+    if others:
+        shown += (" " if shown else "") + f"(and {others} other word{'s' if others > 1 else ''}, not shown)"
+    return head + _UNRECOGNIZED + shown
 
 
 def split(line: str) -> List[str]:

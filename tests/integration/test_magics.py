@@ -530,6 +530,15 @@ def test_a_bad_timeout_is_one_line(shell, services):
     assert "timeout must be a positive number" in one_error_line(out)
 
 
+def test_a_mistyped_option_does_not_print_the_secret_after_it(shell):
+    out = shell.check("%oscar connect http://127.0.0.1:9 --user u --pasword hunter2-secret")
+    text = plain(out.stdout + out.stderr + str(out.error))
+    assert "--pasword" in text and "hunter2-secret" not in text
+    out = shell.check("%oscar services --token=abc-secret-token extra")
+    text = plain(out.stdout + out.stderr + str(out.error))
+    assert "--token" in text and "abc-secret-token" not in text and "1 other word" in text
+
+
 # -- a real kernel -----------------------------------------------------------------------
 
 def test_in_a_real_kernel_errors_are_one_line_and_results_rich(local_cluster, tmp_path):
