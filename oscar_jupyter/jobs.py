@@ -668,7 +668,10 @@ class AsyncRun:
             storage = self.service.cluster.storage
             listing: List[Any] = []
             for path in self.service.output_paths():
-                listing.extend(storage.iter_objects(path, recursive=True))
+                try:
+                    listing.extend(storage.iter_objects(path, recursive=True))
+                except errors.NotFound:
+                    logger.warning("The output folder %s of %r does not exist.", path, self.service.name)
             windows = {}
             for upload in quiet:
                 job = self._jobs[upload.job]

@@ -455,8 +455,13 @@ class Service:
         known = {j.name for j in jobs.list()}
         storage = self.cluster.storage
         # what the output folders hold before the upload is an earlier run's, never ours
-        before = {obj.path: (obj.etag, obj.last_modified)
-                  for path in self.output_paths() for obj in storage.iter_objects(path, recursive=True)}
+        before: Dict[str, tuple] = {}
+        for path in self.output_paths():
+            try:
+                before.update({obj.path: (obj.etag, obj.last_modified)
+                               for obj in storage.iter_objects(path, recursive=True)})
+            except errors.NotFound:  # no bucket yet: nothing there before
+                pass
         bucket, _, folder = target.partition("/")
         folder = folder.strip("/")
         started = time.monotonic()

@@ -273,3 +273,20 @@ def test_outputs_of_one_base_name_in_two_subfolders_are_both_kept(local_cluster)
     finally:
         c.delete(svc.name, check_buckets=False)
         oj.disconnect(c)
+
+
+def test_a_missing_output_bucket_does_not_stop_the_submit(local_cluster):
+    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password,
+                   id="async-nobucket")
+    name = "tn-" + uuid.uuid4().hex[:8]
+    [svc] = c.apply({"name": name, "image": "x", "log_level": "CRITICAL", "script": 'echo "read $(cat "$INPUT_FILE_PATH")"',
+                     "input": [{"storage_provider": "minio.default", "path": f"{name}/in"}],
+                     "output": [{"storage_provider": "minio.default", "path": f"{name}-out/out"}]})
+    try:
+        c.storage.rm(f"{name}-out", recursive=True)
+        c.storage.client.remove_bucket(f"{name}-out")
+        [item] = svc.submit({"a.txt": "alpha"}, timeout=60, progress=False)
+        assert item.ok and item.result.text.strip() == "read alpha"
+    finally:
+        c.delete(name, check_buckets=False)
+        oj.disconnect(c)
