@@ -231,7 +231,9 @@ def map_(args: argparse.Namespace, ctx: Context) -> Any:
 
 def job(args: argparse.Namespace, ctx: Context) -> Any:
     svc = find_service(current_cluster(), args.service)
-    items = inputs.many(args.inputs, ctx.namespace)
+    items: Any = inputs.many(args.inputs, ctx.namespace)
+    if len(items) == 1 and isinstance(items[0], dict):
+        items = items[0]  # a {name: data} variable: named inputs, as submit() reads a dict
     kw: Dict[str, Any] = {"wait": args.wait, "progress": ctx.progress}
     timeout = args.timeout if args.timeout is not None else ctx.default_timeout
     if args.wait and timeout is not None:

@@ -448,6 +448,11 @@ def test_job_jobs_logs(shell, services, tmp_path):
     job = shell.user_ns["jl"][0].name
     out = shell.check(f"%oscar logs {services['copy']} {job} -o lg")
     assert out.error is None and "copying" in shell.user_ns["lg"]
+    # a dict variable is {name: data}, as submit() reads it
+    shell.user_ns["named"] = {"green.png": png_bytes((0, 200, 0))}
+    out = shell.check(f"%oscar job {services['copy']} named --wait --timeout 60 -o jd")
+    assert out.error is None, plain(out.stdout + out.stderr)
+    assert [i.name for i in shell.user_ns["jd"]] == ["green.png"] and shell.user_ns["jd"].ok
     out = shell.check(f"%oscar logs {services['echo']}")
     assert isinstance(out.error, errors.NotFound) and "no jobs" in one_error_line(out)
     out = shell.check(f"%oscar job {services['echo']} $pngpath")
