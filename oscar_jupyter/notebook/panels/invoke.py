@@ -54,8 +54,9 @@ class InvokePanel(Panel):
         self.variable = widgets.Text(description="or variable", placeholder="name in the notebook",
                                      layout=widgets.Layout(width="20em"))
         self.mode = widgets.ToggleButtons(options=[("sync", "sync"), ("async (bucket)", "async")],
-                                          value="sync", description="Mode",
-                                          style={"button_width": "8em", "description_width": "4em"},
+                                          value="sync", tooltips=["POST /run: wait for the answer",
+                                                                  "upload to the input bucket: a job"],
+                                          style={"button_width": "9em"},
                                           layout=widgets.Layout(width="auto", flex="0 0 auto"))
         self.run_button = widgets.Button(description="Invoke", button_style="primary", icon="play")
         self.elapsed_html = widgets.HTML("")
@@ -71,7 +72,10 @@ class InvokePanel(Panel):
         self.upload.observe(self._on_upload, names="value")
         self.children = [
             self.title,
-            widgets.HBox([self.service, self.reload_button, self.mode]),
+            # the label stands beside the buttons: as the widget's own description it wraps them
+            widgets.HBox([self.service, self.reload_button,
+                          widgets.HTML("Mode", layout=widgets.Layout(margin="0 4px 0 12px")), self.mode],
+                         layout=widgets.Layout(align_items="center")),
             widgets.HBox([self.upload, self.variable]),
             widgets.HBox([self.run_button, self.elapsed_html]),
             widgets.HBox([widgets.VBox([widgets.HTML("<b>Input</b>"), self.input_view],
