@@ -115,7 +115,7 @@ class Storage:
         self._secret_key = secret_key
         self.cluster = cluster
         http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5.0, read=120.0), maxsize=16,
+            timeout=urllib3.Timeout(connect=5.0, read=120.0), maxsize=64,
             cert_reqs="CERT_REQUIRED" if verify is not False else "CERT_NONE",
             ca_certs=verify if isinstance(verify, str) else None,
             retries=urllib3.Retry(total=3, backoff_factor=0.3, status_forcelist=(500, 502, 503, 504)))

@@ -177,7 +177,7 @@ def test_an_object_another_writer_puts_in_the_window_is_not_the_jobs(local_clust
         oj.disconnect(c)
 
 
-def test_twenty_files_uploaded_in_parallel_each_get_their_own_output(local_cluster):
+def test_twenty_files_uploaded_in_parallel_each_get_their_own_output(local_cluster, caplog):
     c, svc = _quiet_or_not(local_cluster, "INFO", "async-parallel")
     try:
         inputs = {f"p{i:02d}.txt": f"parallel {i}" for i in range(20)}
@@ -188,6 +188,7 @@ def test_twenty_files_uploaded_in_parallel_each_get_their_own_output(local_clust
         again = svc.submit(inputs, timeout=120, progress=False, concurrency=20)  # same names again
         assert [item.result.text for item in again] == [f"PARALLEL {i}" for i in range(20)]
         assert not {item.job for item in again} & {item.job for item in batch}
+        assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
     finally:
         c.delete(svc.name, check_buckets=False)
         oj.disconnect(c)
