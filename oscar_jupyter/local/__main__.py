@@ -86,10 +86,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def ready(endpoint: str) -> None:
         print(f"oscar-local is running at {endpoint}", flush=True)
-        print(f"  Manager API: v{RELEASES[opts.api_version]}", flush=True)
-        if opts.oidc_issuer:
-            print(f"  OIDC: {opts.oidc_issuer} (groups: {', '.join(opts.oidc_groups)})",
-                  flush=True)
         print(f"  user: {opts.user}", flush=True)
         if generated:
             print(f"  password: {password}  (generated; stored 0600 in {data_dir}; shown only this once)", flush=True)
@@ -97,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  password: from ${PASSWORD_ENV}", flush=True)
         else:
             print(f"  password: stored in {os.path.join(data_dir, 'admin-password')}", flush=True)
+        print(f"  Manager API: v{RELEASES[opts.api_version]}", flush=True)
+        if opts.oidc_issuer:
+            print(f"  OIDC: {opts.oidc_issuer} (groups: {', '.join(opts.oidc_groups)})",
+                  flush=True)
         print("Stop with Ctrl+C.", flush=True)
 
     async def run() -> None:

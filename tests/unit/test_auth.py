@@ -120,7 +120,7 @@ def test_oscar_cli_config_default_and_by_id(tmp_path):
     c2 = oj.connect(cluster_id="rt", config_path=path, check=False)
     assert isinstance(c2.auth, auth.RefreshTokenAuth)
     assert c2.auth.token_endpoint == auth.EGI_TOKEN_ENDPOINT and c2.auth.client_id == "token-portal"
-    assert oj.current() is c2 and set(oj.clusters()) == {"prod", "rt"}
+    assert oj.current() is c2 and {"prod", "rt"} <= set(oj.clusters())
     oj.use("prod")
     assert oj.current() is c
 
