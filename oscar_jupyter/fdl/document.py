@@ -13,7 +13,8 @@ from ..spec import Problem, ServiceSpec
 from .builder import Builder
 from .diff import diff_service
 from .writer import document_of, dump, header
-from .yaml_tree import HAVE_LIBYAML, LOADER, MAX_NODES, Tree, TooBig, yaml_problem
+from .yaml_tree import (HAVE_LIBYAML, LOADER, MAX_NODES, Tree, TooBig, reader_problem,
+                        yaml_problem)
 
 class FDL:
     """One or more service definitions, as an FDL file holds them.
@@ -57,6 +58,9 @@ class FDL:
         except yaml.MarkedYAMLError as exc:
             raise InvalidDefinition(f"{source} is not valid YAML",
                                     [yaml_problem(exc, line_offset, text)]) from None
+        except yaml.reader.ReaderError as exc:
+            raise InvalidDefinition(f"{source} is not valid YAML",
+                                    [reader_problem(exc, line_offset, text)]) from None
         except yaml.YAMLError as exc:
             raise InvalidDefinition(f"{source} is not valid YAML",
                                     [Problem((), f"YAML error: {exc}")]) from None

@@ -108,6 +108,28 @@ def yaml_problem(exc: yaml.MarkedYAMLError, line_offset: int, text: str = "") ->
     return Problem((), message, line=line, column=column)
 
 
+def reader_problem(exc: yaml.reader.ReaderError, line_offset: int, text: str) -> Problem:
+    """A character YAML refuses (a control character), placed on its line and column.
+
+    The pure-Python reader counts characters; libyaml counts UTF-8 bytes.
+    """
+    position = max(0, int(exc.position or 0))
+    if exc.encoding == "unicode":
+        before = text[:position]
+    else:
+        before = text.encode("utf-8")[:position].decode("utf-8", "ignore")
+    line = before.count("\n") + 1 + line_offset
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    char = exc.character
+    if isinstance(char, str):
+        char = ord(char[:1] or "?")
+    code = f"U+{char:04X}" if isinstance(char, int) else "?"
+    escape = (f"\\x{char:02x}" if char < 0x100 else f"\\u{char:04x}") if isinstance(char, int) else ""
+    return Problem((), f"YAML cannot contain the control character {code}: remove it"
+                   + (f" (or write the value in double quotes with the escape {escape})" if escape else ""),
+                   line=line, column=column)
+
+
 def locate(root: Optional[yaml.Node], path: Sequence[Union[str, int]]
             ) -> Tuple[Optional[yaml.Node], Optional[yaml.Node], bool]:
     """(deepest node reached, key node of the last step, whether the whole path was found)."""

@@ -690,3 +690,19 @@ def test_write_back_blanks_delegation_headers_unless_asked(tmp_path):
     assert "#   a: federation.members[0].headers.X-Key" in text
     assert "hdr-secret-1" in f.to_yaml(secrets=True)
     assert "hdr-secret-2" not in json.dumps(f.to_dict())
+
+
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+def test_control_character_is_placed_on_its_line_and_column(monkeypatch, loader):
+    if loader == "python":
+        from oscar_jupyter.fdl import document
+
+        monkeypatch.setattr(document, "LOADER", yaml.SafeLoader)
+        monkeypatch.setattr(document, "HAVE_LIBYAML", False)
+    # non-ASCII text before it: libyaml counts bytes, the line/column are in characters
+    text = "functions:\n  oscar:\n  - c:\n      image: ééé\n      name: x\x08y\n"
+    with pytest.raises(InvalidDefinition) as info:
+        FDL.parse(text, source="ctl.yaml")
+    (problem,) = info.value.problems
+    assert (problem.line, problem.column) == (5, 14)
+    assert "U+0008" in problem.message and "\\x08" in problem.message
