@@ -394,6 +394,17 @@ class BatchItem:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    def __repr__(self) -> str:
+        # compact: the input may be megabytes of bytes, an image or an array
+        parts = [repr(self.name) if self.name else type(self.input).__name__, self.status]
+        if self.job:
+            parts.append(f"job {self.job}")
+        if self.error is not None:
+            parts.append(f"{type(self.error).__name__}: {str(self.error)[:200]}")
+        elif self.result is not None:
+            parts.append(repr(self.result))
+        return f"<BatchItem {', '.join(parts)}>"
+
 
 class BatchResult(_Displayable, Sequence):
     """Results of many inputs, in input order; failures kept per item."""

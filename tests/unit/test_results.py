@@ -126,3 +126,11 @@ def test_files_result_refuses_names_outside_its_folder_as_bad_input(tmp_path):
     import pytest
     with pytest.raises(errors.InvalidInput, match="outside"):
         FilesResult({"../x.txt": TextResult("x")}).save(tmp_path / "f")
+
+
+def test_a_batch_item_repr_is_short_whatever_its_input():
+    item = BatchItem(input=b"\x00" * 1_000_000, result=TextResult("done"), name="big.bin", job="svc-1")
+    text = repr(item)
+    assert len(text) < 300 and "'big.bin'" in text and "ok" in text and "svc-1" in text
+    failed = BatchItem(input="x", error=errors.ServiceFailed("boom", log="L" * 10_000))
+    assert "ServiceFailed: boom" in repr(failed) and len(repr(failed)) < 300
