@@ -173,17 +173,17 @@ class StoragePanel(Panel):
         """Save object `name` into `folder` (default: the panel's) and offer a download link."""
         target_dir = Path(folder or self.download_folder.value or ".").expanduser()
         target_dir.mkdir(parents=True, exist_ok=True)
-        data = self.fetch(name)
-        target = target_dir / name
-        target.write_bytes(data)
+        # streamed to the file: an object larger than memory downloads too
+        target = Path(self.storage.get(self._object(name), target_dir / name, progress=False))
+        size = target.stat().st_size
         link = ""
-        if len(data) <= LINK_LIMIT:
+        if size <= LINK_LIMIT:
             mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            encoded = base64.b64encode(data).decode("ascii")
+            encoded = base64.b64encode(target.read_bytes()).decode("ascii")
             link = (f' · <a download="{html.escape(name)}" href="data:{mime};base64,{encoded}">'
                     f"⬇ download {html.escape(name)} in the browser</a>")
         self.link_html.value = f"saved <code>{html.escape(str(target))}</code>{link}"
-        self.set_status(f"downloaded {name} ({_human(len(data))})", "ok")
+        self.set_status(f"downloaded {name} ({_human(size)})", "ok")
         return target
 
     def preview(self, name: str) -> None:
