@@ -291,6 +291,26 @@ def test_services_table_filter_fdl_and_token_never_rendered(cluster: Any, gray: 
     assert box.field.value == "" and box.field.comm is None and panel.comm is None
 
 
+def test_services_fdl_never_shows_credentials(cluster: Any) -> None:
+    """Cluster passwords and delegation headers stay out of the FDL view, valid or not."""
+    body = {"name": "panels-creds", "image": "alpine", "script": "echo hi",
+            "clusters": {"other": {"endpoint": "https://other.example", "auth_user": "u",
+                                   "auth_password": "cluster-pw-4242"}},
+            "replicas": [{"type": "endpoint", "url": "https://r.example",
+                          "headers": {"Authorization": "Bearer hdr-4242"}}],
+            "x_unknown_field": "kept by some Managers"}
+    cluster.create(body)
+    try:
+        panel = ServicesPanel(cluster)
+        text = panel.show_fdl("panels-creds")
+        shown = text + _rendered_text(panel)
+        assert "cluster-pw-4242" not in shown and "hdr-4242" not in shown
+        assert "panels-creds" in text
+        panel.close()
+    finally:
+        cluster.delete("panels-creds")
+
+
 def test_services_edit_opens_the_deploy_panel_and_deploying_updates(cluster: Any) -> None:
     cluster.apply(_fdl("to-edit", buckets=False), wait=True)
     panel = ServicesPanel(cluster)

@@ -18,6 +18,7 @@ import yaml
 
 from oscar_jupyter import fdl as fdl_module
 from oscar_jupyter.errors import InvalidDefinition, OscarError
+from oscar_jupyter.spec import redact_service
 
 from .base import Panel, close_one, close_tree, pre
 from .deploy import DeployPanel
@@ -191,6 +192,7 @@ class ServicesPanel(Panel):
             # a service this client would not accept (older Manager rules): show it as it is
             log.info("FDL of %s shown unvalidated: %s", name, exc.message)
             spec.pop("storage_providers", None)
+            spec = redact_service(spec)  # cluster passwords, delegation headers: never shown
             return yaml.safe_dump({"functions": {"oscar": [{fdl_module.DEFAULT_CLUSTER_ID: spec}]}},
                                   sort_keys=False, allow_unicode=True)
 
