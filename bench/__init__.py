@@ -1,1 +1,1 @@
-"""Benchmarks of oscar-local; run ``python -m bench`` for the table."""
+"""Benchmarks of oscar-local and the client; ``python -m bench`` prints the table."""

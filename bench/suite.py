@@ -1,0 +1,173 @@
+"""Which figures the benchmark measures, their goals, and why each goal is what it is.
+
+Goals were set from repeated runs on a 2-core machine shared with other work,
+with a margin so an ordinary run passes and a real regression does not.
+Figures are ratios against a baseline measured in the same run where a
+baseline exists, so a faster or slower machine moves both sides.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from typing import List, Sequence
+
+from . import client_figures, local_figures, offline_figures
+from .table import Row, goal_row
+
+SECTIONS = ("local", "client", "offline")
+
+# /run forks a shell like the baseline does, plus HTTP, a temp dir tree, the
+# event file and the response: measured p50 ratios 3.0-4.8x a bare /bin/sh
+# over 5 runs (e.g. 2.5 vs 8.8 ms idle, 5 vs 19 ms loaded). 8x leaves room
+# for a loaded machine; a per-call regression of ~10 ms (an fsync, an extra
+# process, a blocking call on the event loop) crosses it.
+GOAL_SYNC_P50_RATIO = 8.0
+# p99 is mostly scheduler noise from other processes on 2 cores: measured
+# 0.7-3.7x; 8x still catches a stall of tens of ms on every slow call.
+GOAL_SYNC_P99_RATIO = 8.0
+# S3 PUT -> event line -> SQLite record -> scheduler -> fork: measured p50
+# 27-42 ms. A missed event caught only by the reconciliation scan, or a
+# polling loop, would take 100s of ms to seconds.
+GOAL_UPLOAD_P50_S = 0.15
+# The client adds encoding, answer sniffing and error mapping on top of the
+# same HTTP call: measured 1.01-1.08x a bare requests POST; 1.3x allows noise
+# and catches e.g. an extra request per run (~2x).
+GOAL_CLIENT_RATIO = 1.3
+# 4 threads against max_scale 4 on 2 cores, against the same calls made one
+# by one just before: measured 1.3-3.9x (the cores are shared). Below 1.2x the
+# calls would effectively be serialised.
+GOAL_MAP_SPEEDUP = 1.2
+# 20 uploads, 20 jobs found by their logs, 20 outputs matched back: measured
+# 1.0-1.5 s; 5 s is well past noise, and a fall-back to slow polling or
+# per-job log scans would cross it.
+GOAL_SUBMIT_S = 5.0
+# A prepared slot only skips making the temp dirs and the script file, a few
+# ms out of 7-20: measured 0.71-1.02x the first request of a min_scale 0
+# service (10 pairs). The goal is that warmth never costs: a warm path that
+# waits for its preparation would go well past 1.1x.
+GOAL_WARM_RATIO = 1.1
+# Parsing with line marks, normalising and validating against the Manager's
+# schema, against a bare libyaml load of the same text: measured 4x (0.5 ms).
+# 10x allows noise; a re-compiled schema or a pure-Python YAML fall-back per
+# parse would cross it.
+GOAL_FDL_PARSE_RATIO = 10.0
+# display promises one preview under display.options.preview_bytes (110 kB);
+# in base64 inside JSON with its HTML that is under 160 KiB whatever the
+# photo. Measured 12 KiB for this image (smooth photo-like content).
+GOAL_BUNDLE_BYTES = 160 * 1024
+
+
+def parser(prog: str = "python -m bench", sections: Sequence[str] = SECTIONS) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="oscar-local and client figures against their goals, "
+                                                        "as one table")
+    p.add_argument("--sync", type=int, default=200, help="sync /run calls and /bin/sh runs (default: %(default)s)")
+    p.add_argument("--uploads", type=int, default=40, help="uploads to time (default: %(default)s)")
+    p.add_argument("--gap", type=float, default=0.15, help="seconds between uploads (default: %(default)s)")
+    p.add_argument("--first", type=int, default=10, help="fresh services per first-request variant "
+                                                        "(default: %(default)s)")
+    p.add_argument("-n", "--calls", type=int, default=40, help="client calls per measurement (default: %(default)s)")
+    p.add_argument("--files", type=int, default=20, help="files submitted (default: %(default)s)")
+    p.add_argument("--parses", type=int, default=200, help="FDL parses to time (default: %(default)s)")
+    p.add_argument("--only", choices=SECTIONS, action="append", default=None,
+                   help="measure only this part (repeatable; default: all of %s)" % ", ".join(sections))
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when a goal is missed")
+    return p
+
+
+def collect(args: argparse.Namespace, sections: Sequence[str]) -> List[Row]:
+    """Measure the chosen sections on one fresh oscar-local; the rows in table order."""
+    rows: List[Row] = []
+    if "local" in sections or "client" in sections:
+        from oscar_jupyter import local
+
+        with tempfile.TemporaryDirectory(prefix="oscar-bench-") as tmp:
+            cluster = local.start(data_dir=os.path.join(tmp, "data"), port=0, password="bench-password")
+            try:
+                if "local" in sections:
+                    rows += _local_rows(cluster, args, tmp)
+                if "client" in sections:
+                    rows += _client_rows(cluster, args)
+            finally:
+                cluster.stop()
+    if "offline" in sections:
+        rows += _offline_rows(args)
+    return rows
+
+
+def _local_rows(cluster, args: argparse.Namespace, tmp: str) -> List[Row]:
+    auth = (cluster.user, cluster.password)
+    direct, served = local_figures.sync_overhead(cluster.endpoint, auth, args.sync, tmp)
+    from .stats import percentile
+
+    rows = [Row("/bin/sh direct (baseline)", "", "", None, direct),
+            goal_row("oscar-local POST /run", percentile(served, 50) / percentile(direct, 50),
+                     "{:.1f}x", GOAL_SYNC_P50_RATIO, "lower", served, "p50 ratio "),
+            goal_row("POST /run p99 over /bin/sh p99", percentile(served, 99) / percentile(direct, 99),
+                     "{:.1f}x", GOAL_SYNC_P99_RATIO, "lower", label="p99 ratio ")]
+    uploads = local_figures.upload_latency(cluster.endpoint, auth, args.uploads, args.gap)
+    rows.append(goal_row("upload -> job script start", statistics.median(uploads) * 1e3, "{:.0f} ms",
+                         GOAL_UPLOAD_P50_S * 1e3, "lower", uploads, "p50 "))
+    cold, warm = local_figures.first_requests(cluster.endpoint, auth, args.first)
+    rows.append(Row("first request, min_scale=0 (baseline)", "", "", None, cold))
+    rows.append(goal_row("first request, min_scale=1 (warm slot)", local_figures.ratio_of_medians(warm, cold),
+                         "{:.2f}x", GOAL_WARM_RATIO, "lower", warm, "p50 ratio "))
+    return rows
+
+
+def _client_rows(cluster, args: argparse.Namespace) -> List[Row]:
+    import oscar_jupyter as oj
+
+    conn = oj.connect(cluster.endpoint, user=cluster.user, password=cluster.password, id="bench")
+    try:
+        svc, raw, client = client_figures.run_overhead(conn, cluster.endpoint, args.calls)
+        rows = [Row("bare requests POST /run (baseline)", "", "", None, raw),
+                goal_row("client Service.run", client_figures.median(client) / client_figures.median(raw),
+                         "{:.2f}x", GOAL_CLIENT_RATIO, "lower", client, "p50 ratio ")]
+        wall, speedup, ok = client_figures.map_speedup(svc, args.calls)
+        row = goal_row(f"Service.map {args.calls} calls, concurrency 4", speedup, "{:.1f}x",
+                       GOAL_MAP_SPEEDUP, "higher", label="speed-up over sequential ")
+        row.met = bool(row.met and ok)
+        rows.append(row)
+        wall, matched = client_figures.submit_files(conn, args.files)
+        row = goal_row(f"Service.submit {args.files} files", wall, "{:.1f} s", GOAL_SUBMIT_S, "lower")
+        row.value += f", {matched}/{args.files} matched"
+        row.met = bool(row.met and matched == args.files)
+        rows.append(row)
+    finally:
+        oj.disconnect("bench")
+    return rows
+
+
+def _offline_rows(args: argparse.Namespace) -> List[Row]:
+    bare, full = offline_figures.fdl_parse(args.parses)
+    row = goal_row("FDL parse + validate", statistics.median(full) / statistics.median(bare), "{:.1f}x",
+                   GOAL_FDL_PARSE_RATIO, "lower", full, "p50 ratio ")
+    row.value += f" ({statistics.median(full) * 1e3:.1f} ms)"
+    rows = [Row("libyaml load of the same FDL (baseline)", "", "", None, bare), row]
+    raw, bundle, seconds = offline_figures.image_bundle()
+    rowb = goal_row("display bundle, 4000x3000 image", bundle / 1024, "{:.0f} KiB", GOAL_BUNDLE_BYTES / 1024,
+                    "lower")
+    rowb.value += f" (JPEG {raw / 1024:.0f} KiB, {seconds:.2f} s)"
+    return rows + [rowb]
+
+
+def main(argv: Sequence[str] | None, prog: str, sections: Sequence[str] = SECTIONS) -> int:
+    """Parse arguments, measure, print the table; 1 with --strict when a goal is missed."""
+    import sys
+
+    args = parser(prog, sections).parse_args(argv)
+    chosen = [s for s in sections if args.only is None or s in args.only]
+    t0 = time.perf_counter()
+    rows = collect(args, chosen)
+    from .table import render
+
+    title = (f"oscar-jupyter benchmark ({os.cpu_count()} cores, Python {sys.version.split()[0]}; "
+             f"ratios are against the baseline rows measured in the same run)")
+    print(render(rows, title))
+    missed = [r.measure for r in rows if r.met is False]
+    print(f"{len(rows) - sum(r.met is None for r in rows) - len(missed)} goals met, {len(missed)} missed; "
+          f"total {time.perf_counter() - t0:.1f} s")
+    return 1 if (missed and args.strict) else 0
