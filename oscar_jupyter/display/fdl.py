@@ -28,8 +28,8 @@ _Dumper.add_representer(str, _str)
 
 
 def as_dict(obj: Any) -> Any:
-    """The plain-data form of an FDL or ServiceSpec object."""
-    for name in ("to_dict", "as_dict", "dict", "to_fdl_dict"):
+    """The plain-data form of an FDL or ServiceSpec object (its redacted form when it has one)."""
+    for name in ("redacted", "to_dict", "as_dict", "dict", "to_fdl_dict"):
         fn = getattr(obj, name, None)
         if callable(fn):
             try:
