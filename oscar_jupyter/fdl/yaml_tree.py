@@ -1,8 +1,9 @@
 """YAML text as a node tree with line marks, converted to Python data that remembers where it was."""
 from __future__ import annotations
 
-import yaml
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import yaml
 
 from ..spec import PathT, Problem
 
