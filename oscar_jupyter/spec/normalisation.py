@@ -6,11 +6,14 @@ What is rewritten depends on where the definition comes from (`source`):
   Go's ``encoding/json``: field names match case-insensitively (``Memory``,
   ``environment.Variables``), ``null`` means unset, but types are strict: a
   number or ``true`` where the Manager wants text (``"script": 5``,
-  ``"cpu": 1``) is answered with 400, as is a string where it wants a list.
+  ``"cpu": 1``) is answered with 400, as is a string where it wants a list
+  or ``2.0`` where it wants a whole number.
   Those are left as they are for :func:`~.validation.validate` to report.
 * ``"fdl"``: an FDL, read by oscar-cli's YAML decoder (goccy/go-yaml), which
   turns a number or boolean given for a text field into its text
-  (``cpu: 1.0`` is ``"1.0"``). A tolerant reader also takes what published
+  (``cpu: 1.0`` is ``"1.0"``) and a whole float for a whole-number field into
+  that number (``max_scale: 2.0`` is ``2``; ``2.5`` stays an error here,
+  where oscar-cli would silently cut it to 2). A tolerant reader also takes what published
   FDLs write and oscar-cli's decoder would refuse: a list or mapping as an
   environment value (written as JSON text), a single string where a list of
   strings is wanted (``suffix: .jpg``), a one-item list for ``vo``. Each
@@ -234,6 +237,11 @@ def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: Li
         return value
     if not lenient:
         return value  # the Manager's JSON decoding takes no other type: validate reports it
+    if ("integer" in kinds and "number" not in kinds and isinstance(value, float)
+            and value.is_integer()):
+        notices.append(f"{where}: {value!r} written as the integer {int(value)} (as oscar-cli "
+                       f"reads it; the Manager's JSON decoding refuses {value!r} for a whole number)")
+        return int(value)
     if kinds == {"string"} and isinstance(value, (bool, int, float)):
         text = stringify(value)
         if is_secret_path(path):

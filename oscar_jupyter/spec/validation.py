@@ -58,6 +58,10 @@ def _schema_problems(data: Dict[str, Any]) -> List[Problem]:
 
         schema = service_schema()
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+        # Go's encoding/json refuses 2.0 for an int field (JSON Schema would take it)
+        strict = cls.TYPE_CHECKER.redefine(
+            "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+        cls = jsonschema.validators.extend(cls, type_checker=strict)
         validator = SCHEMA_CACHE["validator"] = cls(schema)
     problems: List[Problem] = []
     reported: set = set()

@@ -706,3 +706,8 @@ def test_control_character_is_placed_on_its_line_and_column(monkeypatch, loader)
     (problem,) = info.value.problems
     assert (problem.line, problem.column) == (5, 14)
     assert "U+0008" in problem.message and "\\x08" in problem.message
+
+
+def test_fdl_whole_float_scale_is_sent_as_an_integer():
+    f = FDL.parse(svc("name: a\nimage: b\nscript: echo\nsynchronous:\n  max_scale: 2.0\n"))
+    assert json.dumps(f[0].to_dict()["synchronous"]) == '{"max_scale": 2}'

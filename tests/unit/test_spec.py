@@ -134,6 +134,21 @@ def test_normalise_api_is_strict_on_types_like_the_managers_json_decoding():
         normalise(base(), source="yaml")
 
 
+def test_whole_floats_for_whole_number_fields():
+    """oscar-cli reads `max_scale: 2.0` as 2; the Manager's JSON decoding refuses 2.0 for an int."""
+    body = base(synchronous={"min_scale": 1, "max_scale": 2.0},
+                expose={"api_port": 8080.0, "cpu_threshold": 2.5})
+    data, _ = normalise(body)
+    problems = by_field(validate(data))
+    assert set(problems) == {"synchronous.max_scale", "expose.api_port", "expose.cpu_threshold"}
+    assert "must be an integer (got 2.0)" in str(problems["synchronous.max_scale"])
+    data, notices = normalise(body, source="fdl")
+    assert data["synchronous"]["max_scale"] == 2 and isinstance(data["synchronous"]["max_scale"], int)
+    assert data["expose"]["api_port"] == 8080
+    assert any("max_scale: 2.0 written as the integer 2" in n for n in notices)
+    assert [p.field for p in validate(data)] == ["expose.cpu_threshold"]  # 2.5 is not cut to 2
+
+
 def test_normalise_fdl_and_api_agree_on_well_typed_definitions():
     body = base(cpu="1.0", environment={"Variables": {"A": "1"}}, log_level="debug")
     assert normalise(body, source="fdl") == normalise(body, source="api")
