@@ -1,5 +1,9 @@
 """Fuzzing oscar-local's HTTP API: random methods, paths, queries, headers and bodies.
 
+Half the requests take an operation from the server's own ``/openapi.json``
+(its documented method and path, parameters filled at random); the others
+mix known paths, odd segments and any method.
+
 Against the ``oscar-local`` command run as a child process: no answer may be a
 5xx other than the documented ones (503 busy with ``Retry-After``, 503 while a
 service is updated or deleted, 504 out of time, 502/500 ``Storage error: ...``),
@@ -11,8 +15,9 @@ from __future__ import annotations
 import base64
 import collections
 import json
+import re
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
@@ -54,12 +59,25 @@ DEFINITION = st.fixed_dictionaries({"name": SEGMENT, "image": st.just("alpine"),
 HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
 
 
+def documented_operations(doc: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """(METHOD, path template with ``{}`` for each parameter) of every operation in an OpenAPI document."""
+    ops = []
+    for path, item in doc.get("paths", {}).items():
+        template = re.sub(r"\{[^}]+\}", "{}", path)
+        ops += [(method.upper(), template) for method in item if method in ("get", "post", "put", "delete",
+                                                                             "patch", "head", "options")]
+    return ops
+
+
 @st.composite
-def http_requests(draw: Any) -> Dict[str, Any]:
-    template = draw(st.sampled_from(TEMPLATES + ["/run/" + ECHO, "/job/" + ECHO] * 3))
+def http_requests(draw: Any, documented: Sequence[Tuple[str, str]] = ()) -> Dict[str, Any]:
+    if documented and draw(st.booleans()):  # half the time an operation /openapi.json documents
+        method, template = draw(st.sampled_from(list(documented)))
+    else:
+        template = draw(st.sampled_from(TEMPLATES + ["/run/" + ECHO, "/job/" + ECHO] * 3))
+        method = draw(st.sampled_from(["GET"] * 3 + ["POST"] * 4 + ["PUT", "PUT", "DELETE", "PATCH", "HEAD",
+                                                                     "OPTIONS", "FUZZ"]))
     path = template.format(*[draw(SEGMENT) for _ in range(template.count("{}"))])
-    method = draw(st.sampled_from(["GET"] * 3 + ["POST"] * 4 + ["PUT", "PUT", "DELETE", "PATCH", "HEAD",
-                                                                 "OPTIONS", "FUZZ"]))
     query = draw(st.dictionaries(st.sampled_from(["limit", "page", "all", "timestamps", "prefix",
                                                   "operation", "expires_in", "key", "x"]),
                                  st.one_of(st.text(max_size=12), st.integers(-5, 5000).map(str)), max_size=3))
@@ -107,9 +125,12 @@ def echo_token(oscar_process: OscarLocalProcess) -> str:
 def test_http_fuzzing(oscar_process: OscarLocalProcess, echo_token: str) -> None:
     session = requests.Session()
     secret = oscar_process.password
+    doc = session.get(oscar_process.endpoint + "/openapi.json", timeout=30).json()
+    documented = documented_operations(doc)
+    assert len(documented) >= 10, documented
 
     @SETTINGS
-    @given(req=http_requests())
+    @given(req=http_requests(documented))
     def one(req: Dict[str, Any]) -> None:
         headers = dict(req["headers"])
         auth = None

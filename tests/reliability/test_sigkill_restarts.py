@@ -109,7 +109,7 @@ def test_sigkill_restarts_keep_exactly_once(tmp_path: Path) -> None:
             lock = threading.Lock()
 
             def put(key: str) -> None:
-                time.sleep(rng.uniform(0, 0.15))
+                time.sleep(rng.uniform(0.05, 0.35))  # spread the burst over ~1.5 s
                 data = payloads[key]
                 try:
                     s3.put_object(SERVICE, f"in/{key}", io.BytesIO(data), len(data))
