@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Any, Iterable, List, Mapping, Optional, Tuple
 
 from . import html as h
@@ -165,9 +166,14 @@ def render_service(svc: Any) -> Tuple[str, str]:
     return text, h.title(f"service {name}") + h.table(["field", "value"], rows)
 
 
+_URL_PASSWORD = re.compile(r"(//[^/@:\s]*):[^/@\s]*@")
+
+
 def render_cluster(cl: Any) -> Tuple[str, str]:
-    """A cluster connection: id, endpoint and user (never its credentials)."""
-    rows = [[k, field(cl, k)] for k in ("id", "cluster_id", "endpoint", "user")
+    """A cluster connection: id, endpoint and user (never its credentials, not even a
+    password written into the endpoint URL)."""
+    rows = [[k, _URL_PASSWORD.sub(r"\1:" + MASK + "@", str(field(cl, k)))]
+            for k in ("id", "cluster_id", "endpoint", "user")
             if field(cl, k) not in (None, "") and not callable(field(cl, k))]
     name = field(cl, "id") or field(cl, "cluster_id") or field(cl, "endpoint") or ""
     text = f"{type(cl).__name__} {name}\n" + "\n".join(f"  {k}: {v}" for k, v in rows)

@@ -385,3 +385,14 @@ def test_delegation_headers_are_masked():
            "federation": {"members": [{"headers": {"X-Key": "hdr-secret-2"}}]}}
     flat = json.dumps(masked(doc))
     assert "hdr-secret-1" not in flat and "hdr-secret-2" not in flat and "https://x" in flat
+
+
+def test_cluster_endpoint_with_a_password_in_the_url_is_masked():
+    class Cluster:
+        id = "c1"
+        endpoint = "https://oscar:url-pass-77@oscar.example/"
+        user = "oscar"
+
+    bundle = display.mimebundle(Cluster())
+    flat = json.dumps(bundle)
+    assert "url-pass-77" not in flat and "oscar:***@oscar.example" in bundle["text/plain"]
