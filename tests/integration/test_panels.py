@@ -459,8 +459,9 @@ def test_jobs_monitor_lists_logs_auto_refreshes_and_deletes(cluster: Any, gray: 
     panel.auto.value = True
     assert panel.auto_refresh
     time.sleep(0.5)
+    assert panel.worker_alive
     panel.close()
-    assert not panel.auto_refresh
+    assert not panel.auto_refresh and not panel.worker_alive  # close joins the thread
 
     panel = JobsPanel(cluster, service="panels-gray")
     failed = [j.name for j in gray.jobs(status="Failed")]  # the batch test's broken input
