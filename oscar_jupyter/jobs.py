@@ -31,11 +31,15 @@ cluster's own MinIO; none when it names none). When it has not (``log_level``
 WARNING and above hides these lines), an output belongs to the job only if
 (a) the object was not in the listing of the output folders taken before the
 upload (same key, etag and time), (b) it was written between the job's start
-and finish (to the second, the resolution of job times), (c) no other job of
+and finish (to the second, the resolution of job times; where the job was
+paired by a guess, of any job the input may have run in), (c) no other job of
 the run claims it by its log, and (d) the job is the only one of the run whose
 window holds it, or among those the only one whose input's file stem begins
 the output's name. Anything else is left out (and logged), never guessed.
-Runs of the same service waited on at the same time in other processes (or
+An object rewritten with the same bytes within the second it was listed
+cannot be told from the listed one on a store whose times have a resolution of
+one second (moto; MinIO keeps milliseconds), and is left out. Runs of the same
+service waited on at the same time in other processes (or
 not yet waited on here) can still write into a quiet job's window: give such
 services ``log_level: INFO`` (the default) for exact matching.
 
@@ -493,6 +497,9 @@ class AsyncRun:
         self._jobs: Dict[str, Job] = {}
         self._logs: Dict[str, str] = {}
         self._final_logs: Set[str] = set()
+        #: input name -> the jobs it may have run in, when it was paired by creation order
+        #: and other jobs were created in the same second
+        self._could_be: Dict[str, List[str]] = {}
         self._result = None
         self._lock = threading.Lock()
         self._claims_key = (getattr(service.cluster, "endpoint", ""), service.name)
@@ -571,6 +578,8 @@ class AsyncRun:
                     logger.info("Paired %d job(s) with inputs by creation order (their logs name "
                                 "no keys).", len(rest))
                     created = [j.created for j in rest]
+                    for upload, job in pairs:  # the jobs each input may really have run in
+                        self._could_be[upload.name] = [j.name for j in rest if j.created == job.created]
                     if len(set(created)) < len(created):
                         logger.warning(
                             "Some of these jobs were created in the same second, so which of their "
@@ -674,8 +683,13 @@ class AsyncRun:
                     logger.warning("The output folder %s of %r does not exist.", path, self.service.name)
             windows = {}
             for upload in quiet:
-                job = self._jobs[upload.job]
-                windows[job.name] = (job.started or job.created, job.finished)
+                # where the pairing was a guess, any of the jobs the input may have run in
+                group = [self._jobs[n] for n in self._could_be.get(upload.name, [upload.job])
+                         if n in self._jobs] or [self._jobs[upload.job]]
+                starts = [j.started or j.created for j in group]
+                finishes = [j.finished for j in group]
+                windows[upload.job] = (None if None in starts else min(starts),
+                                       None if None in finishes else max(finishes))
             found.update(match_outputs(quiet, listing, windows, before=self.before, claimed=claimed))
         return found
 
