@@ -51,6 +51,9 @@ class Builder:
                 target = key_node
             if target is not None and self.tree is not None:
                 problem.line, problem.column = self.tree.mark(target)
+        elif self.root is None and self.tree is not None and problem.line is None:
+            # text with no YAML node at all (only comments): the document starts at line 1
+            problem.line, problem.column = 1 + self.tree.line_offset, 1
         return problem
 
     def add(self, problem: Problem, fdl_path: PathT) -> None:

@@ -711,3 +711,11 @@ def test_control_character_is_placed_on_its_line_and_column(monkeypatch, loader)
 def test_fdl_whole_float_scale_is_sent_as_an_integer():
     f = FDL.parse(svc("name: a\nimage: b\nscript: echo\nsynchronous:\n  max_scale: 2.0\n"))
     assert json.dumps(f[0].to_dict()["synchronous"]) == '{"max_scale": 2}'
+
+
+def test_comments_only_document_is_placed_at_its_first_line():
+    p = one("# nothing but a comment\n# and another\n")
+    assert (p.line, p.column) == (1, 1) and "got nothing" in p.message
+    with pytest.raises(InvalidDefinition) as info:
+        FDL.parse("# in a cell\n", line_offset=3)
+    assert info.value.problems[0].line == 4
