@@ -5,12 +5,25 @@ Every test here is marked ``reliability`` and so runs only with ``pytest --relia
 """
 from __future__ import annotations
 
+import tempfile
 import uuid
 from typing import Iterator
 
 import pytest
 
 from .oscar_process import OscarLocalProcess, wait_gone
+
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With --reliability, hypothesis keeps its examples and failure patches out of the checkout."""
+    if not config.getoption("--reliability", default=False):
+        return
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:  # the fuzz modules skip themselves
+        return
+    set_hypothesis_home_dir(tempfile.mkdtemp(prefix="reliability-hypothesis-"))
 
 
 @pytest.fixture(scope="module")
