@@ -113,4 +113,11 @@ class OscarLocalProcess:
 def wait_gone(processes: List[psutil.Process], timeout: float) -> List[psutil.Process]:
     """Wait until the given processes have exited; return those still alive after ``timeout``."""
     _, alive = psutil.wait_procs(processes, timeout=timeout)
-    return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    still = []
+    for p in alive:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                still.append(p)
+        except psutil.Error:  # exited while we looked
+            continue
+    return still

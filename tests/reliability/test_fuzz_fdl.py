@@ -29,16 +29,12 @@ SOURCES = sorted(p for p in DATA.rglob("*.yaml"))
 TEXTS = {p: p.read_text() for p in SOURCES}
 FUZZ = settings(max_examples=400, deadline=None, derandomize=False, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-STATS = {"parsed": 0, "invalid": 0, "problems": 0, "slowest_s": 0.0, "cases": 0, "known_unplaced": 0}
+STATS = {"parsed": 0, "invalid": 0, "problems": 0, "slowest_s": 0.0, "cases": 0}
 
 TOKENS = list("abcxyz019 :-\n\t{}[],&*!|>'\"#%@`?~\\.\r") + [
     "functions", "oscar", "name", "script", "input", "path", "  ", "\n  - ", ": |\n", "&a", "*a", "!!binary",
     "\u00e9", "\u2028", "\ufeff", "\x00", "\x08", "\x85"]
 YAMLISH = st.one_of(st.lists(st.sampled_from(TOKENS), max_size=120).map("".join), st.text(max_size=200))
-# Known: a document of comments only gives a whole-document problem ("got nothing")
-# without a line, where empty text gives a message and no problem list. Tolerated
-# here, pinned by test_comment_only_problem_has_a_line.
-KNOWN_UNPLACED = ("got nothing",)
 KEYS = ["name", "image", "script", "cpu", "memory", "input", "output", "environment", "Variables",
         "variables", "secrets", "synchronous", "min_scale", "max_scale", "expose", "api_port",
         "storage_provider", "path", "suffix", "prefix", "log_level", "alpine", "clusters",
@@ -51,10 +47,6 @@ VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
     max_leaves=25)
 
 
-def _known(problem: str) -> bool:
-    return any(k in problem for k in KNOWN_UNPLACED)
-
-
 def _check(text: str, base_dir: Path) -> None:
     """Parse; anything but InvalidDefinition fails the test, and every problem must have a line."""
     t0 = time.perf_counter()
@@ -65,8 +57,7 @@ def _check(text: str, base_dir: Path) -> None:
         STATS["invalid"] += 1
         STATS["problems"] += len(exc.problems)
         assert str(exc), "an InvalidDefinition with no message"
-        unplaced = [str(p) for p in exc.problems if p.line is None and not _known(str(p))]
-        STATS["known_unplaced"] += sum(1 for p in exc.problems if p.line is None and _known(str(p)))
+        unplaced = [str(p) for p in exc.problems if p.line is None]
         assert not unplaced, f"problems without a line: {unplaced}\n--- input ---\n{text}"
     finally:
         STATS["cases"] += 1
@@ -139,12 +130,11 @@ def test_control_character_problem_has_a_line() -> None:
     assert [p.line for p in info.value.problems] == [4]
 
 
-@pytest.mark.xfail(strict=True, reason="fdl: a document of comments only gives a problem without a line "
-                                       "('got nothing'); line 1 would place it")
 def test_comment_only_problem_has_a_line() -> None:
+    """Found by the fuzzing above: a document of comments only is placed at its first line."""
     with pytest.raises(InvalidDefinition) as info:
         FDL.parse("# nothing but a comment\n", source="fuzz.yaml")
-    assert all(p.line is not None for p in info.value.problems)
+    assert [p.line for p in info.value.problems] == [1]
 
 
 def test_fuzz_summary() -> None:

@@ -54,6 +54,13 @@ SCRIPT = ('echo "start $JOB_UUID $(basename "$INPUT_FILE_PATH")" >> "$LEDGER"\n'
 KEY_IN_LOG = re.compile(r"with key 'in/([^']+)'")
 
 
+def _is_sleep(p: psutil.Process) -> bool:
+    try:
+        return p.name() == "sleep"
+    except psutil.Error:  # gone in the meantime
+        return False
+
+
 def _marked(mark: str) -> List[psutil.Process]:
     """Live processes whose environment carries the service's MARK variable."""
     found = []
@@ -126,7 +133,7 @@ def test_sigkill_restarts_keep_exactly_once(tmp_path: Path) -> None:
                 point = rng.uniform(0.2, 2.5)
                 time.sleep(point)
                 below = proc.descendants()
-                killed_running.append(sum(1 for p in below if p.name() == "sleep"))
+                killed_running.append(sum(1 for p in below if _is_sleep(p)))
                 proc.kill()
                 kill_points.append(point)
                 for future in futures:
