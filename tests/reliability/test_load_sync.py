@@ -3,8 +3,9 @@
 Every request carries a unique payload that the service echoes (the
 supervisor ends a body with a newline), so a lost,
 duplicated or crossed response is seen. Only documented 503s (queue timeout,
-with ``Retry-After``) may appear besides 200. The resident memory of the
-oscar-local process is measured after a warm-up and after the load.
+with ``Retry-After``) may appear besides 200. The resident memory and the
+open file descriptors of the oscar-local process are measured after a
+warm-up and after the load.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import pytest
 import requests
 
@@ -80,6 +82,7 @@ def test_sync_load_raw_and_client(oscar_process: OscarLocalProcess, echo: dict) 
     statuses, mismatches, _, _ = _raw_load(oscar_process.endpoint, token, WARM_UP)
     assert not mismatches and set(statuses) == {200}, (statuses, mismatches[:5])
     rss_before = oscar_process.rss()
+    fds_before = psutil.Process(oscar_process.pid).num_fds()
 
     # raw requests
     statuses, mismatches, duplicates, raw_seconds = _raw_load(oscar_process.endpoint, token, CALLS)
@@ -108,10 +111,15 @@ def test_sync_load_raw_and_client(oscar_process: OscarLocalProcess, echo: dict) 
     assert len({item.result.text.rstrip("\n") for item in batch}) == CALLS
 
     rss_after = oscar_process.rss()
+    fds_after = psutil.Process(oscar_process.pid).num_fds()
     growth = rss_after - rss_before
     report("sync load", calls=2 * CALLS, concurrency=CONCURRENCY,
            raw_calls_per_s=CALLS / raw_seconds, client_calls_per_s=CALLS / client_seconds,
            status_counts=dict(statuses), rss_before_mib=rss_before / 2**20, rss_mid_mib=rss_mid / 2**20,
-           rss_after_mib=rss_after / 2**20, rss_growth_mib=growth / 2**20)
+           rss_after_mib=rss_after / 2**20, rss_growth_mib=growth / 2**20, fds_before=fds_before,
+           fds_after=fds_after)
     assert growth < MEMORY_GROWTH_LIMIT, f"oscar-local grew by {growth / 2**20:.1f} MiB over {2 * CALLS} calls"
+    # idle keep-alive connections of the 32 + 32 client threads may still be open; a leak of one
+    # descriptor per call would be thousands
+    assert fds_after - fds_before < 100, f"open descriptors went from {fds_before} to {fds_after}"
     assert requests.get(oscar_process.endpoint + "/health", timeout=10).status_code == 200
