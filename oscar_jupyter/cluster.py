@@ -9,6 +9,7 @@ password or token. Works with Manager v3.7 and v4.x response shapes.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -116,6 +117,7 @@ class Cluster:
         self.retry = _as_retry(retry, default_retry())
         self.run_retry = _as_retry(run_retry, default_run_retry())
         self._secrets: set = set(auth.secrets() if auth else [])
+        self._secrets_lock = threading.Lock()  # map/submit threads remember tokens while others redact
         self.session = requests.Session()
         self.session.verify = self.ssl_verify
         self.session.headers["User-Agent"] = "oscar-jupyter"
@@ -157,10 +159,12 @@ class Cluster:
     def remember_secret(self, secret: Optional[str]) -> None:
         """Add a secret (e.g. a service token) to what is redacted from messages."""
         if secret:
-            self._secrets.add(secret)
+            with self._secrets_lock:
+                self._secrets.add(secret)
 
     def redact(self, text: str) -> str:
-        secrets = set(self._secrets)
+        with self._secrets_lock:
+            secrets = set(self._secrets)
         if self.auth:
             secrets.update(self.auth.secrets())
         return errors.redact(text, sorted(secrets, key=len, reverse=True))
