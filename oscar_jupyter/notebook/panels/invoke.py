@@ -125,9 +125,8 @@ class InvokePanel(Panel):
             if self.mode.value == "sync":
                 result = svc.run(value, timeout=self.timeout)
             else:
-                # {name: data}: a dropped file keeps its name (a (name, data) pair would be
-                # read as a path when a file of that name exists in the working directory);
-                # other data gets a fresh name, so no earlier upload is overwritten
+                # {name: data}: a dropped file keeps its name; other data gets a fresh
+                # name, so no earlier upload is overwritten
                 name = filename or _fresh_name(label or "input", value)
                 result = _first_of_batch(svc.submit({name: value}, wait=True, progress=False,
                                                     timeout=self.timeout or 600.0))
