@@ -16,8 +16,10 @@ INSTANCE_HEADER = "X-Oscar-Local-Instance"
 
 
 async def health(request: web.Request) -> web.Response:
-    """``Ok``; the instance id header lets ``attach()`` tell this server from a stale endpoint file."""
-    return text(200, "Ok", headers={INSTANCE_HEADER: runtime_of(request).instance})
+    """``Ok`` exactly, as the Manager answers; the instance id header lets ``attach()``
+    tell this server from a stale endpoint file."""
+    return web.Response(status=200, text="Ok", content_type="text/plain",
+                        headers={INSTANCE_HEADER: runtime_of(request).instance})
 
 
 def _arch() -> str:

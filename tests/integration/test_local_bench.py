@@ -8,7 +8,8 @@ from pathlib import Path
 
 def test_bench_prints_its_table() -> None:
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-m", "bench", "--sync", "5", "--uploads", "3", "--gap", "0.05"],
+    proc = subprocess.run([sys.executable, "-m", "bench", "--sync", "5", "--uploads", "3", "--gap", "0.05",
+                           "--first", "2", "-n", "5", "--files", "3", "--parses", "10"],
                           cwd=root, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout

@@ -154,7 +154,7 @@ def test_curl_as_a_new_user(local_cluster: Any, unique_name: str, tmp_path: Path
     base = local_cluster.endpoint
     user = f"{local_cluster.user}:{local_cluster.password}"
     status, _, body = curl(f"{base}/health")
-    assert (status, body.strip()) == (200, b"Ok")
+    assert (status, body) == (200, b"Ok")
     status, headers, body = curl(f"{base}/system/info")
     assert status == 401 and headers["www-authenticate"] == 'Basic realm="Authorization Required"'
     status, _, body = curl("-u", user, f"{base}/system/info")
