@@ -55,4 +55,12 @@ def comparable(data: Dict[str, Any]) -> Dict[str, Any]:
         out.pop("isolation_level")  # the v3.7+ default
     if isinstance(out.get("script"), str):
         out["script"] = out["script"].replace("\r\n", "\n")
+    expose = out.get("expose")
+    if isinstance(expose, dict):
+        for key in ("api_port", "nodePort"):  # a number up to Manager v4.0, a list from v4.1
+            value = expose.get(key)
+            if is_int(value):
+                value = [value]
+            if isinstance(value, list):
+                expose[key] = [v for v in value if not (is_int(v) and v == 0)]  # 0: no port
     return prune(with_defaults(prune(out)))

@@ -62,7 +62,7 @@ def test_create_duplicate_update_delete(client, api_cluster):
 
 
 @pytest.mark.parametrize("port", [8080, [8080]], ids=["api_port-number", "api_port-list"])
-def test_apply_diff_and_wait_ready_with_either_port_shape(client, api_cluster, port, request):
+def test_apply_diff_and_wait_ready_with_either_port_shape(client, api_cluster, port):
     name = "tv-" + uuid.uuid4().hex[:8]
     definition = _definition(name, expose={"api_port": port, "min_scale": 1})
     [svc] = client.apply(definition)  # the port is sent in this Manager's shape; waits until ready
@@ -78,10 +78,6 @@ def test_apply_diff_and_wait_ready_with_either_port_shape(client, api_cluster, p
         else:
             assert deployment.status_code == 404
         assert svc.wait_ready(timeout=10) is svc
-        if isinstance(port, list) != (api_cluster.api_version == "4.1"):
-            request.applymarker(pytest.mark.xfail(
-                strict=True, reason="Service.diff (fdl.diff_service/spec.comparable) reports api_port "
-                                    "8080 vs [8080] as a change: the shapes are not unified before comparing"))
         assert svc.diff(definition) == ""
     finally:
         client.delete(name, check_buckets=False)

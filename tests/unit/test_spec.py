@@ -507,3 +507,14 @@ def test_regenerate_merges_the_supplement_and_refuses_a_stale_one(tmp_path):
         "new_field": {"type": "string"}}}}}))
     with pytest.raises(SystemExit, match="x-oscar-source"):
         spec.regenerate(specs, tmp_path / "out.json", supplement=unsourced)
+
+
+def test_comparable_reads_either_port_shape_as_the_same_service():
+    base = {"name": "srv", "image": "img", "script": "echo"}
+    scalar = dict(base, expose={"api_port": 8080, "min_scale": 1})
+    listed = dict(base, expose={"api_port": [8080], "min_scale": 1})
+    other = dict(base, expose={"api_port": [9090], "min_scale": 1})
+    assert spec.comparable(scalar) == spec.comparable(listed)
+    assert spec.comparable(scalar) != spec.comparable(other)
+    assert spec.comparable(dict(base, expose={"api_port": 0})) == spec.comparable(
+        dict(base, expose={"api_port": [0]}))
