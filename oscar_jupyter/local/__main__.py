@@ -50,6 +50,9 @@ def parser() -> argparse.ArgumentParser:
                    help="largest /run or /job body in bytes (default: %(default)s)")
     p.add_argument("--shutdown-grace", type=float, default=10.0,
                    help="seconds running jobs get to finish on stop (default: %(default)s)")
+    p.add_argument("--header-timeout", type=float, default=30.0,
+                   help="seconds a connection may take to send its request line and headers, and may stay "
+                        "idle between requests, before it is closed (default: %(default)s)")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
                    help="logging level (default: %(default)s)")
@@ -61,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0 <= args.port <= 65535:
         print(f"oscar-local: --port must be 0-65535, got {args.port}", file=sys.stderr)
+        return 2
+    if not 0 < args.header_timeout < float("inf"):
+        print(f"oscar-local: --header-timeout must be a positive number of seconds, got {args.header_timeout}",
+              file=sys.stderr)
         return 2
     secret_key = args.s3_secret_key or os.environ.get(S3_SECRET_ENV)
     if args.s3_endpoint and not (args.s3_access_key and secret_key):
@@ -81,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir=data_dir, password=password, s3_endpoint=args.s3_endpoint, s3_access_key=args.s3_access_key,
         s3_secret_key=secret_key, s3_region=args.s3_region, s3_verify=not args.s3_insecure,
         cores=args.cores, max_body=args.max_body, shutdown_grace=args.shutdown_grace,
+        header_timeout=args.header_timeout,
         api_version=args.api_version, oidc_issuer=args.oidc_issuer, oidc_groups=tuple(args.oidc_group),
     )
 

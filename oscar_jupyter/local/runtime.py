@@ -48,10 +48,16 @@ class Options:
     sync_timeout: float = 300.0
     queue_timeout: float = 120.0
     shutdown_grace: float = 10.0
+    header_timeout: float = 30.0  # seconds a connection may go without a complete request line and headers
     api_version: str = DEFAULT_API_VERSION
     oidc_issuer: str | None = None
     oidc_groups: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        timeout = self.header_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+            raise ValueError(f"header_timeout must be a positive number of seconds, got {timeout!r}")
 
 
 class LogBuffer(logging.Handler):

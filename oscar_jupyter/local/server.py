@@ -5,6 +5,17 @@ and ``oscar_jupyter.local.start()`` (a background thread with its own event
 loop). Stop order: stop accepting connections, let in-flight requests end
 (bounded), stop the runtime (running jobs finish within the grace time or are
 marked Failed), remove ``endpoint.json``, release the lock.
+
+Slow or stalled clients: ``Options.header_timeout`` is aiohttp's own
+``keepalive_timeout``. aiohttp arms that timer when a connection opens and
+again after each response, does not re-arm it when bytes arrive, and fires
+it only while the connection waits for a complete request line and headers
+(never while a handler runs or reads a body). So one setting bounds both the
+time a client may take to send its request line and headers and the time an
+idle keep-alive connection is held; aiohttp has no separate header-read
+timeout. Oversized request lines and header fields are refused by aiohttp's
+``max_line_size``/``max_field_size`` (8190 bytes each, its defaults). A body
+that arrives slowly but keeps coming is not cut off.
 """
 from __future__ import annotations
 
@@ -88,7 +99,8 @@ async def serve(
     endpoint_path = os.path.join(options.data_dir, ENDPOINT_FILE)
     try:
         await runtime.start()
-        runner = web.AppRunner(build_app(runtime), access_log=None, shutdown_timeout=REQUEST_DRAIN)
+        runner = web.AppRunner(build_app(runtime), access_log=None, shutdown_timeout=REQUEST_DRAIN,
+                               keepalive_timeout=options.header_timeout)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
