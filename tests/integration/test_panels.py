@@ -559,3 +559,40 @@ def test_open_panel_names(cluster: Any) -> None:
     with pytest.raises(OscarError, match="deploy, services"):
         open_panel("nope", cluster)
     assert isinstance(open_panel("Storage", cluster), StoragePanel)
+
+
+# -- confirmed deletes (one strip shared by the services and storage panels) -----------------
+def test_services_and_storage_share_one_delete_confirmation(cluster: Any, gray: Any) -> None:
+    from oscar_jupyter.notebook.panels.confirm import DeleteConfirmation
+
+    KEEP = "<i>keep&.txt"
+    cluster.storage.put(b"keep me", f"panels-gray/out/{KEEP}")
+    services = ServicesPanel(cluster)
+    storage = StoragePanel(cluster, path="panels-gray/out")
+    try:
+        for panel, name, nothing in ((services, "panels-gray", "a service's delete button"),
+                                     (storage, KEEP, "an object's delete button")):
+            assert isinstance(panel.confirm_box, DeleteConfirmation)
+            assert panel.confirm_box in panel.children
+            assert panel.confirm_box.layout.display == "none" and panel.pending_delete is None
+            # Delete with nothing pending: an error in the status line, nothing deleted
+            panel.confirm_button.click()
+            assert nothing in (panel.last_error or ""), panel.status_text()
+            with pytest.raises(OscarError, match="Nothing to delete"):
+                panel.confirm_delete()
+            panel.ask_delete(name)
+            assert panel.pending_delete == name and panel.confirm_box.layout.display is None
+            assert "<i>" not in panel.confirm_html.value  # names are text, not markup
+            panel.cancel_delete()
+            assert panel.pending_delete is None and panel.confirm_html.value == ""
+            assert panel.confirm_box.layout.display == "none"
+        assert "panels-gray" in _names(cluster)
+        assert cluster.storage.exists(f"panels-gray/out/{KEEP}")
+        storage.ask_delete(KEEP)
+        storage.confirm_button.click()
+        assert storage.last_error is None, storage.status_text()
+        assert not cluster.storage.exists(f"panels-gray/out/{KEEP}")
+        assert storage.pending_delete is None and storage.confirm_box.layout.display == "none"
+    finally:
+        services.close()
+        storage.close()

@@ -17,10 +17,11 @@ import ipywidgets as widgets
 import yaml
 
 from oscar_jupyter import fdl as fdl_module
-from oscar_jupyter.errors import InvalidDefinition, OscarError
+from oscar_jupyter.errors import InvalidDefinition
 from oscar_jupyter.spec import redact_service
 
 from .base import Panel, close_one, close_tree, pre
+from .confirm import ConfirmedDelete
 from .deploy import DeployPanel
 from .invoke import InvokePanel
 from .jobs import JobsPanel
@@ -115,7 +116,7 @@ class TokenBox(widgets.HBox):
         super().close()
 
 
-class ServicesPanel(Panel):
+class ServicesPanel(ConfirmedDelete, Panel):
     """Browse the cluster's services.
 
     From code: `refresh()`, `filter.value = "text"`, `invoke(name)`,
@@ -131,7 +132,6 @@ class ServicesPanel(Panel):
         super().__init__(cluster, **kwargs)
         self.services: List[Any] = []
         self.row_buttons: Dict[str, Dict[str, widgets.Button]] = {}
-        self.pending_delete: Optional[str] = None
         self.filter = widgets.Text(placeholder="filter by name or image", description="Filter",
                                    continuous_update=True, layout=widgets.Layout(width="24em"))
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
@@ -139,17 +139,11 @@ class ServicesPanel(Panel):
         self.table = widgets.GridBox([], layout=widgets.Layout(
             grid_template_columns="minmax(10em, 1fr) minmax(12em, 2fr) 4em 6em 7em auto",
             grid_gap="2px 8px", align_items="center"))
-        self.confirm_html = widgets.HTML("")
-        self.confirm_button = widgets.Button(description="Delete", button_style="danger", icon="trash")
-        self.cancel_button = widgets.Button(description="Cancel")
-        self.confirm_box = widgets.HBox([self.confirm_html, self.confirm_button, self.cancel_button],
-                                        layout=widgets.Layout(display="none"))
+        self.init_confirmation("Nothing to delete: press a service's delete button first.")
         self.detail = widgets.VBox([])
 
         self.filter.observe(lambda _ch: self._draw(), names="value")
         self.on_click(self.refresh_button, self.refresh)
-        self.on_click(self.confirm_button, self.confirm_delete)
-        self.on_click(self.cancel_button, self.cancel_delete)
         self.children = [self.title,
                          widgets.HBox([self.filter, self.refresh_button, self.count]),
                          self.table, self.confirm_box, self.detail, self.status]
@@ -219,32 +213,19 @@ class ServicesPanel(Panel):
 
     def ask_delete(self, name: str) -> None:
         """Ask for a confirmation before deleting `name`."""
-        self.pending_delete = name
         spec = _spec(next((s for s in self.services if s.name == name), None))
         buckets = sorted({str(e.get("path", "")).split("/")[0]
                           for e in (spec.get("input") or []) + (spec.get("output") or [])
                           if isinstance(e, dict) and e.get("path")})
         also = f" and its buckets {', '.join(buckets)}" if buckets else ""
-        self.confirm_html.value = (f'<span style="color:#c01c28">Delete service '
-                                   f'<b>{html.escape(name)}</b>{html.escape(also)}?</span>')
-        self.confirm_box.layout.display = None
+        self.confirm_box.ask(name, f"Delete service <b>{html.escape(name)}</b>{html.escape(also)}?")
 
-    def confirm_delete(self) -> None:
-        """Delete the service `ask_delete` named."""
-        name = self.pending_delete
-        if not name:
-            raise OscarError("Nothing to delete: press a service's delete button first.")
-        self.cancel_delete()
+    def delete_confirmed(self, name: str) -> None:
+        """Delete the service `ask_delete` named (`confirm_delete()` calls this)."""
         self.set_status(f"deleting {name}…", "busy")
         self.cluster.delete(name)
         self.refresh()
         self.set_status(f"deleted {name}", "ok")
-
-    def cancel_delete(self) -> None:
-        """Forget the pending deletion."""
-        self.pending_delete = None
-        self.confirm_box.layout.display = "none"
-        self.confirm_html.value = ""
 
     def close(self) -> None:
         """Close the open detail (stopping its threads) and the panel."""

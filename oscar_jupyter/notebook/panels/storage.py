@@ -20,6 +20,7 @@ from oscar_jupyter.errors import OscarError
 
 from . import preview
 from .base import Panel, close_tree
+from .confirm import ConfirmedDelete
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _human(size: Optional[int]) -> str:
     return str(size)
 
 
-class StoragePanel(Panel):
+class StoragePanel(ConfirmedDelete, Panel):
     """Browse buckets and objects.
 
     From code: `navigate("bucket/folder")`, `up()`, `refresh()`, `upload(files)`
@@ -80,18 +81,11 @@ class StoragePanel(Panel):
         self.preview_view = widgets.Output(layout=widgets.Layout(border="1px solid #ddd",
                                                                  max_height="32em", overflow="auto"))
         self.preview_view.add_class("oscar-storage-preview")
-        self.pending_delete: Optional[str] = None
-        self.confirm_html = widgets.HTML("")
-        self.confirm_button = widgets.Button(description="Delete", button_style="danger", icon="trash")
-        self.cancel_button = widgets.Button(description="Cancel")
-        self.confirm_box = widgets.HBox([self.confirm_html, self.confirm_button, self.cancel_button],
-                                        layout=widgets.Layout(display="none"))
+        self.init_confirmation("Nothing to delete: press an object's delete button first.")
 
         self.on_click(self.up_button, self.up)
         self.on_click(self.refresh_button, self.refresh)
         self.on_click(self.upload_button, lambda: self.upload())
-        self.on_click(self.confirm_button, self.confirm_delete)
-        self.on_click(self.cancel_button, self.cancel_delete)
         self.children = [self.title,
                          widgets.HBox([self.up_button, self.refresh_button, self.location]),
                          self.table, self.confirm_box,
@@ -205,26 +199,13 @@ class StoragePanel(Panel):
     def ask_delete(self, name: str) -> None:
         """Ask for a confirmation before deleting object `name`."""
         path = self._object(name)
-        self.pending_delete = name
-        self.confirm_html.value = (f'<span style="color:#c01c28">Delete <code>{html.escape(path)}</code>?'
-                                   "</span>")
-        self.confirm_box.layout.display = None
+        self.confirm_box.ask(name, f"Delete <code>{html.escape(path)}</code>?")
 
-    def confirm_delete(self) -> None:
-        """Delete the object `ask_delete` named."""
-        name = self.pending_delete
-        if not name:
-            raise OscarError("Nothing to delete: press an object's delete button first.")
-        self.cancel_delete()
+    def delete_confirmed(self, name: str) -> None:
+        """Delete the object `ask_delete` named (`confirm_delete()` calls this)."""
         self.storage.rm(self._object(name))
         self.refresh()
         self.set_status(f"deleted {name}", "ok")
-
-    def cancel_delete(self) -> None:
-        """Forget the pending deletion."""
-        self.pending_delete = None
-        self.confirm_box.layout.display = "none"
-        self.confirm_html.value = ""
 
     # -- internals --------------------------------------------------------------------
     def _draw(self) -> None:
