@@ -1,12 +1,14 @@
 """Batch and asynchronous results: one row per item with status, timing and output."""
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
 from typing import Any, List, Tuple
 
 from . import html as h
 from .images import img_tag, to_pil
 from .options import options
-from .results import dumps_short
+from .results import dumps_short, log_section
 
 FAILED = {"failed", "error", "timeout", "timedout", "cancelled"}
 OK = {"ok", "succeeded", "success", "done", "completed"}
@@ -93,16 +95,51 @@ def summarise(result: Any) -> str:
     return kind or type(result).__name__
 
 
-def _error_cell(item: Any) -> str:
+_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b:?|\bERROR\b|error:|not found|No such file",
+                         re.IGNORECASE)
+
+
+def cause_line(log: str) -> str:
+    """The line of a failure's log that says why: the last line that reads as an error
+    (a Python exception, an `ERROR` line, a shell's 'not found'), else the last line."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if _ERROR_LINE.search(line):
+            return line
+    return lines[-1] if lines else ""
+
+
+def _error_parts(item: Any) -> Tuple[str, str, Any]:
+    """(message, cause, object with the log) of a failed item; the message leaves out
+    the hint to read `.log` when the log itself is at hand."""
     err = getattr(item, "error", None)
-    if err is None:
-        return ""
-    msg = h.truncate(str(err).splitlines()[0] if str(err) else type(err).__name__, 200)
     log = getattr(err, "log", None) or getattr(item, "log", None) or ""
-    if isinstance(log, str) and log.strip():
-        excerpt = log[-options.log_excerpt:]
-        return h.details(msg, h.pre(excerpt, limit=options.log_excerpt))
-    return h.esc(msg)
+    if not isinstance(log, str) or not log.strip():
+        log = ""
+    message = getattr(err, "message", None) if log else None
+    if not isinstance(message, str) or not message:
+        message = str(err) if str(err) else type(err).__name__
+    message = message.splitlines()[0] if message.strip() else type(err).__name__
+    return message, cause_line(log) if log else "", SimpleNamespace(log=log)
+
+
+def _error_cell(item: Any) -> str:
+    if getattr(item, "error", None) is None:
+        return ""
+    message, cause, with_log = _error_parts(item)
+    html = f"<div>{h.esc(h.truncate(message, 200))}</div>"
+    if cause:
+        html += (f'<div style="color:#c62828; {h.FONT}; white-space:pre-wrap">'
+                 f"{h.esc(h.truncate(cause, 300))}</div>")
+    return html + log_section(with_log)
+
+
+def elapsed_of(item: Any) -> str:
+    """How long one item took; a job's whole-second times that are equal give '< 1 s'."""
+    elapsed = getattr(item, "elapsed", None)
+    if getattr(item, "job", None) and elapsed == 0:
+        return "< 1 s"
+    return h.seconds(elapsed)
 
 
 def render_batch(obj: Any) -> Tuple[str, str]:
@@ -124,14 +161,18 @@ def render_batch(obj: Any) -> Tuple[str, str]:
         res = getattr(item, "result", None)
         name = getattr(item, "name", None)
         label = name if isinstance(name, str) and name and not name.isdigit() else _label(inp)
-        in_cell = h.Raw(_thumb(inp, budget) + f'<div>{h.esc(label)}</div>')
-        out_cell = h.Raw(_thumb(res, budget) + f"<div>{h.esc(summarise(res))}</div>")
-        rows.append([idx, in_cell, mark, h.seconds(getattr(item, "elapsed", None)),
+        in_cell = h.Raw(_thumb(inp, budget) + f'<div style="white-space:nowrap">{h.esc(label)}</div>')
+        out_cell = h.Raw(_thumb(res, budget) + f'<div style="white-space:nowrap">{h.esc(summarise(res))}</div>')
+        rows.append([idx, in_cell, mark, elapsed_of(item),
                      out_cell if st != "failed" else h.Raw(_error_cell(item))])
-        detail = summarise(res) if st != "failed" else h.truncate(str(getattr(item, "error", "")), 100)
+        if st == "failed":
+            message, cause, _ = _error_parts(item)
+            detail = h.truncate(message + (f" ({cause})" if cause else ""), 160)
+        else:
+            detail = summarise(res)
         sym = {"ok": "✓", "failed": "✗"}.get(st, st)
         text_rows.append(f"  {idx:>3} {sym} {label[:30]:<30} "
-                         f"{h.seconds(getattr(item, 'elapsed', None)):>8}  {detail}")
+                         f"{elapsed_of(item):>8}  {detail}")
     table = h.table(["#", "input", "status", "elapsed", "output / error"], rows,
                     max_rows=options.max_rows)
     text = f"{type(obj).__name__}: {summary}\n" + "\n".join(text_rows[: options.max_rows])

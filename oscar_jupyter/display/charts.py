@@ -21,14 +21,18 @@ def top_classes(labels: Sequence[Any], probabilities: Sequence[Any], k: int) -> 
 
 
 def bar_chart(pairs: Sequence[Tuple[str, float]], *, width: int = 220) -> Raw:
-    """Horizontal bars, one per (label, probability); widths are proportional to p in [0, 1]."""
+    """Horizontal bars, one per (label, probability); widths are proportional to p in [0, 1].
+
+    The label column is as wide as the longest label (at most 20 characters; longer ones
+    are cut with an ellipsis and shown whole on hover)."""
+    label_ch = min(20, max([4] + [len(label) for label, _ in pairs]))
     rows = []
     for label, p in pairs:
         frac = min(max(p, 0.0), 1.0)
         px = round(frac * width)
         rows.append(
             '<div style="display:flex; align-items:center; gap:6px; margin:1px 0">'
-            f'<div style="width:140px; text-align:right; overflow:hidden; text-overflow:ellipsis; '
+            f'<div style="width:{label_ch}ch; flex:none; text-align:right; overflow:hidden; text-overflow:ellipsis; '
             f'white-space:nowrap" title="{esc(label)}">{esc(label)}</div>'
             f'<div style="width:{width}px; background:var(--jp-layout-color2, #eee)">'
             f'<div class="oj-bar" style="width:{px}px; height:12px; background:{BAR_COLOR}"></div></div>'

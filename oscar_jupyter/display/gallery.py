@@ -55,8 +55,8 @@ def render_files(obj: Any) -> Tuple[str, str]:
                    + "</div>" + note)
     table = h.table(["file", "kind", "size"], others, max_rows=options.max_rows) if others else ""
     el = h.seconds(getattr(obj, "elapsed", None))
-    head = h.title(f"{len(items)} files" + (f" ({n_img} images)" if n_img else ""))
-    text = f"{type(obj).__name__}: {len(items)} files" + (f" ({el})" if el else "")
+    head = h.title(h.count(len(items), "file") + (f" ({h.count(n_img, 'image')})" if n_img else ""))
+    text = f"{type(obj).__name__}: {h.count(len(items), 'file')}" + (f" ({el})" if el else "")
     for name, entry in items[: options.max_rows]:
         text += f"\n  {name}  {_entry_kind(entry)} {_entry_size(entry)}".rstrip()
     return text, head + gallery + table + h.caption(el)

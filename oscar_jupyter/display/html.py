@@ -36,8 +36,10 @@ def truncate(text: str, limit: int) -> str:
 
 
 def table(headers: Sequence[Any], rows: Iterable[Sequence[Any]], *, max_rows: int = 200,
-          total: Optional[int] = None, caption: Any = None) -> Raw:
-    """An HTML table; cells are escaped unless `Raw`; rows beyond `max_rows` are counted."""
+          total: Optional[int] = None, caption: Any = None, nowrap: Sequence[int] = ()) -> Raw:
+    """An HTML table; cells are escaped unless `Raw`; rows beyond `max_rows` are counted.
+
+    Cells of the columns numbered in `nowrap` stay on one line (names, times)."""
     th = "".join(f'<th style="text-align:left; padding:2px 8px">{esc(h)}</th>' for h in headers)
     body = []
     shown = 0
@@ -47,9 +49,10 @@ def table(headers: Sequence[Any], rows: Iterable[Sequence[Any]], *, max_rows: in
         if shown >= max_rows:
             continue
         shown += 1
-        tds = "".join(f'<td style="text-align:left; padding:2px 8px; vertical-align:top">'
+        tds = "".join(f'<td style="text-align:left; padding:2px 8px; vertical-align:top'
+                      f'{"; white-space:nowrap" if i in nowrap else ""}">'
                       f"{esc(c if isinstance(c, Raw) else truncate(str(c), MAX_CELL))}</td>"
-                      for c in row)
+                      for i, c in enumerate(row))
         body.append(f"<tr>{tds}</tr>")
     total = count if total is None else total
     more = ""
@@ -110,6 +113,11 @@ def seconds(value: Any) -> str:
     except (TypeError, ValueError):
         return ""
     return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def count(n: int, noun: str) -> str:
+    """'1 job', '3 jobs': a number with its noun, plural with an 's' when not one."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def size(n: Any) -> str:

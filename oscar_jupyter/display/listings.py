@@ -59,7 +59,7 @@ def render_services(obj: Any) -> Tuple[str, str]:
                      _paths(spec.get("input")), _paths(spec.get("output")),
                      spec.get("visibility", "") or ""])
     headers = ["name", "image", "cpu", "memory", "input", "output", "visibility"]
-    title = f"{len(items)} services" if items else "no services"
+    title = h.count(len(items), "service") if items else "no services"
     text = _text_table(headers, rows, title)
     return text, h.title(title) + (h.table(headers, rows, max_rows=options.max_rows) if rows else "")
 
@@ -117,13 +117,14 @@ def render_jobs(obj: Any) -> Tuple[str, str]:
         counts[r[1] or "Unknown"] = counts.get(r[1] or "Unknown", 0) + 1
     service = field(obj, "service")
     sname = field(service, "name", service) if service is not None else None
-    title = f"{len(rows)} jobs" + (f" of {sname}" if isinstance(sname, str) else "")
+    title = h.count(len(rows), "job") + (f" of {sname}" if isinstance(sname, str) else "")
     if counts:
         title += " (" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")"
     headers = ["job", "status", "created", "started", "finished", "duration"]
     html_rows = [[r[0], status_badge(r[1])] + r[2:] for r in rows]
     text = _text_table(headers, rows, title)
-    return text, h.title(title) + (h.table(headers, html_rows, max_rows=options.max_rows) if rows else "")
+    return text, h.title(title) + (h.table(headers, html_rows, max_rows=options.max_rows,
+                                           nowrap=range(len(headers))) if rows else "")
 
 
 def object_rows(items: Iterable[Any]) -> List[List[Any]]:
@@ -144,10 +145,11 @@ def render_objects(obj: Any) -> Tuple[str, str]:
     items = list(obj)
     rows = object_rows(items)
     where = field(obj, "path") or field(obj, "prefix") or field(obj, "bucket")
-    title = f"{len(rows)} objects" + (f" in {where}" if isinstance(where, str) and where else "")
+    title = h.count(len(rows), "object") + (f" in {where}" if isinstance(where, str) and where else "")
     headers = ["name", "size", "modified"]
     text = _text_table(headers, rows, title)
-    return text, h.title(title) + (h.table(headers, rows, max_rows=options.max_rows) if rows else "")
+    return text, h.title(title) + (h.table(headers, rows, max_rows=options.max_rows,
+                                           nowrap=(1, 2)) if rows else "")
 
 
 def render_service(svc: Any) -> Tuple[str, str]:

@@ -57,7 +57,7 @@ def log_section(obj: Any) -> str:
     if not isinstance(log, str) or not log.strip():
         return ""
     tail = log[-options.log_excerpt:]
-    lines = log.count("\n") + 1
+    lines = len(log.rstrip("\n").splitlines())
     note = f"log ({lines} lines, last {len(tail):,} characters)" if len(tail) < len(log) \
         else f"log ({lines} lines)"
     return h.details(note, h.pre(tail, limit=options.log_excerpt))

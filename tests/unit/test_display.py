@@ -396,3 +396,76 @@ def test_cluster_endpoint_with_a_password_in_the_url_is_masked():
     bundle = display.mimebundle(Cluster())
     flat = json.dumps(bundle)
     assert "url-pass-77" not in flat and "oscar:***@oscar.example" in bundle["text/plain"]
+
+
+def test_counts_in_titles_are_singular_for_one():
+    from oscar_jupyter.display.listings import render_objects, render_services
+
+    assert "1 service" in render_services([{"name": "a", "image": "i"}])[1]
+    assert "1 services" not in render_services([{"name": "a", "image": "i"}])[1]
+    assert "2 services" in render_services([{"name": "a"}, {"name": "b"}])[1]
+    text, html = render_jobs([{"name": "svc-1", "status": "Failed"}])
+    assert text.startswith("1 job (1 Failed)") and "1 jobs" not in html
+    assert "1 object" in render_objects([{"key": "k", "size": 3}])[1]
+    assert "1 objects" not in render_objects([{"key": "k", "size": 3}])[1]
+    gallery = display.mimebundle(FilesResult({"a.png": ImageResult(encoded(photo(60, 40), "PNG"))}))
+    assert "1 file (1 image)" in gallery["text/html"] and "1 files" not in gallery["text/plain"]
+
+
+def test_jobs_table_keeps_names_and_times_on_one_line():
+    jobs = [{"name": "thumbnail-0d4b3a5e-b47b-474b-89aa-c9c649e1dd20", "status": "Succeeded",
+             "creation_time": "2026-11-24T23:30:34Z", "start_time": "2026-11-24T23:30:34Z",
+             "finish_time": "2026-11-24T23:30:34Z"}]
+    html = render_jobs(jobs)[1]
+    cells = re.findall(r"<td style=\"([^\"]*)\">([^<]*)<", html)
+    for wanted in ("thumbnail-0d4b3a5e-b47b-474b-89aa-c9c649e1dd20", "2026-11-24 23:30:34", "< 1 s"):
+        styles = [style for style, text in cells if text == wanted.replace("<", "&lt;")]
+        assert styles and all("white-space:nowrap" in s for s in styles), wanted
+
+
+def test_async_items_with_whole_second_job_times_are_not_zero_ms():
+    done = BatchItem(input="tile-0.jpg", result=TextResult("ok"), elapsed=0.0, name="tile-0.jpg",
+                     job="thumbnail-1")
+    synchronous = BatchItem(input="x", result=TextResult("ok"), elapsed=0.0004, name="x")
+    bundle = display.mimebundle(BatchResult([done, synchronous], elapsed=0.7))
+    html, text = bundle["text/html"], bundle["text/plain"]
+    assert "< 1 s" in text and "&lt; 1 s" in html
+    assert "0 ms" in html  # a real sub-millisecond call still shows its time
+    assert html.count("&lt; 1 s") == 1
+
+
+def test_failed_item_shows_why_at_a_glance_and_the_log_collapsed():
+    log = ("2026-11-24 23:30:34,429 - supervisor - INFO - Storage event found.\n"
+           "thumbnail of notes.txt\nTraceback (most recent call last):\n"
+           '  File "<stdin>", line 3, in <module>\n'
+           "PIL.UnidentifiedImageError: cannot identify image file 'notes.txt'\n")
+    bad = BatchItem(input="notes.txt", name="notes.txt", job="thumbnail-1", elapsed=0.0,
+                    error=errors.ServiceFailed("notes.txt: job thumbnail-1 failed.", log=log,
+                                               hint="Read .log on this error for the job's output."))
+    bundle = display.mimebundle(BatchResult([bad]))
+    html, text = bundle["text/html"], bundle["text/plain"]
+    cause = "PIL.UnidentifiedImageError: cannot identify image file &#x27;notes.txt&#x27;"
+    # the cause is visible before (outside) the collapsed log
+    assert cause in html.split("<details", 1)[0]
+    assert "log (5 lines)" in html and "Read .log" not in html
+    assert "notes.txt: job thumbnail-1 failed." in html
+    assert "UnidentifiedImageError" in text and "✗" in text
+
+
+def test_cause_line_picks_the_error_not_the_last_supervisor_line():
+    from oscar_jupyter.display.batch import cause_line
+
+    assert cause_line("a\nValueError: bad\n") == "ValueError: bad"
+    assert cause_line("x - INFO - start\nsh: 1: convert: not found\nx - INFO - Creating response\n") \
+        == "sh: 1: convert: not found"
+    assert cause_line("only output\nlast words\n") == "last words"
+    assert cause_line("\n\n") == ""
+
+
+def test_bar_chart_label_column_fits_the_labels():
+    from oscar_jupyter.display.charts import bar_chart
+
+    short = bar_chart([("red", 0.7), ("grey", 0.3)])
+    assert "width:4ch" in short
+    long = bar_chart([("a" * 50, 1.0)])
+    assert "width:20ch" in long and 'title="' + "a" * 50 in long
