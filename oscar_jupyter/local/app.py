@@ -54,9 +54,7 @@ def limit_for(path: str, runtime: Runtime) -> int:
 
 async def read_body(request: web.Request) -> bytes:
     """The request body, or a 413 naming the limit when it is larger."""
-    limit = limit_for(request.path, runtime_of(request))
-    if request.content_length is not None and request.content_length > limit:
-        raise _too_large(request.content_length, limit)
+    limit = refuse_declared_oversize(request)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(1 << 16):
@@ -65,6 +63,14 @@ async def read_body(request: web.Request) -> bytes:
             raise _too_large(None, limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def refuse_declared_oversize(request: web.Request) -> int:
+    """The body limit of ``request``'s endpoint; 413 naming it when the declared length is larger."""
+    limit = limit_for(request.path, runtime_of(request))
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(request.content_length, limit)
+    return limit
 
 
 def _too_large(size: int | None, limit: int) -> web.HTTPException:
@@ -145,11 +151,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 @web.middleware
 async def size_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse declared oversized bodies before the handler reads anything."""
-    if request.content_length is not None:
-        limit = limit_for(request.path, runtime_of(request))
-        if request.content_length > limit:
-            return text(413, f"Request body too large: the limit for this endpoint is {limit} bytes, "
-                             f"got {request.content_length} bytes")
+    refuse_declared_oversize(request)
     return await handler(request)
 
 

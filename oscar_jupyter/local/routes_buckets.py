@@ -32,9 +32,8 @@ def _owning_services(rt: Any) -> dict[str, str]:
     """bucket -> name of the service that uses it."""
     out: dict[str, str] = {}
     for svc in rt.services():
-        for field in ("input", "output"):
-            for place in svcs.places(svc, field):
-                out.setdefault(place.bucket, svc["name"])
+        for bucket in svcs.buckets_of(svc):
+            out.setdefault(bucket, svc["name"])
     return out
 
 
@@ -58,8 +57,7 @@ def _allowed(rt: Any, name: str, user: str | None, *, modify: bool = False) -> b
     """
     if user is None:
         return True
-    using = [svc for svc in rt.services()
-             if any(p.bucket == name for f in ("input", "output") for p in svcs.places(svc, f))]
+    using = [svc for svc in rt.services() if name in svcs.buckets_of(svc)]
     if using:
         check = svcs.owned_by if modify else svcs.visible_to
         return any(check(svc, user) for svc in using)

@@ -216,10 +216,15 @@ class Runtime:
                     if place.folder:
                         await asyncio.to_thread(self.store.put_marker, place.bucket, place.folder)
         except Exception:
-            for bucket in created:
-                await asyncio.to_thread(self.store.delete_bucket, bucket, True)
+            await self._remove_buckets(created)
             raise
         return created
+
+    async def _remove_buckets(self, buckets: list[str]) -> None:
+        """Delete buckets this server just created (undoing a service that was not stored)."""
+        assert self.store is not None
+        for bucket in buckets:
+            await asyncio.to_thread(self.store.delete_bucket, bucket, True)
 
     async def add_service(self, svc: dict[str, Any]) -> None:
         """Store a new service: buckets, baseline of existing objects, executor, watcher."""
@@ -230,8 +235,7 @@ class Runtime:
             self.state.put_service(svc)
             self._services[svc["name"]] = svc
         except Exception:
-            for bucket in created:
-                await asyncio.to_thread(self.store.delete_bucket, bucket, True)  # type: ignore[union-attr]
+            await self._remove_buckets(created)
             raise
         self._open_executor(svc)
         self._watch(svc)
@@ -259,12 +263,9 @@ class Runtime:
             await _maybe_await(ex.close())
         self.state.delete_service(name)
         self._services.pop(name, None)
-        buckets = sorted({p.bucket for f in ("input", "output") for p in svcs.places(svc, f)})
-        still_used = {
-            p.bucket for other in self.services() for f in ("input", "output") for p in svcs.places(other, f)
-        }
+        still_used = set().union(*(svcs.buckets_of(other) for other in self.services()))
         removed = []
-        for bucket in buckets:
+        for bucket in sorted(svcs.buckets_of(svc)):
             if bucket in still_used:
                 continue
             try:

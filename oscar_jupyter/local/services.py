@@ -220,3 +220,8 @@ def places(svc: dict[str, Any], field: str) -> list[StoragePlace]:
             bucket, folder = names.split_storage_path(str(entry.get("path") or ""))
             out.append(StoragePlace(bucket, folder))
     return out
+
+
+def buckets_of(svc: dict[str, Any]) -> set[str]:
+    """The buckets of the server's own provider that a service's ``input`` and ``output`` use."""
+    return {place.bucket for field in ("input", "output") for place in places(svc, field)}

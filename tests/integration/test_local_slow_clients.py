@@ -82,11 +82,13 @@ def test_idle_keep_alive_connection_is_closed_after_the_bound(slow_cluster: Any)
         assert _seconds_until_closed(sock) < BOUND + SLACK
 
 
-def test_slow_but_progressing_upload_succeeds(slow_cluster: Any, admin_of_slow: requests.Session) -> None:
+def test_slow_but_progressing_upload_succeeds(slow_cluster: Any) -> None:
     name = f"slow-{uuid.uuid4().hex[:8]}"
     spec = {"name": name, "image": "alpine", "script": 'wc -c < "$INPUT_FILE_PATH"\n', "log_level": "CRITICAL"}
-    assert admin_of_slow.post(slow_cluster.endpoint + "/system/services", json=spec).status_code == 201
-    token = admin_of_slow.get(f"{slow_cluster.endpoint}/system/services/{name}").json()["token"]
+    admin = (slow_cluster.user, slow_cluster.password)
+    assert requests.post(slow_cluster.endpoint + "/system/services", json=spec, auth=admin,
+                         timeout=60).status_code == 201
+    token = requests.get(f"{slow_cluster.endpoint}/system/services/{name}", auth=admin, timeout=30).json()["token"]
     payload = base64.b64encode(bytes(range(256)) * 4096)  # 1 MiB decoded
     chunks = [payload[i:i + len(payload) // 8] for i in range(0, len(payload), len(payload) // 8)]
 
@@ -102,16 +104,6 @@ def test_slow_but_progressing_upload_succeeds(slow_cluster: Any, admin_of_slow: 
     assert resp.status_code == 200, resp.text
     assert resp.text.strip() == str(256 * 4096)
     assert took > 2 * BOUND
-
-
-@pytest.fixture
-def admin_of_slow(slow_cluster: Any) -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.auth = (slow_cluster.user, slow_cluster.password)
-    try:
-        yield session
-    finally:
-        session.close()
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "30", True])

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import ipywidgets as widgets
 
+from oscar_jupyter.display.html import size as _human
 from oscar_jupyter.errors import OscarError
 
 from . import preview
@@ -32,17 +33,6 @@ MAX_ROWS = 200                        # entries drawn as rows; the rest are coun
 def _entry(item: Any) -> Tuple[str, bool, Optional[int]]:
     """(name inside the listed folder, is_folder, size) of a `storage.ObjectInfo`."""
     return item.name, bool(item.is_dir), item.size
-
-
-def _human(size: Optional[int]) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(size)
 
 
 class StoragePanel(ConfirmedDelete, Panel):
