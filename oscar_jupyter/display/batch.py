@@ -77,7 +77,7 @@ def summarise(result: Any) -> str:
                        key=lambda lp: -float(lp[1]))
         return f"{pairs[0][0]} ({float(pairs[0][1]) * 100:.1f}%)" if pairs else "no classes"
     if kind in ("detections", "detection"):
-        return f"{len(getattr(result, 'boxes', []) or [])} detections"
+        return h.count(len(getattr(result, "boxes", []) or []), "detection")
     if kind == "text":
         return h.truncate(str(getattr(result, "text", "")).strip().replace("\n", " "), 80)
     if kind == "json":

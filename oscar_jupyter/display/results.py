@@ -7,10 +7,10 @@ object with the documented attributes renders.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import html as h
-from .boxes import Box, draw_boxes, normalise
+from .boxes import Box, color_for, draw_boxes, normalise
 from .charts import bar_chart, text_bars, top_classes
 from .images import describe, downscale, img_tag, to_pil
 from .options import options
@@ -94,7 +94,16 @@ def render_predictions(obj: Any) -> Rendered:
     return text, with_input(obj, body) + log_section(obj)
 
 
+def _box_label(label: str, labels: List[str]) -> h.Raw:
+    """A label with a swatch of the colour its boxes are drawn in."""
+    r, g, b = color_for(label, labels)
+    return h.Raw(f'<span style="display:inline-block; width:10px; height:10px; margin-right:5px; '
+                 f'background:rgb({r},{g},{b})"></span>{h.esc(label)}')
+
+
 def render_detections(obj: Any) -> Rendered:
+    """Boxes drawn over the input; a table (and text) listing them, most confident first,
+    each label beside a swatch of its box colour."""
     boxes = normalise(getattr(obj, "boxes", None) or [])
     base = input_image(obj) or to_pil(getattr(obj, "image", None))
     parts = []
@@ -108,14 +117,16 @@ def render_detections(obj: Any) -> Rendered:
         drawn = draw_boxes(small, boxes, scale=scale)
         parts.append(img_tag(drawn, max_side=options.preview_size, max_bytes=options.preview_bytes,
                              alt="detections")
-                     + h.caption(f"{len(boxes)} detections", describe(base), elapsed_of(obj)))
+                     + h.caption(h.count(len(boxes), "detection"), describe(base), elapsed_of(obj)))
+    labels = sorted({b.label for b in boxes})
+    ranked = sorted(boxes, key=lambda b: -b.confidence if b.confidence is not None else float("inf"))
     table = h.table(["label", "confidence", "x1", "y1", "x2", "y2"],
-                    ([b.label, "" if b.confidence is None else f"{b.confidence:.3f}",
-                      f"{b.x1:.0f}", f"{b.y1:.0f}", f"{b.x2:.0f}", f"{b.y2:.0f}"] for b in boxes),
-                    max_rows=options.max_rows)
+                    ([_box_label(b.label, labels), "" if b.confidence is None else f"{b.confidence:.3f}",
+                      f"{b.x1:.0f}", f"{b.y1:.0f}", f"{b.x2:.0f}", f"{b.y2:.0f}"] for b in ranked),
+                    max_rows=options.max_rows, nowrap=(0,))
     parts.append(table)
-    text = _header(obj, f"{len(boxes)} detections")
-    for b in boxes[:10]:
+    text = _header(obj, h.count(len(boxes), "detection"))
+    for b in ranked[:10]:
         conf = "" if b.confidence is None else f" {b.confidence:.2f}"
         text += f"\n  {b.label}{conf} [{b.x1:.0f}, {b.y1:.0f}, {b.x2:.0f}, {b.y2:.0f}]"
     return text, h.row(*parts) + log_section(obj)

@@ -469,3 +469,21 @@ def test_bar_chart_label_column_fits_the_labels():
     assert "width:4ch" in short
     long = bar_chart([("a" * 50, 1.0)])
     assert "width:20ch" in long and 'title="' + "a" * 50 in long
+
+
+def test_detection_table_most_confident_first_with_box_colour_swatches():
+    inp = Image.new("RGB", (320, 220), "white")
+    value = [{"name": "red ellipse", "confidence": 0.5, "box": {"x1": 150, "y1": 20, "x2": 291, "y2": 121}},
+             {"name": "no score", "box": {"x1": 1, "y1": 1, "x2": 9, "y2": 9}},
+             {"name": "blue rectangle", "confidence": 0.98, "box": {"x1": 20, "y1": 30, "x2": 121, "y2": 111}}]
+    bundle = display.mimebundle(DetectionResult(value, input=inp))
+    html, text = bundle["text/html"], bundle["text/plain"]
+    table = html[html.index("<table"):]
+    assert table.index("blue rectangle") < table.index("red ellipse") < table.index("no score")
+    assert text.index("blue rectangle") < text.index("red ellipse") < text.index("no score")
+    labels = sorted(["red ellipse", "no score", "blue rectangle"])
+    r, g, b = boxes_mod.color_for("blue rectangle", labels)
+    swatch = f"background:rgb({r},{g},{b})\"></span>blue rectangle"
+    assert swatch in table
+    one = display.mimebundle(DetectionResult(value[:1], input=inp))
+    assert "1 detection ·" in one["text/html"] and "1 detections" not in one["text/plain"]
