@@ -94,9 +94,12 @@ def status_badge(status: Any) -> h.Raw:
     return h.badge(s, STATUS_COLORS.get(s.lower(), STATUS_COLORS["unknown"]))
 
 
-def _time(value: Any) -> str:
+def _time(value: Any, day: Optional[_dt.date] = None) -> str:
+    """A time as 'YYYY-MM-DD HH:MM:SS', or only 'HH:MM:SS' when it falls on `day`."""
     t = _parse_time(value)
-    return t.strftime("%Y-%m-%d %H:%M:%S") if t else (str(value) if value else "")
+    if t is None:
+        return str(value) if value else ""
+    return t.strftime("%H:%M:%S") if day is not None and t.date() == day else t.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def job_rows(items: Iterable[Any]) -> List[List[Any]]:
@@ -105,7 +108,10 @@ def job_rows(items: Iterable[Any]) -> List[List[Any]]:
         name = field(job, "name") or field(job, "job") or ""
         status = field(job, "status") or ""
         created, start, finish = (field(job, k) for k in ("creation_time", "start_time", "finish_time"))
-        rows.append([name, status, _time(created), _time(start), _time(finish), duration(start, finish)])
+        made = _parse_time(created)
+        day = made.date() if made is not None else None  # started/finished that day: the time only
+        rows.append([name, status, _time(created), _time(start, day), _time(finish, day),
+                     duration(start, finish)])
     return rows
 
 

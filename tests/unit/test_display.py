@@ -418,9 +418,19 @@ def test_jobs_table_keeps_names_and_times_on_one_line():
              "finish_time": "2026-11-24T23:30:34Z"}]
     html = render_jobs(jobs)[1]
     cells = re.findall(r"<td style=\"([^\"]*)\">([^<]*)<", html)
-    for wanted in ("thumbnail-0d4b3a5e-b47b-474b-89aa-c9c649e1dd20", "2026-11-24 23:30:34", "< 1 s"):
+    # the date is written once, in 'created'; started and finished the same day give the time
+    assert [text for _s, text in cells][2:5] == ["2026-11-24 23:30:34", "23:30:34", "23:30:34"]
+    for wanted in ("thumbnail-0d4b3a5e-b47b-474b-89aa-c9c649e1dd20", "2026-11-24 23:30:34", "23:30:34",
+                   "< 1 s"):
         styles = [style for style, text in cells if text == wanted.replace("<", "&lt;")]
         assert styles and all("white-space:nowrap" in s for s in styles), wanted
+
+
+def test_job_times_on_another_day_than_creation_keep_their_date():
+    jobs = [{"name": "j", "status": "Succeeded", "creation_time": "2026-11-24T23:59:59Z",
+             "start_time": "2026-11-25T00:00:01Z", "finish_time": "2026-11-25T00:00:03Z"}]
+    text = render_jobs(jobs)[0]
+    assert "2026-11-24 23:59:59" in text and "2026-11-25 00:00:01" in text and "2.00 s" in text
 
 
 def test_async_items_with_whole_second_job_times_are_not_zero_ms():
