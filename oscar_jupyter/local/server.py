@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 ENDPOINT_FILE = "endpoint.json"
 LOCK_FILE = "server.lock"
+LOCK_WAIT = 3.0  # seconds a new server waits for one that is still exiting
 REQUEST_DRAIN = 5.0
 
 
@@ -54,17 +55,25 @@ class DataDirLock:
         self.path = os.path.join(data_dir, LOCK_FILE)
         self._fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, wait: float = LOCK_WAIT) -> None:
+        """Take the lock, waiting up to ``wait`` seconds for a server that is still
+        exiting (a process killed a moment ago may not have let go yet)."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise DataDirBusy(
-                    f"another oscar-local is already running on {os.path.dirname(self.path)!r}; "
-                    "attach to it with oscar_jupyter.local.attach(data_dir) or use another --data-dir"
-                ) from None
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    if time.monotonic() < deadline:
+                        time.sleep(0.1)
+                        continue
+                    os.close(fd)
+                    raise DataDirBusy(
+                        f"another oscar-local is already running on {os.path.dirname(self.path)!r}; "
+                        "attach to it with oscar_jupyter.local.attach(data_dir) or use another --data-dir"
+                    ) from None
         self._fd = fd
 
     def release(self) -> None:
