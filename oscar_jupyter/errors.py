@@ -5,7 +5,21 @@ passwords or tokens: build them from names, fields and statuses only.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Optional, Sequence
+
+_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b:?|\bERROR\b|error:|not found|No such file",
+                         re.IGNORECASE)
+
+
+def cause_line(log: str) -> str:
+    """The line of a failure's log that says why: the last line that reads as an error
+    (a Python exception, an `ERROR` line, a shell's 'not found'), else the last line."""
+    lines = [ln.strip() for ln in (log or "").splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if _ERROR_LINE.search(line):
+            return line
+    return lines[-1] if lines else ""
 
 
 class OscarError(Exception):
@@ -54,11 +68,17 @@ class InvalidDefinition(OscarError):
 
 
 class ServiceFailed(OscarError):
-    """The service's script failed. `log` holds its output, `exit_code` its status."""
+    """The service's script failed. `log` holds its output, `exit_code` its status; the
+    message ends with the log's line that says why (`cause`), so one line tells."""
 
     def __init__(self, message: str, *, log: str = "", exit_code: Optional[int] = None,
                  hint: str = "") -> None:
+        self.summary = message  # without the cause, for displays that show it apart
+        cause = cause_line(log) if log else ""
+        if cause and cause not in message:
+            message = f"{message.rstrip('.')}: {cause}" + ("" if cause[-1] in ".!?" else ".")
         super().__init__(message, hint=hint)
+        self.cause = cause
         self.log = log
         self.exit_code = exit_code
 

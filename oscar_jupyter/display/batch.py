@@ -1,10 +1,10 @@
 """Batch and asynchronous results: one row per item with status, timing and output."""
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 from typing import Any, List, Tuple
 
+from ..errors import cause_line
 from . import html as h
 from .images import img_tag, to_pil
 from .options import options
@@ -95,20 +95,6 @@ def summarise(result: Any) -> str:
     return kind or type(result).__name__
 
 
-_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b:?|\bERROR\b|error:|not found|No such file",
-                         re.IGNORECASE)
-
-
-def cause_line(log: str) -> str:
-    """The line of a failure's log that says why: the last line that reads as an error
-    (a Python exception, an `ERROR` line, a shell's 'not found'), else the last line."""
-    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if _ERROR_LINE.search(line):
-            return line
-    return lines[-1] if lines else ""
-
-
 def _error_parts(item: Any) -> Tuple[str, str, Any]:
     """(message, cause, object with the log) of a failed item; the message leaves out
     the hint to read `.log` when the log itself is at hand."""
@@ -116,7 +102,7 @@ def _error_parts(item: Any) -> Tuple[str, str, Any]:
     log = getattr(err, "log", None) or getattr(item, "log", None) or ""
     if not isinstance(log, str) or not log.strip():
         log = ""
-    message = getattr(err, "message", None) if log else None
+    message = (getattr(err, "summary", None) or getattr(err, "message", None)) if log else None
     if not isinstance(message, str) or not message:
         message = str(err) if str(err) else type(err).__name__
     message = message.splitlines()[0] if message.strip() else type(err).__name__
@@ -149,7 +135,7 @@ def render_batch(obj: Any) -> Tuple[str, str]:
     n_fail = statuses.count("failed")
     n_other = len(items) - n_ok - n_fail
     el = h.seconds(getattr(obj, "elapsed", None))
-    summary = f"{len(items)} items: {n_ok} ✓, {n_fail} ✗" + (f", {n_other} pending" if n_other else "") \
+    summary = f"{h.count(len(items), 'item')}: {n_ok} ✓, {n_fail} ✗" + (f", {n_other} pending" if n_other else "") \
         + (f" in {el}" if el else "")
     budget = [options.max_thumbs]
     rows = []

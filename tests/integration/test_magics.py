@@ -381,6 +381,7 @@ def test_run_errors_are_one_line(shell, services, monkeypatch):
     assert isinstance(out.error, errors.ServiceFailed)
     assert one_error_line(out).startswith("ServiceFailed:")
     assert "bad thing happened" in out.error.log
+    assert "status 3: bad thing happened." in one_error_line(out)  # the cause, on the one line
     # the full traceback on request
     out = shell.check("%oscar run mg-no-such-service x --text --traceback")
     assert isinstance(out.error, errors.NotFound) and "Traceback" in plain(out.stdout)
@@ -429,7 +430,7 @@ def test_job_jobs_logs(shell, services, tmp_path):
     assert out.error is None, plain(out.stdout)
     jr = shell.user_ns["jr"]
     assert len(jr) == 1 and jr[0].status == "ok", repr(jr[0].error)
-    assert "1 items: 1 ✓" in out.html
+    assert "1 item: 1 ✓" in out.html
     p2 = tmp_path / "blue.png"
     p2.write_bytes(png_bytes((20, 20, 200)))
     shell.user_ns["pngpath2"] = str(p2)

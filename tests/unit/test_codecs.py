@@ -212,6 +212,7 @@ def test_exit_code_header_raises_service_failed_with_log():
                       service="svc")
     assert info.value.exit_code == 127 and "boom" in info.value.log
     assert "127" in str(info.value)
+    assert info.value.cause == "boom: command not found" and "boom: command not found." in str(info.value)
     # empty header (never ran) or 0 is not a failure
     assert isinstance(codecs.decode(b"ok\n", headers={"X-Oscar-Exit-Code": "0"}), TextResult)
     assert isinstance(codecs.decode(b"ok\n", headers={"X-Oscar-Exit-Code": ""}), TextResult)

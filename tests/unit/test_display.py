@@ -463,7 +463,7 @@ def test_failed_item_shows_why_at_a_glance_and_the_log_collapsed():
 
 
 def test_cause_line_picks_the_error_not_the_last_supervisor_line():
-    from oscar_jupyter.display.batch import cause_line
+    from oscar_jupyter.errors import cause_line
 
     assert cause_line("a\nValueError: bad\n") == "ValueError: bad"
     assert cause_line("x - INFO - start\nsh: 1: convert: not found\nx - INFO - Creating response\n") \
