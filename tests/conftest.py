@@ -133,3 +133,19 @@ def s3_client(local_cluster: Any) -> Any:
     url = urlparse(cfg["endpoint"])
     return Minio(url.netloc, access_key=cfg["access_key"], secret_key=cfg["secret_key"],
                  secure=url.scheme == "https", region=cfg.get("region") or None)
+
+
+@pytest.fixture
+def isolated_connections(monkeypatch, tmp_path):
+    """No OSCAR_* settings, a fresh HOME (no oscar-cli config, no ~/.oscar-local), and the
+    clusters a test opens closed after it (clusters opened before are left alone)."""
+    import oscar_jupyter as oj
+    from oscar_jupyter import auth
+
+    for name in list(auth.ENV_VARS) + ["OSCAR_LOCAL_DATA_DIR"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    before = set(oj.clusters())
+    yield
+    for key in set(oj.clusters()) - before:  # only what this test opened
+        oj.disconnect(key)

@@ -23,15 +23,7 @@ import oscar_jupyter as oj
 from oscar_jupyter import auth, errors
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    for name in list(auth.ENV_VARS) + ["OSCAR_LOCAL_DATA_DIR"]:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    before = set(oj.clusters())
-    yield
-    for key in set(oj.clusters()) - before:  # only what this test opened
-        oj.disconnect(key)
+pytestmark = pytest.mark.usefixtures("isolated_connections")
 
 
 @pytest.fixture

@@ -23,15 +23,7 @@ def make_jwt(exp: float) -> str:
     return f"{part({'alg': 'RS256'})}.{part({'exp': exp, 'sub': 'u'})}.c2lnbmF0dXJl"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    for name in list(auth.ENV_VARS) + ["OSCAR_LOCAL_DATA_DIR"]:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    before = set(oj.clusters())
-    yield
-    for key in set(oj.clusters()) - before:  # only what this test opened
-        oj.disconnect(key)
+pytestmark = pytest.mark.usefixtures("isolated_connections")
 
 
 @pytest.mark.parametrize("value,expected", [
