@@ -26,8 +26,7 @@ class Builder:
 
     def __init__(self, *, source: str, base_dir: Optional[Path], unknown: str, scripts: str,
                  root: Optional[yaml.Node], tree: Optional[Tree]) -> None:
-        if unknown not in ("error", "warn", "ignore"):
-            raise ValueError("unknown must be 'error', 'warn' or 'ignore'")
+        unknown = spec.unknown_mode(unknown, False)
         if scripts not in ("auto", "path", "content"):
             raise ValueError("scripts must be 'auto', 'path' or 'content'")
         self.source = source
@@ -47,7 +46,7 @@ class Builder:
         if self.root is not None and problem.line is None:
             node, key_node, found = locate(self.root, fdl_path)
             target = node
-            if found and key_node is not None and problem.message.startswith("unknown field"):
+            if found and key_node is not None and problem.code == spec.UNKNOWN_FIELD:
                 target = key_node
             if target is not None and self.tree is not None:
                 problem.line, problem.column = self.tree.mark(target)
@@ -177,12 +176,14 @@ class Builder:
         if self.unknown == "ignore":
             return
         suggestion = spec.suggest(str(key), list(candidates))
-        message = f"unknown field (not a field of {where})"
+        severity = "error" if self.unknown == "error" else "warning"
+        message = spec.unknown_message(where, severity)
         if suggestion is None and str(key) in also:
             message = ("unknown field at the top of an FDL: service fields go under "
-                       "functions.oscar[...].<cluster-id>")
-        severity = "error" if self.unknown == "error" else "warning"
-        self.add(Problem(path, message, suggestion=suggestion, severity=severity), path)
+                       "functions.oscar[...].<cluster-id>"
+                       + ("" if severity == "error" else "; oscar-cli ignores it here"))
+        self.add(Problem(path, message, suggestion=suggestion, severity=severity,
+                         code=spec.UNKNOWN_FIELD), path)
 
     def _restore_raw(self, value: Any, fdl_path: PathT, schema_path: PathT,
                      label: str = "") -> Any:

@@ -62,7 +62,7 @@ def test_pure_python_loader_fallback_reads_the_same(monkeypatch):
     monkeypatch.setattr(document, "LOADER", yaml.SafeLoader)
     monkeypatch.setattr(document, "HAVE_LIBYAML", False)
     assert FDL.from_file(DATA / "grayify/grayify.yaml").services == expected
-    p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"))
+    p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"), strict=True)
     assert (p.line, p.column) == (7, 7)
 
 
@@ -83,11 +83,13 @@ def test_exposed_v3_shape_scalar_port_float_cpu_bool_and_list_env():
 def test_v3_replicas_null_credentials_and_unknown_cluster_memory():
     path = DATA / "replicas/fish-eu.yaml"
     with pytest.raises(InvalidDefinition) as info:
-        FDL.from_file(path)
+        FDL.from_file(path, strict=True)
     (p,) = info.value.problems
     assert (p.path, p.line, p.column) == (("clusters", "oscar-us", "memory"), 26, 5)
     assert str(p).startswith("line 26, column 5: clusters.oscar-us.memory: unknown field")
-    f = FDL.from_file(path, unknown="warn")
+    f = FDL.from_file(path)  # oscar-cli ignores the key: a warning by default
+    assert str(f.warnings[0]).startswith("line 26, column 5: clusters.oscar-us.memory: unknown "
+                                         "field, ignored by oscar-cli and OSCAR")
     s = f["fish-detector"]
     assert s.cluster_id == "oscar-eu"
     assert s.data["replicas"][0]["cluster_id"] == "oscar-us"
@@ -129,7 +131,7 @@ def test_multi_service_same_cluster_key_storage_providers_and_relative_scripts()
 
 def test_expose_port_typo_points_at_the_key():
     p = one((DATA / "broken/expose-port.yaml").read_text(), source="expose-port.yaml",
-            base_dir=DATA / "broken")
+            base_dir=DATA / "broken", strict=True)
     assert p.suggestion == "api_port"
     assert (p.line, p.column) == (9, 9)
     assert p.path == ("functions", "oscar", 0, "oscar-cluster", "expose", "port")
@@ -283,7 +285,7 @@ def test_every_problem_is_reported_with_its_position():
         synchronous:
           min_scale: 5
           max_scale: 2
-        """))
+        """), strict=True)
     where = {p.path[-1] if not isinstance(p.path[-1], int) else p.path[-2]: (p.line, p.column)
              for p in found}
     assert where == {
@@ -319,7 +321,8 @@ def test_structure_errors():
 
 
 def test_top_level_unknown_keys():
-    found = problems_of(svc("name: a\nimage: b\nscript: echo\n") + "memory: 1Gi\nstorage_provider: {}\n")
+    found = problems_of(svc("name: a\nimage: b\nscript: echo\n") + "memory: 1Gi\nstorage_provider: {}\n",
+                        strict=True)
     assert [(p.line, p.column) for p in found] == [(7, 1), (8, 1)]
     assert "service fields go under functions.oscar" in found[0].message
     assert found[1].suggestion == "storage_providers"
@@ -332,14 +335,14 @@ def test_same_service_twice_under_one_cluster():
 
 
 def test_line_offset_shifts_positions():
-    p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"), line_offset=1)
+    p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"), line_offset=1, strict=True)
     assert p.line == 8
 
 
 def test_top_level_provider_problem_reported_once_at_its_place():
     text = (svc("name: a\nimage: b\nscript: echo\n") + svc("name: c\nimage: b\nscript: echo\n")[20:]
             + "storage_providers:\n  s3:\n    aws:\n      regoin: x\n")
-    p = one(text)
+    p = one(text, strict=True)
     assert p.path == ("storage_providers", "s3", "aws", "regoin")
     assert (p.line, p.suggestion) == (14, "region")
 
@@ -389,7 +392,10 @@ def test_secret_values_stay_out_of_notices():
 
 def test_unknown_field_modes():
     text = svc("name: a\nimage: b\nscript: echo\nmemroy: 1Gi\nexpose:\n  port: 80\n  api_port: 80\n")
-    assert len(problems_of(text)) == 2
+    assert len(problems_of(text, strict=True)) == 2
+    assert len(problems_of(text, unknown="error")) == 2
+    assert [str(w) for w in FDL.parse(text).warnings] == \
+        [str(w) for w in FDL.parse(text, unknown="warn").warnings]  # warnings are the default
     warned = FDL.parse(text, unknown="warn")
     assert [(w.path[-1], w.severity) for w in warned.warnings] == [("memroy", "warning"),
                                                                     ("port", "warning")]
