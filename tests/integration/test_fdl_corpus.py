@@ -1,0 +1,191 @@
+"""Every published FDL (tests/data/fdl/published): what the real tools accept loads and deploys
+on oscar-local with at most warnings; what they refuse is refused here at the line that is wrong.
+
+The verdicts below were taken from oscar-cli's own loading code (``service.ReadFDL``: goccy/go-yaml
+decoding into the Manager's ``types.Service``, unknown keys ignored, every ``script`` read as a
+file next to the FDL) and by running oscar-cli (tests/integration/test_oscar_cli.py checks them
+again whenever an oscar-cli binary is available), and from the Manager's create handler for what
+oscar-cli reads but the Manager refuses.
+"""
+from __future__ import annotations
+
+import json
+import string
+import uuid
+import warnings
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+import oscar_jupyter as oj
+from oscar_jupyter import errors, fdl
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "fdl" / "published"
+SOURCES = json.loads((CORPUS / "sources.json").read_text())
+FDLS = [e["file"] for e in SOURCES if e["kind"] in ("fdl", "docs-block")]
+
+#: file -> (line of the error, words of its message, who refuses it and why)
+REFUSED: Dict[str, Tuple[int, str, str]] = {
+    "oscar/examples/dog-breed-detector/dog-breed.yaml":
+        (9, "vo: must be a string", "oscar-cli: a list where text is wanted ([9:11])"),
+    "oscar/examples/fire-detection/fire_detection.yaml":
+        (19, "AWS_ACCESS_KEY_ID: must be a string", "oscar-cli: a list as an environment value ([19:30])"),
+    "oscar/examples/fire-detection/fire_detection_replicas.yaml":
+        (23, "AWS_ACCESS_KEY_ID: must be a string", "oscar-cli: a list as an environment value ([23:30])"),
+    "oscar/examples/expose_services/deep/deep_expose2.yaml":
+        (9, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar/examples/thermal-detector-interlink/thermal-detector-interlink.yaml":
+        (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar/examples/kserve-llmisvc-qwen2-5/fdl.yaml":
+        (4, "script: required field is missing", "oscar-cli: cannot load the script (none given)"),
+    "oscar/examples/rucio/rucio-service.yaml":
+        (4, "script: required field is missing", "oscar-cli: cannot load the script (none given)"),
+    "oscar/examples/imagemagick/imagemagick.yml":
+        (6, "functions.oscar: must be a list", "not an OSCAR FDL (an OpenFaaS stack): oscar-cli applies nothing"),
+    "oscar/examples/plant-classification-theano/plant-classification-theano.yml":
+        (6, "functions.oscar: must be a list", "not an OSCAR FDL (an OpenFaaS stack): oscar-cli applies nothing"),
+    "oscar/docs/exposed-services.block1.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar/docs/exposed-services.block2.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar/docs/fdl.block1.yaml": (8, "script file 'plants.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar/docs/integration-node-red.block1.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar/docs/integration-scone.block1.yaml": (9, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar/docs/mount.block1.yaml": (8, "script file 'jupyterscript2.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar/docs/multitenancy.block1.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar-hub/template/fdl.yml":
+        (14, "unknown storage provider type 'your-storage-provider'",
+         "the Manager: unrecognized input (oscar-cli reads the placeholders)"),
+    "oscar-tests/data/juno-expose.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
+    "oscar-tests/data/sleep-test.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
+}
+
+#: accepted here and by the Manager v4.1, refused by oscar-cli (its types are oscar v3.3.0's,
+#: where expose.api_port is one number)
+OSCAR_CLI_ALSO_REFUSES = {
+    "oscar-tests/data/expose_services/nginx_expose.yaml": "[13:9] api_port list",
+    "oscar-tests/data/node-red.yaml": "[36:13] api_port list",
+}
+
+#: the only warnings an accepted published FDL may give (unknown keys, bash in a /bin/sh script)
+ALLOWED_WARNINGS = ("unknown field, ignored by oscar-cli and OSCAR", "is bash-only",
+                    "is not supported by dash", "line does not help")
+
+ACCEPTED = [f for f in FDLS if f not in REFUSED]
+
+
+def test_the_corpus_is_what_its_readme_and_sources_say():
+    by_repo: Dict[str, int] = {}
+    for entry in SOURCES:
+        assert (CORPUS / entry["file"]).is_file(), entry["file"]
+        assert entry["commit"] and entry["licence"]
+        if entry["kind"] != "script":
+            by_repo[entry["repo"]] = by_repo.get(entry["repo"], 0) + 1
+    assert by_repo == {"grycap/oscar": 52, "grycap/oscar-hub": 12, "grycap/oscar-tests": 6,
+                       "ai4os/ai4-papi": 1}
+    assert set(REFUSED) <= set(FDLS) and set(OSCAR_CLI_ALSO_REFUSES) <= set(ACCEPTED)
+    readme = (CORPUS / "README.md").read_text()
+    for repo in by_repo:
+        assert repo in readme
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_a_refused_published_fdl_gets_a_line_precise_error(name):
+    line, words, _why = REFUSED[name]
+    with pytest.raises(errors.InvalidDefinition) as info:
+        fdl.load(CORPUS / name)
+    found = [p for p in info.value.problems if words in str(p)]
+    assert found, [str(p) for p in info.value.problems]
+    assert found[0].line == line, str(found[0])
+    assert str(found[0]).startswith(f"line {line}, column ")
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_an_accepted_published_fdl_loads_with_at_most_warnings(name):
+    loaded = fdl.load(CORPUS / name)
+    assert len(loaded) >= 1
+    for warning in loaded.warnings:
+        assert warning.line is not None, str(warning)
+        assert any(words in str(warning) for words in ALLOWED_WARNINGS), str(warning)
+    for service in loaded:
+        assert service.script.strip(), service.name  # the script file was read in
+
+
+def test_unknown_keys_in_published_fdls_are_warnings_and_strict_refuses_them():
+    name = "oscar/examples/fish-detector-replicas/fish-eu.yaml"
+    (warning,) = fdl.load(CORPUS / name).warnings
+    assert (warning.line, warning.path) == (26, ("clusters", "oscar-us", "memory"))
+    with pytest.raises(errors.InvalidDefinition) as info:
+        fdl.load(CORPUS / name, strict=True)
+    assert str(info.value.problems[0]).startswith("line 26, column 5: clusters.oscar-us.memory: "
+                                                  "unknown field (")
+
+
+def papi_service(name: str) -> str:
+    """The AI4OS (ai4-papi) template filled in as ai4-papi's make_service_definition does."""
+    template = string.Template((CORPUS / "ai4-papi/etc/oscar/service.yaml").read_text())
+    return template.safe_substitute({
+        "CLUSTER_ID": "oscar-cluster", "NAME": name, "IMAGE": "deephdc/deep-oc-image-classification-tf",
+        "CPU": 2, "MEMORY": 4000, "ALLOWED_USERS": ["someone@egi.eu"], "VO": "vo.ai4eosc.eu",
+        "ENV_VARS": {"Variables": {"PAPI_TITLE": "demo", "PAPI_DESCRIPTION": "",
+                                   "PAPI_CREATED": "2026-01-01 00:00:00"}},
+    })
+
+
+def test_the_ai4os_template_as_ai4_papi_fills_it_loads_cleanly_even_strictly():
+    loaded = fdl.load(papi_service("papi-demo"), strict=True)
+    (service,) = loaded
+    assert service.data["memory"] == "4000Mi" and service.data["cpu"] == "2"
+    assert service.data["alpine"] is False and service.data["log_level"] == "CRITICAL"
+    assert service.data["allowed_users"] == ["someone@egi.eu"]
+    assert loaded.warnings == []
+
+
+def test_the_unfilled_ai4os_template_is_refused_at_its_placeholders():
+    with pytest.raises(errors.InvalidDefinition) as info:
+        fdl.load(CORPUS / "ai4-papi/etc/oscar/service.yaml")
+    lines = {p.path[-1]: p.line for p in info.value.problems}
+    assert lines["name"] == 7 and lines["cpu"] == 9 and lines["memory"] == 10
+
+
+@pytest.fixture(scope="module")
+def cluster(local_cluster_v4):
+    c = oj.connect(local_cluster_v4.endpoint, user=local_cluster_v4.user,
+                   password=local_cluster_v4.password, id="corpus-" + uuid.uuid4().hex[:4])
+    yield c
+    oj.disconnect(c)
+
+
+def _deploy_and_remove(cluster, loaded) -> List[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        applied = cluster.apply(loaded, wait=False)
+    try:
+        said = [str(w.message) for w in caught if issubclass(w.category, errors.DefinitionWarning)]
+        assert sorted(said) == sorted(str(w) for w in applied.warnings)
+        assert [str(w) for w in applied.warnings] == [str(w) for w in loaded.warnings]
+        for svc in applied:
+            deployed = cluster.get_service_spec(svc.name)
+            assert deployed["name"] == svc.name and deployed["script"].strip()
+        return [s.name for s in applied]
+    finally:
+        for svc in applied:
+            cluster.delete(svc.name, check_buckets=False)
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_an_accepted_published_fdl_deploys_on_oscar_local(cluster, name):
+    loaded = fdl.load(CORPUS / name)
+    assert _deploy_and_remove(cluster, loaded) == loaded.names
+
+
+def test_the_ai4os_template_deploys_on_oscar_local(cluster):
+    name = "papi-" + uuid.uuid4().hex[:6]
+    assert _deploy_and_remove(cluster, fdl.load(papi_service(name))) == [name]
+
+
+def test_strict_apply_of_a_published_fdl_with_an_unknown_key_leaves_the_cluster_untouched(cluster):
+    loaded = fdl.load(CORPUS / "oscar/examples/fish-detector-replicas/fish-eu.yaml")
+    with pytest.raises(errors.InvalidDefinition) as info:
+        cluster.apply(loaded, wait=False, strict=True)
+    assert "clusters.oscar-us.memory" in str(info.value)
+    assert not cluster.exists("fish-detector")
