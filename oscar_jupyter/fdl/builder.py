@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -13,6 +12,7 @@ from .. import spec
 from ..errors import InvalidDefinition
 from ..spec import PathT, Problem, ServiceSpec
 from .lint import lint_script
+from .script_files import read_script_file
 from .scripts import script_is_path
 from .yaml_tree import Tree, block_indent, locate
 
@@ -318,25 +318,13 @@ class Builder:
         if not is_path:
             return value, None
         base = self.base_dir if self.base_dir is not None else Path.cwd()
-        name = value.strip()
-        target = Path(name) if os.path.isabs(name) else base / name
-        try:
-            raw = target.read_bytes()
-        except FileNotFoundError:
-            self.add(Problem(fdl_path, f"script file {name!r} not found (looked for {target}); "
-                             "give the path relative to the FDL file, or the script itself"),
-                     fdl_path)
+        text, target, warning, error = read_script_file(value.strip(), base)
+        if error is not None:
+            self.add(Problem(fdl_path, error), fdl_path)
             return None
-        except OSError as exc:
-            self.add(Problem(fdl_path, f"cannot read script file {name!r} ({target}): "
-                             f"{exc.strerror or exc}"), fdl_path)
-            return None
-        try:
-            return raw.decode("utf-8"), target
-        except UnicodeDecodeError as exc:
-            self.add(Problem(fdl_path, f"script file {name!r} is not UTF-8 text (byte "
-                             f"{exc.start})"), fdl_path)
-            return None
+        if warning is not None:
+            self.add(Problem(fdl_path, warning, severity="warning"), fdl_path)
+        return text, target
 
 
 def about_top(notice: str, from_top: set) -> bool:

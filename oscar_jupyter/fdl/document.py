@@ -13,8 +13,8 @@ from ..spec import Problem, ServiceSpec, unknown_mode
 from .builder import Builder
 from .diff import diff_service
 from .writer import document_of, dump, header
-from .yaml_tree import (HAVE_LIBYAML, LOADER, MAX_NODES, Tree, TooBig, reader_problem,
-                        yaml_problem)
+from .yaml_tree import (HAVE_LIBYAML, LOADER, MAX_DEPTH, MAX_NODES, Tree, TooBig, data_too_deep,
+                        reader_problem, too_deep, yaml_problem)
 
 class FDL:
     """One or more service definitions, as an FDL file holds them.
@@ -60,6 +60,9 @@ class FDL:
         loader = LOADER
         if not HAVE_LIBYAML:  # the pure-Python scanner rejects trailing tabs: drop them
             text = re.sub(r"[ \t]+(?=\r?\n|$)", "", text)
+        deep = too_deep(text, loader, line_offset)
+        if deep is not None:
+            raise InvalidDefinition(f"{source} is nested too deeply", [deep])
         try:
             root = yaml.compose(text, Loader=loader)
         except yaml.MarkedYAMLError as exc:
@@ -110,6 +113,9 @@ class FDL:
                   strict: bool = False) -> "FDL":
         """An FDL (or a single service) given as Python data (`strict`/`unknown` as in :meth:`parse`)."""
         unknown = unknown_mode(unknown, strict)
+        if data_too_deep(data):
+            raise InvalidDefinition(f"{source} is nested more than {MAX_DEPTH} mappings/lists deep: "
+                                    "an FDL is a few levels deep")
         builder = Builder(source=source, base_dir=Path(base_dir) if base_dir else None,
                            unknown=unknown, scripts=scripts, root=None, tree=None)
         return cls(**builder.build(copy.deepcopy(data)))
