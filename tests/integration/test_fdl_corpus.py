@@ -25,46 +25,13 @@ CORPUS = Path(__file__).resolve().parent.parent / "data" / "fdl" / "published"
 SOURCES = json.loads((CORPUS / "sources.json").read_text())
 FDLS = [e["file"] for e in SOURCES if e["kind"] in ("fdl", "docs-block")]
 
-#: file -> (line of the error, words of its message, who refuses it and why)
+#: what the real tools do with each FDL: file -> (line of the error, words of its message, who
+#: refuses it and why); and the ones only oscar-cli refuses (its types are oscar v3.3.0's, where
+#: expose.api_port is one number), which the Manager v4.1 and this project accept
+VERDICTS = json.loads((CORPUS / "verdicts.json").read_text())
 REFUSED: Dict[str, Tuple[int, str, str]] = {
-    "oscar/examples/dog-breed-detector/dog-breed.yaml":
-        (9, "vo: must be a string", "oscar-cli: a list where text is wanted ([9:11])"),
-    "oscar/examples/fire-detection/fire_detection.yaml":
-        (19, "AWS_ACCESS_KEY_ID: must be a string", "oscar-cli: a list as an environment value ([19:30])"),
-    "oscar/examples/fire-detection/fire_detection_replicas.yaml":
-        (23, "AWS_ACCESS_KEY_ID: must be a string", "oscar-cli: a list as an environment value ([23:30])"),
-    "oscar/examples/expose_services/deep/deep_expose2.yaml":
-        (9, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar/examples/thermal-detector-interlink/thermal-detector-interlink.yaml":
-        (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar/examples/kserve-llmisvc-qwen2-5/fdl.yaml":
-        (4, "script: required field is missing", "oscar-cli: cannot load the script (none given)"),
-    "oscar/examples/rucio/rucio-service.yaml":
-        (4, "script: required field is missing", "oscar-cli: cannot load the script (none given)"),
-    "oscar/examples/imagemagick/imagemagick.yml":
-        (6, "functions.oscar: must be a list", "not an OSCAR FDL (an OpenFaaS stack): oscar-cli applies nothing"),
-    "oscar/examples/plant-classification-theano/plant-classification-theano.yml":
-        (6, "functions.oscar: must be a list", "not an OSCAR FDL (an OpenFaaS stack): oscar-cli applies nothing"),
-    "oscar/docs/exposed-services.block1.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar/docs/exposed-services.block2.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar/docs/fdl.block1.yaml": (8, "script file 'plants.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar/docs/integration-node-red.block1.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar/docs/integration-scone.block1.yaml": (9, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar/docs/mount.block1.yaml": (8, "script file 'jupyterscript2.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar/docs/multitenancy.block1.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar-hub/template/fdl.yml":
-        (14, "unknown storage provider type 'your-storage-provider'",
-         "the Manager: unrecognized input (oscar-cli reads the placeholders)"),
-    "oscar-tests/data/juno-expose.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
-    "oscar-tests/data/sleep-test.yaml": (8, "script file 'script.sh' not found", "oscar-cli: cannot load the script"),
-}
-
-#: accepted here and by the Manager v4.1, refused by oscar-cli (its types are oscar v3.3.0's,
-#: where expose.api_port is one number)
-OSCAR_CLI_ALSO_REFUSES = {
-    "oscar-tests/data/expose_services/nginx_expose.yaml": "[13:9] api_port list",
-    "oscar-tests/data/node-red.yaml": "[36:13] api_port list",
-}
+    name: (v["line"], v["words"], v["why"]) for name, v in VERDICTS["refused"].items()}
+OSCAR_CLI_ALSO_REFUSES: Dict[str, str] = VERDICTS["oscar_cli_refuses_manager_accepts"]
 
 #: the only warnings an accepted published FDL may give (unknown keys, bash in a /bin/sh script)
 ALLOWED_WARNINGS = ("unknown field, ignored by oscar-cli and OSCAR", "is bash-only",
