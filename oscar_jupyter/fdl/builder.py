@@ -138,6 +138,7 @@ class Builder:
             specs.append(built)
             warnings.extend(built.warnings)
 
+        self._point_missing_at_misspellings()
         errors = spec.errors_of(self.problems)
         if errors:
             errors.sort(key=lambda p: (p.line if p.line is not None else 1 << 30,
@@ -150,6 +151,21 @@ class Builder:
         return dict(services=specs, storage_providers=top_providers, clusters=top_clusters,
                     notices=self.notices, warnings=warnings, source=self.source,
                     base_dir=self.base_dir)
+
+    def _point_missing_at_misspellings(self) -> None:
+        """A required field missing beside an unknown key that most likely meant it (``imag:``
+        for ``image``): the error is placed on that key's line and says so."""
+        unknown = {(p.path[:-1], p.suggestion): p for p in spec.unknown_fields_of(self.problems)
+                   if p.suggestion}
+        for problem in self.problems:
+            if problem.severity != "error" or problem.message != "required field is missing":
+                continue
+            typo = unknown.get((problem.path[:-1], problem.path[-1]))
+            if typo is None:
+                continue
+            problem.message = (f"required field is missing; the unknown field {typo.path[-1]!r} "
+                               f"(line {typo.line}) is most likely it misspelt")
+            problem.line, problem.column = typo.line, typo.column
 
     def _section(self, data: Dict[str, Any], key: str) -> Dict[str, Any]:
         value = data.get(key)

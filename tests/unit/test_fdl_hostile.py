@@ -133,3 +133,12 @@ def test_ordinary_depth_is_fine():
            "      environment:\n        variables:\n          A: '1'\n"
     assert FDL.parse(text)[0].data["environment"]["variables"] == {"A": "1"}
     assert os.environ.get("HOME")
+
+
+def test_a_missing_field_beside_its_misspelling_points_at_the_misspelt_key():
+    text = "functions:\n  oscar:\n  - c:\n      name: a\n      script: echo\n      imag: alpine\n"
+    with pytest.raises(InvalidDefinition) as info:
+        FDL.parse(text)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.column) == (6, 7)
+    assert "the unknown field 'imag' (line 6) is most likely it misspelt" in str(problem)
