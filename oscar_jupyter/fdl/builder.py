@@ -152,6 +152,20 @@ class Builder:
                     notices=self.notices, warnings=warnings, source=self.source,
                     base_dir=self.base_dir)
 
+    def _oscar_cli_spellings(self, body: Dict[str, Any], label: str) -> None:
+        """Notices for what the Manager reads but oscar-cli (its types are oscar v3.3's,
+        matched case-sensitively) drops without a word."""
+        environment = body.get("environment")
+        if not isinstance(environment, dict):
+            return
+        for key in environment:
+            if str(key).lower() == "variables" and key != "Variables":
+                self.note(f"{label}environment.{key}: oscar-cli reads only 'Variables' and would "
+                          "drop these; OSCAR reads any spelling (FDL.write writes 'Variables')")
+        if any(str(key).lower() == "secrets" for key in environment):
+            self.note(f"{label}environment.secrets: oscar-cli (v1.12) does not send secrets: "
+                      "deploy this FDL from here or with the Manager's API")
+
     def _point_missing_at_misspellings(self) -> None:
         """A required field missing beside an unknown key that most likely meant it (``imag:``
         for ``image``): the error is placed on that key's line and says so."""
@@ -233,6 +247,7 @@ class Builder:
         name = body.get("name")
         label = f"service {name!r}: " if path and isinstance(name, str) else ""
         body = self._restore_raw(body, path, (), label)
+        self._oscar_cli_spellings(body, label)
         script_path: Optional[Path] = None
         script = body.get("script")
         if isinstance(script, str):

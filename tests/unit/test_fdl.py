@@ -234,7 +234,17 @@ def test_both_variables_spellings(key):
             A: "1"
         """))
     assert f[0].data["environment"] == {"variables": {"A": "1"}}
-    assert bool(f.notices) is (key != "variables")
+    # 'Variables' is what oscar-cli reads (case-sensitively); the Manager reads every spelling
+    assert bool([n for n in f.notices if "oscar-cli reads only 'Variables'" in n]) is \
+        (key != "Variables")
+    assert bool([n for n in f.notices if "renamed" in n]) is (key != "variables")
+
+
+def test_secrets_are_noted_as_something_oscar_cli_does_not_send():
+    f = FDL.parse(svc("name: env\nimage: alpine\nscript: echo\nenvironment:\n  Variables:\n"
+                      "    A: '1'\n  secrets:\n    TOKEN: s3cr3t-value\n"))
+    (notice,) = [n for n in f.notices if "secrets" in n]
+    assert "oscar-cli (v1.12) does not send secrets" in notice and "s3cr3t" not in "".join(f.notices)
 
 
 def test_both_spellings_at_once_merge():
