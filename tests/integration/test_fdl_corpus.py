@@ -1,5 +1,6 @@
 """Every published FDL (tests/data/fdl/published): what the real tools accept loads and deploys
-on oscar-local with at most warnings; what they refuse is refused here at the line that is wrong.
+on oscar-local (Manager v3.7 and v4.1 shapes) with at most warnings; what they refuse is refused
+here at the line that is wrong.
 
 The verdicts below were taken from oscar-cli's own loading code (``service.ReadFDL``: goccy/go-yaml
 decoding into the Manager's ``types.Service``, unknown keys ignored, every ``script`` read as a
@@ -115,9 +116,9 @@ def test_the_unfilled_ai4os_template_is_refused_at_its_placeholders():
 
 
 @pytest.fixture(scope="module")
-def cluster(local_cluster_v4):
-    c = oj.connect(local_cluster_v4.endpoint, user=local_cluster_v4.user,
-                   password=local_cluster_v4.password, id="corpus-" + uuid.uuid4().hex[:4])
+def cluster(api_cluster):
+    c = oj.connect(api_cluster.endpoint, user=api_cluster.user,
+                   password=api_cluster.password, id="corpus-" + uuid.uuid4().hex[:4])
     yield c
     oj.disconnect(c)
 
