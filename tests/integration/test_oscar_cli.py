@@ -317,3 +317,33 @@ def test_on_manager_v4_1_apply_is_refused_as_the_manager_refuses_it(local_cluste
     admin = requests.get(f"{local_cluster_v4.endpoint}/system/services/{name}",
                          auth=(local_cluster_v4.user, local_cluster_v4.password), timeout=30)
     assert admin.status_code == 404
+
+
+def test_on_manager_v4_1_services_made_elsewhere_are_read_run_and_listed(local_cluster_v4, tmp_path):
+    """Service get/run/job work on v4.1; an exposed service's `api_port` list (Manager v4.1.2's
+    []int) is more than oscar-cli's types (one number) can read, so `service ls` then fails, as
+    it does against a real Manager v4.1.2."""
+    tool = CLI(tmp_path)
+    tool.run("cluster", "add", "v4", local_cluster_v4.endpoint, local_cluster_v4.user,
+             "--password-stdin", stdin=local_cluster_v4.password + "\n")
+    c = oj.connect(local_cluster_v4.endpoint, user=local_cluster_v4.user,
+                   password=local_cluster_v4.password, id="ocli-v4-" + uuid.uuid4().hex[:4])
+    plain, exposed = "ocli-p-" + uuid.uuid4().hex[:5], "ocli-e-" + uuid.uuid4().hex[:5]
+    try:
+        c.apply({"name": plain, "image": "alpine", "log_level": "CRITICAL",
+                 "script": 'echo "v4 $(cat "$INPUT_FILE_PATH")"'}, wait=False)
+        assert f"name: {plain}" in tool.run("service", "get", plain).stdout
+        assert plain in tool.run("service", "ls").stdout
+        assert tool.run("service", "run", plain, "--text-input", "ok").stdout.strip() == "v4 ok"
+        tool.run("service", "job", plain, "--text-input", "later")
+        c.apply({"name": exposed, "image": "nginx", "script": "nginx -g 'daemon off;'",
+                 "expose": {"api_port": [80]}}, wait=False)
+        listed = tool.run("service", "ls", check=False)
+        assert listed.returncode != 0
+        assert "cannot unmarshal array into Go struct field .expose.api_port of type int" in \
+            listed.stdout + listed.stderr
+    finally:
+        for name in (plain, exposed):
+            if c.exists(name):
+                c.delete(name, check_buckets=False)
+        oj.disconnect(c)
