@@ -632,3 +632,21 @@ def test_tab_completion(shell, services):
     assert found == [services["copy"]]
     shell.user_ns["zz_input_var"] = 1
     assert "zz_input_var" in shell.complete("zz_", f"%oscar run {services['echo']} zz_")[1]
+
+
+def test_deploy_says_unknown_key_warnings_and_strict_refuses(shell, tmp_path, admin_get):
+    path = tmp_path / "typo.yaml"
+    path.write_text(fdl_cell("mg-dep-unk", ECHO_SCRIPT).split("\n", 1)[1].replace(
+        "      cpu: '0.5'", "      cpu: '0.5'\n      log_levle: DEBUG"))
+    shell.user_ns["typo_path"] = str(path)
+    out = shell.check("%oscar deploy {typo_path} --strict")
+    assert plain(out.stdout).startswith("InvalidDefinition:") and "log_levle" in out.stdout
+    assert admin_get("/system/services/mg-dep-unk").status_code == 404
+    out = shell.check("%oscar deploy {typo_path} --no-wait")
+    assert out.error is None, out.stdout + out.stderr
+    said = plain(out.stdout)
+    assert "warning: line 8, column 7: functions.oscar[0].oscar-cluster.log_levle: unknown field, " \
+           "ignored by oscar-cli and OSCAR" in said and "did you mean 'log_level'?" in said
+    assert said.count("log_levle") == 1 and "DefinitionWarning" not in out.stderr
+    assert admin_get("/system/services/mg-dep-unk").status_code == 200
+    assert shell.check("%oscar rm mg-dep-unk --yes").error is None
