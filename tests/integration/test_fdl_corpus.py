@@ -11,6 +11,7 @@ oscar-cli reads but the Manager refuses.
 from __future__ import annotations
 
 import json
+import shutil
 import string
 import uuid
 import warnings
@@ -157,3 +158,17 @@ def test_strict_apply_of_a_published_fdl_with_an_unknown_key_leaves_the_cluster_
         cluster.apply(loaded, wait=False, strict=True)
     assert "clusters.oscar-us.memory" in str(info.value)
     assert not cluster.exists("fish-detector")
+
+
+def test_the_fdl_documentation_example_with_its_scripts_supplied_deploys_with_warnings(cluster, tmp_path):
+    """docs/fdl.md ships no scripts (so oscar-cli refuses it as published); with them, its
+    `expose.port` typo is a warning naming `api_port`, and the services deploy."""
+    shutil.copy(CORPUS / "oscar/docs/fdl.block1.yaml", tmp_path / "fdl.yaml")
+    for script in ("plants.sh", "grayify.sh", "script.sh"):
+        (tmp_path / script).write_text("echo done\n")
+    loaded = fdl.load(tmp_path / "fdl.yaml")
+    typo = [w for w in loaded.warnings if w.path[-1] == "port"]
+    assert [(w.line, w.suggestion) for w in typo] == [(30, "api_port")]
+    assert str(typo[0]).startswith("line 30, column 9: functions.oscar[1].oscar-test.expose.port: "
+                                   "unknown field, ignored by oscar-cli and OSCAR")
+    assert _deploy_and_remove(cluster, loaded) == ["plants", "grayify", "inference"]
