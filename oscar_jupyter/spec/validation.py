@@ -78,7 +78,13 @@ def _schema_problems(data: Dict[str, Any]) -> List[Problem]:
                     problems.append(Problem(path + (field,), "required field is missing"))
             continue
         if err.validator in ("type", "anyOf"):
-            problems.append(Problem(path, f"must be {_expected(err.schema)}", value=err.instance))
+            expected = _expected(err.schema)
+            suggestion = None
+            if (expected == "a string" and isinstance(err.instance, list) and len(err.instance) == 1
+                    and isinstance(err.instance[0], (str, int, float))):
+                suggestion = str(err.instance[0])  # `vo: [x]`: YAML's flow list, not the text x
+            problems.append(Problem(path, f"must be {expected}", value=err.instance,
+                                    suggestion=suggestion))
             continue
         problems.append(Problem(path, err.message, value=None))
     return problems

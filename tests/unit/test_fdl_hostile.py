@@ -142,3 +142,12 @@ def test_a_missing_field_beside_its_misspelling_points_at_the_misspelt_key():
     (problem,) = info.value.problems
     assert (problem.line, problem.column) == (6, 7)
     assert "the unknown field 'imag' (line 6) is most likely it misspelt" in str(problem)
+
+
+def test_a_one_item_list_for_text_suggests_the_text():
+    text = "functions:\n  oscar:\n  - c:\n      name: a\n      image: b\n      script: echo\n" \
+           "      vo: [vo.example.eu]\n"
+    with pytest.raises(InvalidDefinition) as info:
+        FDL.parse(text)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.suggestion) == (7, "vo.example.eu")
