@@ -30,6 +30,7 @@ def validate(data: Dict[str, Any], *, unknown: str = "error") -> List[Problem]:
     for p in problems:
         if is_secret_path(p.path) and p.value is not None:
             p.value = None
+            p.suggestion = None  # it may be made of the value
             if "value hidden" not in p.message:
                 p.message += " (value hidden)"
     return problems

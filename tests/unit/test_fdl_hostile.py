@@ -151,3 +151,13 @@ def test_a_one_item_list_for_text_suggests_the_text():
         FDL.parse(text)
     (problem,) = info.value.problems
     assert (problem.line, problem.suggestion) == (7, "vo.example.eu")
+
+
+def test_a_secret_written_as_a_list_stays_out_of_the_error():
+    text = "functions:\n  oscar:\n  - c:\n      name: a\n      image: b\n      script: echo\n" \
+           "      environment:\n        secrets:\n          TOKEN: [s3cr3t-value]\n" \
+           "clusters:\n  c:\n    auth_password: [hunter2-pass]\n"
+    with pytest.raises(InvalidDefinition) as info:
+        FDL.parse(text)
+    assert len(info.value.problems) == 2
+    assert "s3cr3t" not in str(info.value) and "hunter2" not in str(info.value)
