@@ -347,3 +347,22 @@ def test_on_manager_v4_1_services_made_elsewhere_are_read_run_and_listed(local_c
             if c.exists(name):
                 c.delete(name, check_buckets=False)
         oj.disconnect(c)
+
+
+def test_oscar_cli_applies_every_published_fdl_it_reads_to_oscar_local(cli, client):
+    """Create and then edit (a second apply), as a user retrying does; oscar-local takes both."""
+    refused = set(VERDICTS["refused"]) | set(VERDICTS["oscar_cli_refuses_manager_accepts"])
+    applied: List[str] = []
+    try:
+        for name in (f for f in FDLS if f not in refused):
+            for _ in range(2):
+                cli.run("apply", str(CORPUS / name), "--cluster", "local", cwd=CORPUS)
+            applied.extend(fdl.load(CORPUS / name).names)
+            for service in fdl.load(CORPUS / name):
+                deployed = client.get_service_spec(service.name)
+                assert deployed["script"] == service.script and deployed["cluster_id"] == "local"
+    finally:
+        for service in set(applied):
+            if client.exists(service):
+                client.delete(service, check_buckets=False)
+    assert len(set(applied)) >= 40
