@@ -366,3 +366,23 @@ def test_oscar_cli_applies_every_published_fdl_it_reads_to_oscar_local(cli, clie
             if client.exists(service):
                 client.delete(service, check_buckets=False)
     assert len(set(applied)) >= 40
+
+
+def test_cluster_add_default_and_remove_keep_to_the_given_config(local_cluster, tmp_path):
+    tool = CLI(tmp_path)
+    for ident in ("one", "two"):
+        tool.run("cluster", "add", ident, local_cluster.endpoint, local_cluster.user,
+                 "--password-stdin", stdin=local_cluster.password + "\n")
+    assert "one (" in tool.run("cluster", "list").stdout
+    tool.run("cluster", "default", "--set", "two")
+    assert f"two ({local_cluster.endpoint}) (Default)" in tool.run("cluster", "list").stdout
+    tool.run("cluster", "remove", "one")
+    listed = tool.run("cluster", "list").stdout
+    assert "one (" not in listed and "two (" in listed
+    assert not (tool.home / ".oscar-cli").exists()  # nothing written outside --config
+    # the toolkit reads the same file: its default cluster is oscar-cli's
+    c = oj.connect(cluster_id="two", config_path=str(tool.config))
+    try:
+        assert c.endpoint.rstrip("/") == local_cluster.endpoint.rstrip("/") and c.health()
+    finally:
+        oj.disconnect(c)
