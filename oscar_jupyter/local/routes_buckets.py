@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from . import names, services as svcs
-from .app import add, caller, read_json, runtime_of, text
+from .exchange import add, caller, read_json, runtime_of, text
 
 PAGE_SIZE = 1000
 VISIBILITIES = ("private", "public", "restricted")

@@ -20,7 +20,7 @@ import logging
 from aiohttp import web
 
 from . import auth, names, scaling, services as svcs
-from .app import read_body, runtime_of, text
+from .exchange import read_body, runtime_of, text
 
 log = logging.getLogger(__name__)
 

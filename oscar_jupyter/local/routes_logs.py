@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import names
-from .app import add, runtime_of, text
+from .exchange import add, runtime_of, text
 from .state import PENDING, RUNNING
 
 PAGE_SIZE = 1000

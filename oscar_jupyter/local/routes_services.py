@@ -18,7 +18,7 @@ import logging
 from aiohttp import web
 
 from . import names, services as svcs
-from .app import add, caller, read_json, runtime_of, text
+from .exchange import RUNTIME, add, caller, read_json, runtime_of, text
 from .state import rfc3339
 from .versions import DUPLICATE_MESSAGE
 
@@ -166,8 +166,6 @@ async def deployment_logs(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
-    from .app import RUNTIME
-
     add(app, "GET", "/system/services", list_services)
     add(app, "POST", "/system/services", create_service)
     add(app, "PUT", "/system/services", update_service)

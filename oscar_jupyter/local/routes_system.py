@@ -8,7 +8,7 @@ import psutil
 from aiohttp import web
 
 from . import openapi
-from .app import add, runtime_of, text
+from .exchange import add, runtime_of, text
 from .state import PENDING, RUNNING, rfc3339
 
 
