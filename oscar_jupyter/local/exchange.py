@@ -20,11 +20,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def text(status: int, message: str = "", headers: dict[str, str] | None = None) -> web.Response:
-    """A plain-text response (empty body when ``message`` is empty)."""
+    """gin's ``c.String(status, message)`` (exactly ``message``, ``text/plain; charset=utf-8``),
+    or its ``c.Status(status)`` (no body, no Content-Type) when ``message`` is empty."""
     if not message:
         return web.Response(status=status, headers=headers)
-    return web.Response(status=status, text=message if message.endswith("\n") else message + "\n",
-                        content_type="text/plain", headers=headers)
+    return web.Response(status=status, text=message, content_type="text/plain", charset="utf-8", headers=headers)
 
 
 def runtime_of(request: web.Request) -> Runtime:

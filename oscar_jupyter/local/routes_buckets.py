@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import names, services as svcs
+from . import gojson, names, services as svcs
 from .exchange import add, caller, read_json, runtime_of, text
 
 PAGE_SIZE = 1000
@@ -85,7 +85,7 @@ async def list_buckets(request: web.Request) -> web.Response:
     buckets = await asyncio.to_thread(rt.store.buckets)
     owners = _owning_services(rt)
     user = caller(request)
-    return web.json_response([_describe(rt, b, owners) for b in sorted(buckets) if _allowed(rt, b, user)])
+    return gojson.response([_describe(rt, b, owners) for b in sorted(buckets) if _allowed(rt, b, user)])
 
 
 def _bucket_body(data: Any) -> tuple[str, str, list[str]]:
@@ -182,7 +182,7 @@ async def get_bucket(request: web.Request) -> web.Response:
     out["returned_items"] = len(entries)
     if truncated:
         out["next_page"] = _encode_page(entries[-1].key)
-    return web.json_response(out)
+    return gojson.response(out)
 
 
 async def presign(request: web.Request) -> web.Response:
@@ -230,7 +230,7 @@ async def presign(request: web.Request) -> web.Response:
     }
     if headers:
         out["headers"] = headers
-    return web.json_response(out)
+    return gojson.response(out)
 
 
 def register(app: web.Application) -> None:

@@ -17,8 +17,9 @@ import logging
 
 from aiohttp import web
 
-from . import names, services as svcs
+from . import gojson, names, services as svcs
 from .exchange import RUNTIME, add, caller, read_json, runtime_of, text
+from .service_view import service_view
 from .state import rfc3339
 from .versions import DUPLICATE_MESSAGE
 
@@ -34,8 +35,8 @@ def _checked_name(request: web.Request) -> str:
     return name
 
 
-def _view(request: web.Request, svc: dict) -> dict:
-    return runtime_of(request).wire.shape_service(svcs.public_view(svc))
+def _view(request: web.Request, svc: dict) -> object:
+    return service_view(svc, runtime_of(request).wire)
 
 
 def _forbidden(user: str | None, name: str, action: str = "access") -> web.HTTPForbidden:
@@ -59,22 +60,32 @@ def visible_service(request: web.Request) -> dict:
 async def list_services(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     user = caller(request)
-    return web.json_response([_view(request, s) for s in rt.services() if svcs.visible_to(s, user)])
+    return gojson.response([_view(request, s) for s in rt.services() if svcs.visible_to(s, user)])
 
 
 async def get_service(request: web.Request) -> web.Response:
-    return web.json_response(_view(request, visible_service(request)))
+    return gojson.response(_view(request, visible_service(request)))
+
+
+def _refusal(status: int, message: str) -> web.HTTPException:
+    """A plain-text refusal: 400, or 500 where the Manager hands the definition on to Kubernetes."""
+    kind = web.HTTPInternalServerError if status == 500 else web.HTTPBadRequest
+    return kind(text=message, content_type="text/plain")
 
 
 def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
     rt = runtime_of(request)
     problem = rt.wire.port_problem(data)
     if problem:
-        raise web.HTTPBadRequest(text=problem + "\n", content_type="text/plain")
+        raise web.HTTPBadRequest(text=problem, content_type="text/plain")
+    data, problem, status = rt.wire.storage_paths(data)
+    if problem:
+        raise _refusal(status, problem)
     try:
-        svc, notices = svcs.prepare(data, rt.provider(), previous, owner=caller(request))
+        svc, notices = svcs.prepare(data, rt.provider(), previous, owner=caller(request),
+                                    keep_token=rt.wire.keeps_token_on_update)
     except svcs.InvalidService as exc:
-        raise web.HTTPBadRequest(text=str(exc) + "\n", content_type="text/plain") from None
+        raise _refusal(exc.status, str(exc)) from None
     for notice in notices:
         log.info("service %s: %s", svc["name"], notice)
     return svc
@@ -86,7 +97,7 @@ async def create_service(request: web.Request) -> web.Response:
     svc = _prepare(request, data, None)
     async with rt._lock:
         if rt.service(svc["name"]) is not None:
-            return text(rt.wire.duplicate_status, f"{DUPLICATE_MESSAGE}: '{svc['name']}'")
+            return text(rt.wire.duplicate_status, DUPLICATE_MESSAGE)
         try:
             await rt.add_service(svc)
         except Exception as exc:
@@ -104,7 +115,7 @@ async def update_service(request: web.Request) -> web.Response:
         async with rt._lock:
             previous = rt.service(data["name"])
             if previous is None:
-                return text(404, f"The service '{data['name']}' does not exist")
+                return text(404)  # the Manager's c.Status(http.StatusNotFound)
             if not svcs.owned_by(previous, user):
                 if not svcs.visible_to(previous, user):
                     raise _forbidden(user, data["name"])
@@ -142,7 +153,7 @@ async def deployment(request: web.Request) -> web.Response:
     svc = visible_service(request)
     executor = rt.executors.get(svc["name"])
     active = (executor.running + executor.pool.ready) if executor is not None else 0
-    return web.json_response({
+    return gojson.response({
         "service_name": svc["name"],
         "namespace": "oscar-svc",
         "state": "ready",
@@ -157,7 +168,7 @@ async def deployment(request: web.Request) -> web.Response:
 async def deployment_logs(request: web.Request) -> web.Response:
     """v4 ``types.DeploymentLogStream``: no pods here, so never any entries."""
     svc = visible_service(request)
-    return web.json_response({
+    return gojson.response({
         "service_name": svc["name"],
         "available": False,
         "message": "Deployment logs are unavailable for this service.",

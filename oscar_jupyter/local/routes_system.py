@@ -7,7 +7,7 @@ import platform
 import psutil
 from aiohttp import web
 
-from . import openapi
+from . import gojson, gotypes, openapi
 from .exchange import add, runtime_of, text
 from .state import PENDING, RUNNING, rfc3339
 
@@ -34,31 +34,38 @@ async def info(request: web.Request) -> web.Response:
         pkg = version("oscar-jupyter")
     except PackageNotFoundError:
         pkg = "0+unknown"
-    return web.json_response({
-        "version": runtime_of(request).wire.release,
+    rt = runtime_of(request)
+    return gojson.response(gotypes.shape(gotypes.TYPES[rt.wire.api_version], "Info", {
+        "version": rt.wire.release,
         "git_commit": "oscar-local",
         "architecture": _arch(),
         "kubernetes_version": "none (oscar-local)",
         "serverless_backend": {"name": "oscar-local", "version": pkg},
-    })
+    }))
 
 
 async def config(request: web.Request) -> web.Response:
+    """``types.ConfigForUser`` of the release: the cluster's config and its MinIO provider.
+
+    ``controller_service_account`` is empty (no Kubernetes service account
+    here); ``oidc_groups`` is null without OIDC (Go's nil slice), as on a
+    Manager started without ``OIDC_GROUPS``; no repository allow-list.
+    """
     rt = runtime_of(request)
-    return web.json_response({
+    groups = list(rt.options.oidc_groups) if rt.oidc is not None and rt.options.oidc_groups else None
+    body = {
         "config": {
             "name": "oscar-local",
             "namespace": "oscar",
             "services_namespace": "oscar-svc",
+            "controller_service_account": "",
             "serverless_backend": "oscar-local",
-            "gpu_available": False,
-            "interLink_available": False,
-            "yunikorn_enable": False,
-            "kueue_enable": False,
-            "oidc_groups": list(rt.options.oidc_groups) if rt.oidc is not None else [],
+            "oidc_groups": groups,
         },
         "minio_provider": rt.provider(),
-    })
+        "allowed_image_repositories": [],
+    }
+    return gojson.response(gotypes.shape(gotypes.TYPES[rt.wire.api_version], "ConfigForUser", body))
 
 
 def _status_payload(rt) -> dict:
@@ -134,7 +141,7 @@ def _cores(value: object) -> float:
 async def status(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     payload = await asyncio.to_thread(_status_payload, rt)
-    return web.json_response(payload)
+    return gojson.response(payload)
 
 
 async def system_logs(request: web.Request) -> web.Response:
@@ -148,7 +155,7 @@ async def system_logs(request: web.Request) -> web.Response:
 
 async def openapi_doc(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    return web.json_response(openapi.document(str(request.url.origin()), rt.wire.release,
+    return gojson.response(openapi.document(str(request.url.origin()), rt.wire.release,
                                               v4_routes=rt.wire.deployment_routes, oidc=rt.oidc is not None))
 
 
