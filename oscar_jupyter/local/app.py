@@ -18,7 +18,7 @@ import logging
 from aiohttp import web
 
 from . import auth, routes_buckets, routes_invoke, routes_logs, routes_services, routes_system
-from .exchange import CALLER, RUNTIME, Handler, refuse_declared_oversize, runtime_of, text
+from .exchange import CALLER, BareStatus, RUNTIME, Handler, refuse_declared_oversize, runtime_of, text
 from .runtime import Runtime
 from .s3 import StoreError
 
@@ -35,6 +35,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except web.HTTPException:
         raise
+    except BareStatus as exc:
+        return text(exc.status)
     except StoreError as exc:  # its message names the bucket/key and S3's error code, never keys
         log.warning("%s %s: %s", request.method, request.path, exc)
         return text(502 if exc.status is None else 500, f"Storage error: {exc}")

@@ -27,6 +27,20 @@ def text(status: int, message: str = "", headers: dict[str, str] | None = None) 
     return web.Response(status=status, text=message, content_type="text/plain", charset="utf-8", headers=headers)
 
 
+class BareStatus(Exception):
+    """Raised to answer with gin's ``c.Status(status)``: no body, no Content-Type
+    (``app``'s error middleware turns it into that answer)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def not_found() -> BareStatus:
+    """gin's ``c.Status(http.StatusNotFound)``."""
+    return BareStatus(404)
+
+
 def runtime_of(request: web.Request) -> Runtime:
     return request.app[RUNTIME]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import gojson, names
-from .exchange import add, runtime_of, text
+from .exchange import add, not_found, runtime_of, text
 from .state import PENDING, RUNNING
 
 PAGE_SIZE = 1000
@@ -30,7 +30,7 @@ def _service(request: web.Request) -> dict:
 def _job_name(request: web.Request, service: str) -> str:
     job = request.match_info["job"]
     if names.job_name_problem(job) or not job.startswith(service + "-"):
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     return job
 
 

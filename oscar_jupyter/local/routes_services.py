@@ -18,10 +18,9 @@ import logging
 from aiohttp import web
 
 from . import gojson, names, services as svcs
-from .exchange import RUNTIME, add, caller, read_json, runtime_of, text
-from .service_view import service_view
+from .exchange import RUNTIME, add, caller, not_found, read_json, runtime_of, text
+from .service_view import manager_labels, service_view
 from .state import rfc3339
-from .versions import DUPLICATE_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ WHAT = "service specification"
 def _checked_name(request: web.Request) -> str:
     name = request.match_info["name"]
     if names.service_name_problem(name):
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     return name
 
 
@@ -50,7 +49,7 @@ def visible_service(request: web.Request) -> dict:
     name = _checked_name(request)
     svc = rt.service(name)
     if svc is None:
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     user = caller(request)
     if not svcs.visible_to(svc, user):
         raise _forbidden(user, name)
@@ -86,6 +85,7 @@ def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
                                     keep_token=rt.wire.keeps_token_on_update)
     except svcs.InvalidService as exc:
         raise _refusal(exc.status, str(exc)) from None
+    svc["labels"] = manager_labels(svc, rt.wire, creating=previous is None)
     for notice in notices:
         log.info("service %s: %s", svc["name"], notice)
     return svc
@@ -97,7 +97,8 @@ async def create_service(request: web.Request) -> web.Response:
     svc = _prepare(request, data, None)
     async with rt._lock:
         if rt.service(svc["name"]) is not None:
-            return text(rt.wire.duplicate_status, DUPLICATE_MESSAGE)
+            secrets = (svc.get("environment") or {}).get("secrets")
+            return text(*rt.wire.duplicate_answer(svc["name"], bool(secrets)))
         try:
             await rt.add_service(svc)
         except Exception as exc:

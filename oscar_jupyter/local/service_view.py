@@ -33,8 +33,9 @@ SERVICES_NAMESPACE = "oscar-svc"
 USER_SERVICE_LABEL = "oscar.grycap/user-service"
 
 
-def manager_labels(svc: dict[str, Any], wire: Wire) -> dict[str, str]:
-    """The user's labels with those the Manager's create handler and backend set."""
+def manager_labels(svc: dict[str, Any], wire: Wire, creating: bool) -> dict[str, str]:
+    """The labels to store: the user's, with those ``checkValues`` sets on create and update,
+    and from v4 the backend's user-service label and (on create only) ``owner_name``."""
     name = str(svc.get("name") or "")
     labels = {str(k): str(v) for k, v in (svc.get("labels") or {}).items()} \
         if isinstance(svc.get("labels"), dict) else {}
@@ -42,8 +43,9 @@ def manager_labels(svc: dict[str, Any], wire: Wire) -> dict[str, str]:
     labels["applicationId"] = name
     labels["queue"] = f"root.oscar-queue.{name}"
     if wire.major_minor >= (4, 0):
-        owner = str(svc.get("owner") or svcs.DEFAULT_OWNER)
-        labels["owner_name"] = "oscar" if owner == svcs.DEFAULT_OWNER else owner.replace(" ", "_")
+        if creating:
+            owner = str(svc.get("owner") or svcs.DEFAULT_OWNER)
+            labels["owner_name"] = "oscar" if owner == svcs.DEFAULT_OWNER else owner.replace(" ", "_")
         labels[USER_SERVICE_LABEL] = "true"
     return labels
 
@@ -51,7 +53,8 @@ def manager_labels(svc: dict[str, Any], wire: Wire) -> dict[str, str]:
 def service_view(svc: dict[str, Any], wire: Wire) -> Any:
     """``svc`` as the Manager of ``wire``'s release answers it (a ``gojson.Struct``)."""
     view = wire.shape_service(svcs.public_view(svc))
-    view["labels"] = manager_labels(svc, wire)
+    if not isinstance(view.get("labels"), dict):
+        view["labels"] = manager_labels(svc, wire, creating=True)
     for key in ("annotations",):
         if not isinstance(view.get(key), dict):
             view[key] = {}

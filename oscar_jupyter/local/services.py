@@ -78,6 +78,11 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
         raise InvalidService(
             f"The service specification is not valid: expected a JSON object, got {type(data).__name__}"
         )
+    missing = [field for field in ("name", "image", "script") if data.get(field) in (None, "")]
+    if missing:  # gin's binding:"required" on types.Service, in its validator's words
+        raise InvalidService("The service specification is not valid: " + "\n".join(
+            f"Key: 'Service.{f.capitalize()}' Error:Field validation for '{f.capitalize()}' failed on the "
+            "'required' tag" for f in missing))
     failed = f"Error {'updating' if previous else 'creating'} the service"  # the Manager's 500 prefix
     problem = names.service_name_problem(data.get("name"))
     if problem and "DNS label" in problem:
@@ -87,6 +92,7 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     problem = strictness.environment_problem(data)
     if problem:
         raise InvalidService(f"The service specification is not valid: {problem}")
+    sent = data
     data, notices = spec.normalise(copy.deepcopy(data))
     errors = [p for p in spec.validate(data, unknown="ignore") if getattr(p, "severity", "error") == "error"]
     refused, failing = strictness.split(errors)
@@ -107,7 +113,21 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     if isinstance(svc.get("allowed_users"), list):  # the Manager's sanitizeUsers
         svc["allowed_users"] = [u.strip() for u in svc["allowed_users"] if isinstance(u, str) and u.strip()]
 
-    svc["owner"] = (previous or {}).get("owner") or owner or DEFAULT_OWNER
+    for field in ("input", "output"):  # providers are stored as sent ("minio" stays "minio")
+        entries, sent_entries = svc.get(field), sent.get(field)
+        if isinstance(entries, list) and isinstance(sent_entries, list) and len(entries) == len(sent_entries):
+            for entry, raw in zip(entries, sent_entries):
+                if isinstance(entry, dict) and isinstance(raw, dict):
+                    if isinstance(raw.get("storage_provider"), str):
+                        entry["storage_provider"] = raw["storage_provider"]
+                    elif "storage_provider" not in raw:
+                        entry.pop("storage_provider", None)
+    if previous is None:
+        svc["owner"] = owner or DEFAULT_OWNER
+    elif owner is None:  # the admin's PUT: the Manager stores the owner the body names ("" if none)
+        svc["owner"] = sent.get("owner") if isinstance(sent.get("owner"), str) else ""
+    else:  # an OIDC user's PUT keeps the stored owner
+        svc["owner"] = previous.get("owner") or owner
     level = str(svc.get("log_level") or "INFO").upper()
     svc["log_level"] = level if level in LOG_LEVELS else "INFO"
     svc["token"] = previous["token"] if previous and keep_token else new_service_token()

@@ -19,7 +19,8 @@ Manager's specs (v3.7.1, v4.1.2) and source:
 * storage paths: v4 trims ``" /"`` from input/output paths and turns a
   bucket-only MinIO/S3 path ``p`` into ``<service>/p`` (``normalizeStoragePaths``,
   an empty path is a 400); v3 takes paths as sent, and a bucket-only MinIO
-  input fails after the service was stored (a 500);
+  input or output fails after the service was stored (a 500, which
+  oscar-local gives without storing anything);
 * the service view: v4's ``types.Service`` adds ``ephemeral_storage_request``,
   ``federation``, ``volume``, ``volume_status``, ``deployment``, ``kserve``
   and drops ``replicas``, ``delegation``, ``rescheduler_threshold``
@@ -95,6 +96,23 @@ class Wire:
         """``/system/status`` carries schedulable totals and node requests (v4)."""
         return self.major_minor >= (4, 0)
 
+    def duplicate_answer(self, name: str, has_secrets: bool) -> tuple[int, str]:
+        """Status and text of a POST whose name is taken.
+
+        A definition with environment secrets first meets the existing
+        Secret: v4 answers 409 ``A secret with the given name already
+        exists``; v3 writes that, the Secret error and the duplicate message
+        one after the other in one 409 body (its handler does not return
+        between them). Otherwise 409 (v3) or 400 (v4) with the duplicate message.
+        """
+        if has_secrets:
+            if self.major_minor >= (4, 0):
+                return 409, "A secret with the given name already exists"
+            return 409, ("A secret with the given name already exists"
+                         f'Error creating secrets for service: secrets "{name}" already exists'
+                         + DUPLICATE_MESSAGE)
+        return self.duplicate_status, DUPLICATE_MESSAGE
+
     @property
     def keeps_token_on_update(self) -> bool:
         """A PUT keeps the service token (v4); v3 makes a new one."""
@@ -127,9 +145,9 @@ class Wire:
                     if kind in ("minio", "s3") and "/" not in path:
                         path = f"{name}/{path}"
                     entry = dict(entry, path=path)
-                elif field == "input" and kind == "minio" and "/" not in path.strip("/"):
+                elif kind == "minio" and "/" not in path.strip("/"):
                     return data, (f"Error creating the service: {field}[{i}].path: Manager v{self.release} "
-                                  f"needs 'bucket/folder' for a MinIO input, got {path!r} (its bucket "
+                                  f"needs 'bucket/folder' for MinIO, got {path!r} (its bucket and "
                                   "notification setup fails on a bare bucket)"), 500
                 fixed.append(entry)
             out[field] = fixed
