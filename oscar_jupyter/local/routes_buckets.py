@@ -217,20 +217,29 @@ async def presign(request: web.Request) -> web.Response:
     if not await asyncio.to_thread(rt.store.bucket_exists, name):
         return text(404, f"Bucket '{name}' not found")
     method = "PUT" if operation == "upload" else "GET"
-    url = await asyncio.to_thread(rt.store.presign, method, name, key, expires)
-    headers = dict(extra)
+    # as buildSignedHeaders: an upload's content_type and the extra headers are signed
+    # (canonical header names); a download's content_type is response-content-type
+    headers = {_canonical_header(k): v for k, v in extra.items()}
     if operation == "upload" and content_type:
         headers["Content-Type"] = content_type
-    out: dict[str, Any] = {
+    query = {"response-content-type": content_type} if operation == "download" and content_type else None
+    url = await asyncio.to_thread(rt.store.presign, method, name, key, expires, headers=headers or None,
+                                  query=query)
+    out: dict[str, Any] = gojson.Struct({  # PresignResponse, in its field order
         "object_key": key,
         "operation": operation,
         "method": method,
         "url": url,
         "expires_at": (datetime.now(timezone.utc) + timedelta(seconds=expires)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    })
     if headers:
         out["headers"] = headers
     return gojson.response(out)
+
+
+def _canonical_header(name: str) -> str:
+    """Go's ``http.CanonicalHeaderKey``: ``x-amz-meta-a`` -> ``X-Amz-Meta-A``."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 def register(app: web.Application) -> None:

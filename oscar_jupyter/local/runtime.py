@@ -26,7 +26,7 @@ from .versions import DEFAULT as DEFAULT_API_VERSION, Wire
 
 log = logging.getLogger(__name__)
 
-VERSION = "3.7.1"  # the default release; ``Runtime.wire.release`` is the one served
+VERSION = "4.1.2"  # the default release; ``Runtime.wire.release`` is the one served
 EXTERNAL_SCAN_INTERVAL = 2.0
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 #: accepted ``api_version`` values and the Manager release each one answers as
 RELEASES = {"3.6": "3.6.5", "3.7": "3.7.1", "4.1": "4.1.2"}
-DEFAULT = "3.7"
+DEFAULT = "4.1"
 #: the Manager's message for a taken service name
 DUPLICATE_MESSAGE = "A service with the provided name already exists"
 
@@ -145,7 +145,7 @@ class Wire:
                     if kind in ("minio", "s3") and "/" not in path:
                         path = f"{name}/{path}"
                     entry = dict(entry, path=path)
-                elif kind == "minio" and "/" not in path.strip("/"):
+                elif kind == "minio" and "/" not in path.strip(" /"):
                     return data, (f"Error creating the service: {field}[{i}].path: Manager v{self.release} "
                                   f"needs 'bucket/folder' for MinIO, got {path!r} (its bucket and "
                                   "notification setup fails on a bare bucket)"), 500

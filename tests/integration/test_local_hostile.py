@@ -135,7 +135,9 @@ def test_create_requires_name_image_script(admin: requests.Session, unique_name:
         body = {"name": unique_name, "image": "alpine", "script": "echo"}
         del body[missing]
         resp = post_json(admin, "/system/services", body)
-        assert resp.status_code == 400 and missing in resp.text, resp.text
+        assert resp.status_code == 400, resp.text  # gin's binding:"required", in its validator's words
+        assert resp.text == ("The service specification is not valid: Key: 'Service.{0}' Error:Field validation "
+                             "for '{0}' failed on the 'required' tag").format(missing.capitalize())
 
 
 def test_duplicate_create_is_409_and_update_of_missing_is_404(admin: requests.Session, make_service: Any,
