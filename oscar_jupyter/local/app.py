@@ -14,6 +14,7 @@ them with:
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
 
@@ -66,6 +67,25 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 @web.middleware
+async def executions_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One ``[GIN-EXECUTIONS-LOGGER]`` line per POST /run or /job, as the Manager's logger middleware."""
+    if request.method != "POST" or not (request.path.startswith("/run/") or request.path.startswith("/job/")):
+        return await handler(request)
+    started = time.time()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        runtime_of(request).executions.record(started, status, request.remote or "", request.method,
+                                              request.path)
+
+
+@web.middleware
 async def size_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse declared oversized bodies before the handler reads anything."""
     refuse_declared_oversize(request)
@@ -75,7 +95,7 @@ async def size_middleware(request: web.Request, handler: Handler) -> web.StreamR
 def build_app(runtime: Runtime) -> web.Application:
     """The aiohttp application for ``runtime``."""
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware, size_middleware],
+        middlewares=[executions_middleware, errors_middleware, auth_middleware, size_middleware],
         client_max_size=max(runtime.options.max_body, runtime.options.max_definition) + 1,
     )
     app[RUNTIME] = runtime

@@ -7,8 +7,8 @@ import platform
 import psutil
 from aiohttp import web
 
-from . import gojson, gotypes, openapi
-from .exchange import add, runtime_of, text
+from . import executions, gojson, gotypes, openapi
+from .exchange import add, caller, runtime_of, text
 from .state import PENDING, RUNNING, rfc3339
 
 
@@ -153,6 +153,22 @@ async def system_logs(request: web.Request) -> web.Response:
     return web.Response(text="\n".join(lines) + ("\n" if lines else ""), content_type="text/plain")
 
 
+async def manager_logs(request: web.Request) -> web.Response:
+    """``GET /system/logs``: the Manager's execution log entries (see ``executions``)."""
+    rt = runtime_of(request)
+    if caller(request) is not None:
+        return text(403, "OIDC tokens are not allowed for system logs")
+    if _go_bool(request.query.get("previous", "false")):
+        return text(400, executions.NO_PREVIOUS)
+    raw = rt.executions.text(timestamps=_go_bool(request.query.get("timestamps", "false")))
+    return gojson.response({"logs": executions.parse(raw)})
+
+
+def _go_bool(value: str) -> bool:
+    """strconv.ParseBool, with what it refuses taken as false (as the handler does)."""
+    return value in ("1", "t", "T", "TRUE", "true", "True")
+
+
 async def openapi_doc(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     return gojson.response(openapi.document(str(request.url.origin()), rt.wire.release,
@@ -166,4 +182,5 @@ def register(app: web.Application) -> None:
     add(app, "GET", "/system/config", config)
     add(app, "GET", "/system/status", status)
     app.router.add_get("/system/logs/", system_logs)
+    app.router.add_get("/system/logs", manager_logs)
     psutil.cpu_percent(interval=None)  # prime the CPU sampler

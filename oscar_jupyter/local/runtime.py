@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Deque
 
 from . import scaling, services as svcs
+from .executions import ExecutionLog
 from .jobs import CRASH_NOTE, JobManager
 from .s3 import S3Endpoint, S3Store
 from .state import State
@@ -106,6 +107,7 @@ class Runtime:
         self.jobs: JobManager | None = None
         self.triggers: Triggers | None = None
         self.logs = LogBuffer()
+        self.executions = ExecutionLog()
         self._scan_task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
 

@@ -173,3 +173,36 @@ def test_manager_accepts(local_cluster: Any, body: dict, status: int) -> None:
             assert svc["visibility"] == "Public"
     finally:
         requests.delete(f"{url}/{name}", auth=_auth(local_cluster), timeout=30)
+
+
+def test_system_logs_golden(api_cluster: Any) -> None:
+    """logs.go MakeGetSystemLogsHandler + auth.GetLoggerMiddleware: {"logs": [executionLogEntry]} of the
+    POST /run and /job lines; timestamps=true parses the Kubernetes-prefixed lines as the Manager does;
+    previous=true asks for a container that never restarted (Kubernetes' 400)."""
+    name = "gold-" + uuid.uuid4().hex[:8]
+    url = api_cluster.endpoint + "/system/services"
+    assert requests.post(url, json={"name": name, "image": "alpine", "script": "echo hi"},
+                         auth=_auth(api_cluster), timeout=30).status_code == 201
+    try:
+        token = requests.get(f"{url}/{name}", auth=_auth(api_cluster), timeout=30).json()["token"]
+        assert requests.post(f"{api_cluster.endpoint}/run/{name}", headers={"Authorization": f"Bearer {token}"},
+                             timeout=60).status_code == 200
+        assert requests.post(f"{api_cluster.endpoint}/run/{name}", timeout=60).status_code == 401
+        resp = requests.get(api_cluster.endpoint + "/system/logs", auth=_auth(api_cluster), timeout=30)
+        assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/json; charset=utf-8"
+        mine = [e for e in resp.json()["logs"] if e["path"] == f"/run/{name}"]
+        assert [e["status"] for e in mine] == [200, 401]
+        assert list(mine[0]) == ["timestamp", "status", "latency", "client_ip", "method", "path", "user", "raw"]
+        assert mine[0]["method"] == "POST" and mine[0]["user"] == "oscar"
+        assert mine[0]["raw"].startswith("[GIN-EXECUTIONS-LOGGER] " + mine[0]["timestamp"] + " | 200 | ")
+        assert token not in resp.text
+        stamped = requests.get(api_cluster.endpoint + "/system/logs", params={"timestamps": "true"},
+                               auth=_auth(api_cluster), timeout=30).json()["logs"]
+        entry = [e for e in stamped if e["path"] == f"/run/{name}"][0]
+        assert entry["timestamp"].endswith("[GIN-EXECUTIONS-LOGGER] " + mine[0]["timestamp"])
+        previous = requests.get(api_cluster.endpoint + "/system/logs", params={"previous": "true"},
+                                auth=_auth(api_cluster), timeout=30)
+        assert previous.status_code == 400 and "previous terminated container" in previous.text
+        assert requests.get(api_cluster.endpoint + "/system/logs", timeout=30).status_code == 401
+    finally:
+        requests.delete(f"{url}/{name}", auth=_auth(api_cluster), timeout=30)
