@@ -18,7 +18,7 @@ import time
 
 from aiohttp import web
 
-from . import auth, routes_buckets, routes_invoke, routes_logs, routes_services, routes_system
+from . import auth, routes_buckets, routes_invoke, routes_logs, routes_quotas, routes_services, routes_system
 from .exchange import CALLER, BareStatus, RUNTIME, Handler, refuse_declared_oversize, runtime_of, text
 from .runtime import Runtime
 from .s3 import StoreError
@@ -99,6 +99,6 @@ def build_app(runtime: Runtime) -> web.Application:
         client_max_size=max(runtime.options.max_body, runtime.options.max_definition) + 1,
     )
     app[RUNTIME] = runtime
-    for module in (routes_system, routes_services, routes_invoke, routes_logs, routes_buckets):
+    for module in (routes_system, routes_services, routes_invoke, routes_logs, routes_buckets, routes_quotas):
         module.register(app)
     return app

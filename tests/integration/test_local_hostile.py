@@ -105,7 +105,7 @@ def test_create_refuses_malformed_bodies(admin: requests.Session, body: bytes, w
 @pytest.mark.parametrize("patch, field, status", [
     ({"name": 42}, "name", 400),
     ({"image": ["alpine"]}, "image", 400),
-    ({"script": None}, "script", 400),
+    ({"script": None}, "Script", 400),  # gin's binding:"required": a null is the zero value
     # the Manager's backend parses quantities itself and answers 500 (strictness.QUANTITY_MESSAGE)
     ({"memory": "lots"}, "memory", 500),
     ({"cpu": "two"}, "cpu", 500),

@@ -206,3 +206,19 @@ def test_system_logs_golden(api_cluster: Any) -> None:
         assert requests.get(api_cluster.endpoint + "/system/logs", timeout=30).status_code == 401
     finally:
         requests.delete(f"{url}/{name}", auth=_auth(api_cluster), timeout=30)
+
+
+def test_quota_routes_golden(api_cluster: Any) -> None:
+    """v3.7.1 main.go registers the quota routes always (quotas.go answers as below without Kueue);
+    v4.1.2 only with Kueue or volumes enabled, so gin's 404."""
+    base = api_cluster.endpoint + "/system/quotas/user"
+    own = requests.get(base, auth=_auth(api_cluster), timeout=30)
+    other = requests.get(base + "/alice", auth=_auth(api_cluster), timeout=30)
+    put = requests.put(base + "/alice", json={}, auth=_auth(api_cluster), timeout=30)
+    if api_cluster.api_version == "3.7":
+        assert (own.status_code, own.text) == (401, "missing user identificator: missing user identificator")
+        assert other.status_code == 500 and "Kueue" in other.text
+        assert (put.status_code, put.text) == (400, "cpu or memory must be provided")
+    else:
+        assert own.status_code == other.status_code == put.status_code == 404
+    assert requests.get(base, timeout=30).status_code == 401
