@@ -14,6 +14,8 @@ a v3 oscar-local has no such routes (404), like a v3 Manager.
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from aiohttp import web
 
@@ -27,26 +29,53 @@ log = logging.getLogger(__name__)
 WHAT = "service specification"
 
 
-def _checked_name(request: web.Request) -> str:
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+
+
+def _checked_name(request: web.Request, label_check: bool = False) -> str:
+    """The service name of the path; v4 first refuses what is not a Kubernetes label value
+    (deployment.go validateServiceName: 400), else an impossible name is a 404."""
     name = request.match_info["name"]
+    if label_check and runtime_of(request).wire.major_minor >= (4, 0):
+        trimmed = name.strip()
+        if not trimmed:
+            raise web.HTTPBadRequest(text="serviceName is required", content_type="text/plain")
+        if len(trimmed) > 63 or not _LABEL_VALUE.match(trimmed):
+            raise web.HTTPBadRequest(text="invalid serviceName", content_type="text/plain")
     if names.service_name_problem(name):
         raise not_found()
     return name
 
 
 def _view(request: web.Request, svc: dict) -> object:
-    return service_view(svc, runtime_of(request).wire)
+    """The service as the release's read/list handler writes it; v4's ``?include=deployment``
+    adds the deployment summary (list.go/read.go setDeploymentSummary)."""
+    rt = runtime_of(request)
+    include = request.query.get("include", "")
+    wanted = rt.wire.deployment_routes and any(p.strip().lower() == "deployment" for p in include.split(","))
+    return service_view(svc, rt.wire, _summary(rt, svc) if wanted else None)
+
+
+def _summary(rt: Any, svc: dict) -> dict:
+    """``types.ServiceDeploymentSummary``: oscar-local runs a service as soon as it exists."""
+    executor = rt.executors.get(svc["name"])
+    active = (executor.running + executor.pool.ready) if executor is not None else 0
+    return dict(state="ready", reason="Runtime service is ready.", last_transition_time=rfc3339(rt.started),
+                  active_instances=active, affected_instances=0, resource_kind="knative_service")
 
 
 def _forbidden(user: str | None, name: str, action: str = "access") -> web.HTTPForbidden:
-    return web.HTTPForbidden(text=f"User '{user}' does not have permission to {action} the service '{name}'\n",
+    """The Manager's 403 texts (read.go, update.go, delete.go; its spelling kept)."""
+    verb = {"access": "get", "update": "modify", "delete": "delete"}[action]
+    return web.HTTPForbidden(text=f"User {user} doesn't have permision to {verb} this service",
                              content_type="text/plain")
 
 
-def visible_service(request: web.Request) -> dict:
-    """The service named in the path if the caller may see it; else 404/403."""
+def visible_service(request: web.Request, label_check: bool = False) -> dict:
+    """The service named in the path if the caller may see it; else 404/403 (``label_check``:
+    v4's read handler first answers 400 for a name that is no label value)."""
     rt = runtime_of(request)
-    name = _checked_name(request)
+    name = _checked_name(request, label_check)
     svc = rt.service(name)
     if svc is None:
         raise not_found()
@@ -63,7 +92,7 @@ async def list_services(request: web.Request) -> web.Response:
 
 
 async def get_service(request: web.Request) -> web.Response:
-    return gojson.response(_view(request, visible_service(request)))
+    return gojson.response(_view(request, visible_service(request, label_check=True)))
 
 
 def _refusal(status: int, message: str) -> web.HTTPException:

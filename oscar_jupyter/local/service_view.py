@@ -50,9 +50,11 @@ def manager_labels(svc: dict[str, Any], wire: Wire, creating: bool) -> dict[str,
     return labels
 
 
-def service_view(svc: dict[str, Any], wire: Wire) -> Any:
-    """``svc`` as the Manager of ``wire``'s release answers it (a ``gojson.Struct``)."""
+def service_view(svc: dict[str, Any], wire: Wire, deployment: dict[str, Any] | None = None) -> Any:
+    """``svc`` as the Manager of ``wire``'s release answers it (a ``gojson.Struct``), with
+    ``deployment`` (a v4 ``ServiceDeploymentSummary``) when asked for."""
     view = wire.shape_service(svcs.public_view(svc))
+    view["deployment"] = deployment
     if not isinstance(view.get("labels"), dict):
         view["labels"] = manager_labels(svc, wire, creating=True)
     for key in ("annotations",):

@@ -222,3 +222,33 @@ def test_quota_routes_golden(api_cluster: Any) -> None:
     else:
         assert own.status_code == other.status_code == put.status_code == 404
     assert requests.get(base, timeout=30).status_code == 401
+
+
+def test_read_names_and_include_deployment(api_cluster: Any) -> None:
+    """v4.1.2 read.go validateServiceName (400 `invalid serviceName` for what is no label value) and
+    ?include=deployment (types.ServiceDeploymentSummary on each service); v3.7.1: 404 and no summary."""
+    url = api_cluster.endpoint + "/system/services"
+    v4 = api_cluster.api_version == "4.1"
+    bad = requests.get(url + "/a%20b", auth=_auth(api_cluster), timeout=30)
+    assert (bad.status_code, bad.text) == ((400, "invalid serviceName") if v4 else (404, ""))
+    upper = requests.get(url + "/UPPER", auth=_auth(api_cluster), timeout=30)
+    assert (upper.status_code, upper.text) == (404, "")
+    name = "gold-" + uuid.uuid4().hex[:8]
+    assert requests.post(url, json={"name": name, "image": "alpine", "script": "x"},
+                         auth=_auth(api_cluster), timeout=30).status_code == 201
+    try:
+        one = requests.get(f"{url}/{name}", params={"include": "Deployment"}, auth=_auth(api_cluster),
+                           timeout=30).json()
+        listed = [s for s in requests.get(url, params={"include": "x,deployment"}, auth=_auth(api_cluster),
+                                          timeout=30).json() if s["name"] == name]
+        plain = requests.get(f"{url}/{name}", auth=_auth(api_cluster), timeout=30).json()
+        assert "deployment" not in plain
+        if v4:
+            assert list(one)[-2:] == ["volume_status", "deployment"] and one["deployment"]["state"] == "ready"
+            assert list(one["deployment"]) == ["state", "reason", "last_transition_time", "active_instances",
+                                               "affected_instances", "resource_kind"]
+            assert listed[0]["deployment"]["state"] == "ready"
+        else:
+            assert "deployment" not in one and "deployment" not in listed[0]
+    finally:
+        requests.delete(f"{url}/{name}", auth=_auth(api_cluster), timeout=30)
