@@ -30,6 +30,8 @@ _STORAGE_IO = [("storage_provider", "string", _R), ("path", "string", _R),
 _REPLICA = [("type", "string", _R), ("cluster_id", "string", _R), ("service_name", "string", _R),
             ("url", "string", _R), ("ssl_verify", "bool", _R), ("priority", "int", _R),
             ("headers", ("map", "string"), _R)]
+_BUCKET = [("bucket_name", "string", _R), ("visibility", "string", _R), ("allowed_users", ("list", "string"), _R),
+           ("owner", "string", _R), ("metadata", ("map", "string"), _R), ("objects", ("list", "MinIOObject"), _O)]
 _PROVIDERS = {
     "StorageProviders": [("s3", ("map", ("ptr", "S3Provider")), _O),
                          ("minio", ("map", ("ptr", "MinIOProvider")), _O),
@@ -49,6 +51,13 @@ _PROVIDERS = {
     "Replica": _REPLICA,
     "Synchronous": [("min_scale", "int", _R), ("max_scale", "int", _R)],
     "Environment": [("variables", ("map", "string"), _R), ("secrets", ("map", "string"), _R)],
+    # pkg/utils/minio.go (v4 adds storage_quota, storage_usage, attribution: all omitempty, never set here)
+    "MinIOObject": [("object_name", "string", _R), ("size_bytes", "int", _R), ("owner", "string", _O),
+                    ("last_modified", "string", _O)],
+    "MinIOBucket": _BUCKET,
+    # pkg/handlers/buckets/get_bucket.go: MinIOBucket embedded, then the page fields
+    "BucketListResponse": _BUCKET + [("next_page", "string", _O), ("is_truncated", "bool", _R),
+                                     ("returned_items", "int", _R)],
     "ServerlessBackendInfo": [("name", "string", _R), ("version", "string", _R)],
     "Info": [("version", "string", _R), ("git_commit", "string", _R), ("architecture", "string", _R),
              ("kubernetes_version", "string", _R), ("serverless_backend", ("ptr", "ServerlessBackendInfo"), _O)],

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import gojson, names, services as svcs
+from . import gojson, gotypes, names, services as svcs
 from .exchange import add, caller, read_json, runtime_of, text
 
 PAGE_SIZE = 1000
@@ -85,7 +85,9 @@ async def list_buckets(request: web.Request) -> web.Response:
     buckets = await asyncio.to_thread(rt.store.buckets)
     owners = _owning_services(rt)
     user = caller(request)
-    return gojson.response([_describe(rt, b, owners) for b in sorted(buckets) if _allowed(rt, b, user)])
+    types = gotypes.TYPES[rt.wire.api_version]
+    return gojson.response([gotypes.shape(types, "MinIOBucket", _describe(rt, b, owners))
+                            for b in sorted(buckets) if _allowed(rt, b, user)])
 
 
 def _bucket_body(data: Any) -> tuple[str, str, list[str]]:
@@ -182,7 +184,7 @@ async def get_bucket(request: web.Request) -> web.Response:
     out["returned_items"] = len(entries)
     if truncated:
         out["next_page"] = _encode_page(entries[-1].key)
-    return gojson.response(out)
+    return gojson.response(gotypes.shape(gotypes.TYPES[rt.wire.api_version], "BucketListResponse", out))
 
 
 async def presign(request: web.Request) -> web.Response:

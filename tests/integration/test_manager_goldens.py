@@ -252,3 +252,20 @@ def test_read_names_and_include_deployment(api_cluster: Any) -> None:
             assert "deployment" not in one and "deployment" not in listed[0]
     finally:
         requests.delete(f"{url}/{name}", auth=_auth(api_cluster), timeout=30)
+
+
+def test_bucket_listing_order_golden(local_cluster: Any) -> None:
+    """pkg/utils/minio.go MinIOBucket and get_bucket.go BucketListResponse: fields in struct order."""
+    bucket = "gold-" + uuid.uuid4().hex[:8]
+    base = local_cluster.endpoint + "/system/buckets"
+    assert requests.post(base, json={"bucket_name": bucket}, auth=_auth(local_cluster),
+                         timeout=30).status_code == 201
+    try:
+        listed = [b for b in requests.get(base, auth=_auth(local_cluster), timeout=30).json()
+                  if b["bucket_name"] == bucket]
+        assert list(listed[0]) == ["bucket_name", "visibility", "allowed_users", "owner", "metadata"]
+        one = requests.get(f"{base}/{bucket}", auth=_auth(local_cluster), timeout=30)
+        assert list(one.json()) == ["bucket_name", "visibility", "allowed_users", "owner", "metadata",
+                                    "is_truncated", "returned_items"]  # no objects: omitempty
+    finally:
+        requests.delete(f"{base}/{bucket}", auth=_auth(local_cluster), timeout=30)
