@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from . import datadir
 from .auth import load_or_create_password
 from .runtime import Options
 from .routes_system import INSTANCE_HEADER
@@ -124,7 +125,7 @@ def start(data_dir: str | None = None, host: str = "127.0.0.1", port: int = 0,
     Raises ``server.DataDirBusy`` when another server owns the data dir.
     """
     data_dir = os.path.abspath(data_dir or default_data_dir())
-    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    datadir.secure(data_dir)
     secret, generated = load_or_create_password(data_dir, password)
     opts = _options(data_dir, secret, options)
     ready = threading.Event()

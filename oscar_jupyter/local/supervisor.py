@@ -38,9 +38,14 @@ import threading
 import time
 import urllib.parse
 import uuid
+import weakref
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from . import output as outlog
+from .limits import DEFAULT_PIDS, Cgroups, Group, Limits
+from .sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,27 @@ _CREDENTIAL_NAME = re.compile(
 _SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A pre-started shell: wait for one line on stdin, load the per-request
 # variables, then become the script (so its pid, group and pipes are the slot's).
-_WAITING_SHELL = 'IFS= read -r _oscar_go || exit 0; . "$1"; exec /bin/sh "$2"'
+# An event too large for one environment variable is read into the shell
+# instead and the script is sourced by it (``$EVENT`` is then a variable of the
+# script, not exported to the programs it starts).
+_WAITING_SHELL = ('IFS= read -r _oscar_go || exit 0; . "$1"; '
+                  'if [ -n "${_oscar_event_file-}" ]; then EVENT=$(cat "$_oscar_event_file"); '
+                  'unset _oscar_event_file; set --; . "$2"; exit; fi; exec /bin/sh "$2"')
+# Events above this many bytes do not travel in the EVENT variable (Linux
+# refuses any one variable over 128 KiB when a program starts).
+LARGE_EVENT = 96 * 1024
+OOM_MESSAGE = ("OOMKilled: the script used more than its memory limit ({limit}) and was killed; "
+               "raise the service's memory")
+
+
+@dataclass
+class Containment:
+    """How scripts are contained: the sandbox, the cgroups (None: rlimits only) and the log cap."""
+
+    sandbox: Sandbox = field(default_factory=Sandbox)
+    cgroups: Optional[Cgroups] = None
+    log_cap: int = outlog.DEFAULT_CAP
+    pids: Optional[int] = DEFAULT_PIDS
 
 
 @dataclass
@@ -65,8 +90,8 @@ class Outcome:
     """The result of one invocation."""
 
     exit_code: Optional[int]          # the script's exit status; None when it was killed on timeout
-    body: bytes                       # the synchronous response body, by the contract's rules
-    log: str                          # supervisor lines, then the script's output
+    body_file: Optional[str]          # the synchronous response body (a private file, deleted with the Outcome)
+    stamped_log: str                  # supervisor lines, then the script's output; each line time-stamped
     outputs: List[str] = field(default_factory=list)   # uploaded "bucket/key"s
     timed_out: bool = False
     error: Optional[str] = None       # supervisor-level failure (bad body, download/upload failed)
@@ -75,9 +100,52 @@ class Outcome:
     finished_at: float = 0.0
     timings: Dict[str, float] = field(default_factory=dict)  # seconds per phase
 
+    oom_killed: bool = False          # the kernel killed the script for exceeding its memory limit
+
+    def __post_init__(self) -> None:
+        if self.body_file:
+            weakref.finalize(self, _remove_quietly, self.body_file)
+
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and self.error is None
+
+    @property
+    def log(self) -> str:
+        """The log without its per-line stamps."""
+        return outlog.unstamp(self.stamped_log)
+
+    @property
+    def body_size(self) -> int:
+        return os.path.getsize(self.body_file) if self.body_file else 0
+
+    def body_chunks(self, size: int = 1 << 16) -> Iterator[bytes]:
+        """The response body block by block (never held whole)."""
+        if not self.body_file:
+            return
+        with open(self.body_file, "rb") as fh:
+            while True:
+                block = fh.read(size)
+                if not block:
+                    return
+                yield block
+
+    @property
+    def body(self) -> bytes:
+        """The whole response body (tests and small bodies; the server streams ``body_chunks``)."""
+        return b"".join(self.body_chunks())
+
+    def close(self) -> None:
+        """Delete the body file now."""
+        if self.body_file:
+            _remove_quietly(self.body_file)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class _SupervisorLog:
@@ -86,12 +154,16 @@ class _SupervisorLog:
     def __init__(self, level_name: str) -> None:
         self.level = _LEVELS.get(str(level_name or "INFO").strip().upper(), logging.INFO)
         self.lines: List[str] = []
+        self.stamps: List[str] = []
 
     def add(self, level: int, msg: str, *args: Any) -> None:
         if level < self.level:
             return
         record = logging.LogRecord("supervisor", level, __file__, 0, msg, args, None)
-        self.lines.append(_FORMATTER.format(record) + "\n")
+        text = _FORMATTER.format(record) + "\n"
+        self.lines.append(text)
+        stamp = outlog.rfc3339_nano()
+        self.stamps.append("".join(f"{stamp} {line}" for line in text.splitlines(keepends=True)))
 
     def debug(self, msg: str, *args: Any) -> None:
         self.add(logging.DEBUG, msg, *args)
@@ -107,6 +179,9 @@ class _SupervisorLog:
 
     def text(self) -> str:
         return "".join(self.lines)
+
+    def stamped(self) -> str:
+        return "".join(self.stamps)
 
 
 # --------------------------------------------------------------------------- environment
@@ -240,8 +315,11 @@ class Slot:
     """A prepared invocation: directories, script file and (optionally) a waiting shell."""
 
     def __init__(self, service: Mapping[str, Any], work_dir: Optional[str] = None, *,
-                 prespawn: bool = False) -> None:
+                 prespawn: bool = False, containment: Optional[Containment] = None) -> None:
         t0 = time.perf_counter()
+        self.containment = containment or Containment()
+        self.limits = Limits.of_service(service, self.containment.pids)
+        self.group: Optional[Group] = None
         self.service_name = re.sub(r"[^A-Za-z0-9_-]", "_", str(service.get("name") or "service"))[:40]
         self.script = str(service.get("script") or "")
         root = work_dir or tempfile.gettempdir()
@@ -255,8 +333,12 @@ class Slot:
         self.script_path = os.path.join(self.input_dir, SCRIPT_FILE_NAME)
         with open(self.script_path, "w", encoding="utf-8") as fh:
             fh.write(self.script)
+        # what only the server reads and writes (the script's log), outside the sandbox
+        self.private = tempfile.mkdtemp(prefix=f"oscar-{self.service_name}-private-", dir=root)
+        self.containment.sandbox.own(self.dir)
         self.env_file = os.path.join(self.dir, "request.env")
         env = clean_environment()
+        env["PATH"] = _interpreter_first(env.get("PATH", os.defpath))
         env.update(service_environment(service))
         env["TMP_INPUT_DIR"] = self.input_dir
         env["TMP_OUTPUT_DIR"] = self.output_dir
@@ -277,9 +359,17 @@ class Slot:
         return self.proc is not None and self.proc.poll() is None
 
     def _spawn(self, argv: List[str], env: Dict[str, str]) -> subprocess.Popen:
+        box = self.containment.sandbox
+        cgroups = self.containment.cgroups
+        argv, env = box.wrap(argv, work_dir=self.dir, env=env, limits=self.limits, cwd=self.cwd)
+        if self.group is not None:
+            self.group.close()
+        self.group = cgroups.group(self.limits) if cgroups is not None else None
+        if self.group is not None:
+            argv = self.group.prefix(argv, owner=box.drop_to if box.credentials() else None)
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, cwd=self.cwd, env=env,
-                                start_new_session=True, close_fds=True)
+                                start_new_session=True, close_fds=True, **box.credentials())
         KEEPER.hold(proc.pid)  # its own session: the group id is its pid
         return proc
 
@@ -306,11 +396,24 @@ class Slot:
         if self.cancelled:
             raise _Cancelled()
         self.used = True
+        request_env = dict(request_env)
+        event_file = None
+        if len(request_env.get("EVENT", "")) > LARGE_EVENT:
+            event_file = os.path.join(self.dir, "event.json")
+            with open(event_file, "x", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(request_env.pop("EVENT"))
+            self.containment.sandbox.own(event_file)
         names_ok = all(_SHELL_NAME.match(k) for k in request_env)
-        if self.warm and names_ok:
-            with open(self.env_file, "w", encoding="utf-8") as fh:
+        if (self.warm or event_file) and names_ok:
+            if not self.warm:
+                self.kill()
+                self.proc = self._spawn(["/bin/sh", "-c", _WAITING_SHELL, self.script_path,
+                                         self.env_file, self.script_path], self.env)
+            with open(self.env_file, "x", encoding="utf-8", errors="surrogateescape") as fh:
                 for name, value in request_env.items():
                     fh.write(f"export {name}={_shell_quote(value)}\n")
+                if event_file:
+                    fh.write(f"_oscar_event_file={_shell_quote(event_file)}\n")
             assert self.proc is not None and self.proc.stdin is not None
             try:
                 self.proc.stdin.write(b"go\n")
@@ -348,11 +451,26 @@ class Slot:
         except subprocess.TimeoutExpired:
             log.warning("process %d did not die after SIGKILL", proc.pid)
         KEEPER.release(proc.pid)
+        self.end_group()
+
+    def end_group(self) -> None:
+        """Kill every process of the invocation's cgroup and remove it."""
+        if self.group is not None:
+            self.group.close()
+            self.group = None
 
     def discard(self) -> None:
         """Kill anything left and delete the directories."""
         self.kill()
+        self.end_group()
         shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.private, ignore_errors=True)
+
+
+def _interpreter_first(path: str) -> str:
+    """``PATH`` with the directory of the interpreter running oscar-local first."""
+    here = os.path.dirname(sys.executable)
+    return os.pathsep.join([here] + [p for p in path.split(os.pathsep) if p and p != here])
 
 
 # --------------------------------------------------------------------------- events
@@ -475,6 +593,8 @@ def _output_files(output_dir: str) -> List[Tuple[str, str]]:
     for dirpath, _dirs, files in os.walk(output_dir):
         for name in files:
             full = os.path.join(dirpath, name)
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue  # a link could name any file the server may read: never follow one
             found.append((full, os.path.relpath(full, output_dir)))
     return sorted(found, key=lambda item: item[1])
 
@@ -511,34 +631,51 @@ def _upload_outputs(service: Mapping[str, Any], store: Any, output_dir: str,
     return uploaded
 
 
-def _base64_file(path: str) -> bytes:
-    """Base64 of a file, encoded in chunks (the file is never held twice)."""
-    out = bytearray()
-    with open(path, "rb") as fh:
+def _copy_base64(path: str, out: Any) -> None:
+    """Base64 of a file into ``out``, in blocks (never held whole)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
         while True:
-            chunk = fh.read(3 * (1 << 20))
+            chunk = fh.read(3 * (1 << 18))
             if not chunk:
                 break
-            out += base64.b64encode(chunk)
-    return bytes(out)
+            out.write(base64.b64encode(chunk))
 
 
-def _response_payload(event: _Event, output_dir: str, work_dir: str, script_output: str) -> bytes:
-    """faas-supervisor's create_response: files only answer non-storage events."""
+def _response_payload(event: _Event, output_dir: str, private_dir: str) -> Optional[str]:
+    """faas-supervisor's create_response: the file whose base64 answers (files only
+    answer non-storage events), or None when the script's output does."""
     if event.kind == "UNKNOWN":
         files = _output_files(output_dir)
         if len(files) == 1:
-            return _base64_file(files[0][0])
+            return files[0][0]
         if len(files) > 1:
-            zip_path = os.path.join(work_dir, f"response-{uuid.uuid4()}.zip")
+            zip_path = os.path.join(private_dir, f"response-{uuid.uuid4()}.zip")
             with zipfile.ZipFile(zip_path, "w") as zf:
                 for full, name in files:
                     zf.write(full, name)
-            try:
-                return _base64_file(zip_path)
-            finally:
-                os.remove(zip_path)
-    return script_output.encode("utf-8", "surrogateescape")
+            return zip_path
+    return None
+
+
+def _write_body(root: str, slog: _SupervisorLog, printed: str, captured: Optional[outlog.StampedLog],
+                payload: Optional[str], answered: bool) -> str:
+    """The response body in a new private file: supervisor lines, then (``answered``)
+    the payload's base64 or the script's (capped) output and a newline, or (a
+    failed invocation) what was printed and the script's output."""
+    fd, path = tempfile.mkstemp(prefix="oscar-body-", dir=root)
+    with os.fdopen(fd, "wb") as out:
+        out.write(slog.text().encode("utf-8", "surrogateescape"))
+        if payload is not None:
+            _copy_base64(payload, out)
+        else:
+            out.write(printed.encode("utf-8", "surrogateescape"))
+            if captured is not None:
+                for block in captured.chunks():
+                    out.write(block)
+        if answered:
+            out.write(b"\n")
+    return path
 
 
 def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode: str = "sync",
@@ -563,13 +700,15 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
     slog = _SupervisorLog(str(service.get("log_level") or "INFO"))
     text = body.decode("utf-8", "surrogateescape") if isinstance(body, (bytes, bytearray)) else str(body)
     request_env: Dict[str, str] = {}
-    script_output = ""
+    captured: Optional[outlog.StampedLog] = None
+    oom = False
     exit_code: Optional[int] = None
     timed_out = False
     error: Optional[str] = None
     uploaded: List[str] = []
     printed = ""  # what faas-supervisor prints on stdout besides the response
-    payload: Optional[bytes] = None
+    payload: Optional[str] = None
+    answered = False
     try:
         slog.debug("EVENT received: %s", text)
         # 1-2. event, storage configuration, input
@@ -616,39 +755,47 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
         # 3. the script
         slog.info("Script file created in '%s'", slot.script_path)
         t0 = time.perf_counter()
+        captured = outlog.StampedLog(os.path.join(slot.private, "output.log"), slot.containment.log_cap)
         proc = slot.launch(request_env)
         timings["spawn"] = time.perf_counter() - t0
+        assert proc.stdout is not None
+        reader = outlog.pump(proc.stdout, captured)
+        proc.stdout = None  # the reader owns the pipe now
         remaining = (None if timeout is None
                      else max(0.001, timeout - (time.perf_counter() - t_start)))
         try:
-            raw, _ = proc.communicate(timeout=remaining)
+            proc.wait(timeout=remaining)
             exit_code = proc.returncode
         except subprocess.TimeoutExpired:
             timed_out = True
+        finally:
+            # the invocation ends with its script: strays die with it
+            oom = slot.group.oom_killed() if slot.group is not None else False
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+            slot.end_group()
             try:
-                raw, _ = proc.communicate(timeout=5)
-            except (subprocess.TimeoutExpired, ValueError, OSError):
-                raw = b""
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # strays the script left behind
-            except (ProcessLookupError, PermissionError):
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
                 pass
-        script_output = (raw or b"").decode("utf-8", "ignore")
+            reader.join(5)  # a stray outside any cgroup may still hold the pipe (no-sandbox mode)
+            captured.close()
         timings["script"] = time.perf_counter() - t0
-        slog.debug("CONTAINER OUTPUT:\n %s", "")
-        for line in script_output.splitlines():
-            slog.debug(line.strip())
+        if slog.level <= logging.DEBUG:
+            slog.debug("CONTAINER OUTPUT:\n %s", "")
+            for line in captured.read().decode("utf-8", "ignore").splitlines():
+                slog.debug(line.strip())
         if slot.cancelled:
             raise _Cancelled()
+        if oom:
+            error = OOM_MESSAGE.format(limit=service.get("memory"))
+            slog.error("%s", error)
         if timed_out:
             error = f"the script ran longer than {timeout:g} s and was killed"
             slog.error("Timeout: %s", error)
-        else:
+        elif not oom:
             # 4. outputs
             t0 = time.perf_counter()
             uploaded = _upload_outputs(service, store, slot.output_dir, slog)
@@ -656,7 +803,8 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
             # 5. response
             slog.info("Creating response")
             t0 = time.perf_counter()
-            payload = _response_payload(event, slot.output_dir, slot.dir, script_output)
+            payload = _response_payload(event, slot.output_dir, slot.private)
+            answered = True
             timings["response"] = time.perf_counter() - t0
     except _Cancelled:
         error = "the invocation was cancelled (oscar-local is stopping or the job was deleted)"
@@ -668,14 +816,15 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
         error = str(failure)
         exit_code = 1
     finally:
-        slot.discard()
-    lines = slog.text()
-    log_text = lines + printed + script_output
-    if payload is not None:
-        body_out = lines.encode("utf-8", "surrogateescape") + payload + b"\n"
-    else:
-        body_out = (lines + printed + script_output).encode("utf-8", "surrogateescape")
+        try:
+            body_file = _write_body(tempfile.gettempdir(), slog, printed, captured, payload, answered)
+            stamp = outlog.rfc3339_nano()
+            stamped = slog.stamped() + "".join(f"{stamp} {line}" for line in printed.splitlines(keepends=True))
+            if captured is not None:
+                stamped += captured.read(stamped=True).decode("utf-8", "replace")
+        finally:
+            slot.discard()
     timings["total"] = time.perf_counter() - t_start
-    return Outcome(exit_code=exit_code, body=body_out, log=log_text, outputs=uploaded,
+    return Outcome(exit_code=exit_code, body_file=body_file, stamped_log=stamped, outputs=uploaded,
                    timed_out=timed_out, error=error, warm=warm, started_at=started_at,
-                   finished_at=time.time(), timings=timings)
+                   finished_at=time.time(), timings=timings, oom_killed=oom)
