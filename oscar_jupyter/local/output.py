@@ -4,8 +4,8 @@ A :class:`StampedLog` is one file in which every line starts with the moment
 its first byte arrived (RFC 3339 in UTC with nanoseconds, fixed width, as
 ``kubectl logs --timestamps`` prints them) and a space. The file keeps the
 *end* of the output: once it grows past twice ``cap`` it is rewritten with
-its last ``cap`` bytes, so disk use stays under ``2 * cap`` and memory under
-one chunk, whatever a script prints. :meth:`StampedLog.chunks` gives the
+its last ``cap`` bytes (and so once more when it is closed), so disk use
+stays under ``2 * cap`` and memory under one chunk, whatever a script prints. :meth:`StampedLog.chunks` gives the
 output back, with or without the stamps, preceded by a note saying how much
 was cut. Bytes are kept as written (a final line without a newline stays
 without one), so a synchronous response body is the script's exact output
@@ -113,8 +113,11 @@ class StampedLog:
         self.size = len(kept)
 
     def close(self) -> None:
+        """Stop writing; what is kept is then at most ``cap`` bytes."""
         with self._lock:
             if not self._fh.closed:
+                if self.size > self.cap:
+                    self._compact()
                 self._fh.close()
 
     # -- reading -----------------------------------------------------------

@@ -19,9 +19,10 @@ server, the strongest mode this machine allows:
 ``none``
     the script runs as a plain child process.
 
-In every mode a server running as root starts the tree as an unprivileged
-uid/gid (:data:`SANDBOX_UID`, ``nobody``), and limits come from
-:mod:`.limits`.
+In every mode a server running as root runs the command as an unprivileged
+uid/gid (:data:`SANDBOX_UID`, ``nobody``; util-linux ``setpriv`` drops the
+uid, groups and every capability right before the command starts, after
+the namespaces and mounts are made), and limits come from :mod:`.limits`.
 
 Composition (what an exposed replica or any other caller does)::
 
@@ -114,14 +115,16 @@ class Sandbox:
                 box.reason = "; ".join(reasons)
                 return box
             reasons.append(f"{mode}: {problem}")
+            if mode == "none":  # no setpriv: scripts run as the server's own user
+                box.drop_to = None
+                box.reason = "; ".join(reasons)
+                return box
             if want != "auto":
                 raise RuntimeError(f"the {mode} sandbox does not work here: {problem}")
         raise RuntimeError("no sandbox mode works")  # unreachable: "none" always works
 
     def _check(self) -> Optional[str]:
-        if self.mode == "none":
-            return None
-        tools = ["bwrap"] + (["setpriv"] if self.drop_to else []) if self.mode == "bwrap" else ["unshare"]
+        tools = {"bwrap": ["bwrap"], "unshare": ["unshare"]}.get(self.mode, []) + (["setpriv"] if self.drop_to else [])
         for tool in tools:
             if shutil.which(tool) is None:
                 return f"{tool} is not installed"
@@ -158,14 +161,20 @@ class Sandbox:
         return text + user + ")"
 
     def credentials(self) -> Dict[str, Any]:
-        """``subprocess.Popen`` keyword arguments starting the tree as the sandbox uid/gid.
+        """``subprocess.Popen`` keyword arguments for the wrapped command (none today).
 
-        bubblewrap run by root makes its mounts as root and drops to the
-        sandbox uid inside (``setpriv``), so it starts as root.
+        A server running as root starts the wrapper as root (namespaces,
+        mounts and cgroups need it) and the wrapped command line drops to
+        the sandbox uid with ``setpriv`` right before the command itself.
         """
-        if self.drop_to is None or self.mode == "bwrap":
-            return {}
-        return {"user": self.drop_to[0], "group": self.drop_to[1], "extra_groups": []}
+        return {}
+
+    def _drop(self) -> List[str]:
+        if self.drop_to is None:
+            return []
+        uid, gid = self.drop_to
+        return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
     def own(self, path: str) -> None:
         """Give a directory tree the sandbox uid/gid can write to (no-op when not root)."""
@@ -211,18 +220,14 @@ class Sandbox:
             for path in self.hidden:  # the data dir lies inside something bound: cover it
                 if any(_inside(path, b) for b in self._bound + [work_dir] + [t for _, t, _ in extra_binds]):
                     args += ["--tmpfs", path]
-            args += ["--chdir", cwd, "--"]
-            if self.drop_to is not None:  # every capability and root's uid gone before the command
-                uid, gid = self.drop_to
-                args += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
-                         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+            args += ["--chdir", cwd, "--"] + self._drop()  # root's uid and capabilities gone
             if not _inside(out_env.get("HOME", "/"), work_dir):
                 out_env["HOME"] = "/tmp"
             return args + list(argv), out_env
         if self.mode == "unshare":
             args = ["unshare", "--pid", "--ipc", "--mount", "--fork", "--kill-child", "--mount-proc",
                     "--propagation", "private"]
-            if self.drop_to is not None or os.geteuid() != 0:
+            if os.geteuid() != 0:
                 args += ["--user", "--map-root-user"]
             if network == "isolated":
                 args.append("--net")
@@ -232,8 +237,8 @@ class Sandbox:
                          '|| { echo "oscar-local: cannot hide $d from the script" >&2; exit 125; }; '
                          'shift; done; shift; exec "$@"')
                 args += ["/bin/sh", "-c", cover, "oscar-cover", *self.hidden, "--"]
-            return args + list(argv), out_env
-        return list(argv), out_env
+            return args + self._drop() + list(argv), out_env
+        return self._drop() + list(argv), out_env
 
     def _prepare_bwrap(self) -> None:
         static = ["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",

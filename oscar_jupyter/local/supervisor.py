@@ -67,7 +67,8 @@ _SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # script, not exported to the programs it starts).
 _WAITING_SHELL = ('IFS= read -r _oscar_go || exit 0; . "$1"; '
                   'if [ -n "${_oscar_event_file-}" ]; then EVENT=$(cat "$_oscar_event_file"); '
-                  'unset _oscar_event_file; set --; . "$2"; exit; fi; exec /bin/sh "$2"')
+                  'unset _oscar_event_file; _oscar_script=$2; set --; . "$_oscar_script"; exit; fi; '
+                  'exec /bin/sh "$2"')
 # Events above this many bytes do not travel in the EVENT variable (Linux
 # refuses any one variable over 128 KiB when a program starts).
 LARGE_EVENT = 96 * 1024
@@ -366,7 +367,7 @@ class Slot:
             self.group.close()
         self.group = cgroups.group(self.limits) if cgroups is not None else None
         if self.group is not None:
-            argv = self.group.prefix(argv, owner=box.drop_to if box.credentials() else None)
+            argv = self.group.prefix(argv)  # run by this server's user, before any uid is dropped
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, cwd=self.cwd, env=env,
                                 start_new_session=True, close_fds=True, **box.credentials())
