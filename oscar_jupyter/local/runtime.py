@@ -246,11 +246,10 @@ class Runtime:
 
     def _open_executor(self, svc: dict[str, Any]) -> None:
         assert self.store is not None
-        box = self.containment.sandbox if self.containment is not None else None
         self.executors[svc["name"]] = scaling.SyncExecutor(
             svc, self.store, timeout=self.options.sync_timeout, queue_timeout=self.options.queue_timeout,
             containment=self.containment,
-            prespawn=box is not None and box.mode != "none",  # the sandbox starts before the request
+            prespawn=True,  # the sandbox, cgroup and shell start before the request arrives
         )
 
     def _watch(self, svc: dict[str, Any]) -> None:

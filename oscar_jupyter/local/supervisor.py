@@ -335,7 +335,7 @@ class Slot:
         with open(self.script_path, "w", encoding="utf-8") as fh:
             fh.write(self.script)
         # what only the server reads and writes (the script's log), outside the sandbox
-        self.private = tempfile.mkdtemp(prefix=f"oscar-{self.service_name}-private-", dir=root)
+        self.private = tempfile.mkdtemp(prefix=f"oscar-{self.service_name}-private-")
         self.containment.sandbox.own(self.dir)
         self.env_file = os.path.join(self.dir, "request.env")
         env = clean_environment()
