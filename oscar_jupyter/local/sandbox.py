@@ -254,8 +254,19 @@ class Sandbox:
             if os.path.isdir(top):
                 static += ["--ro-bind", top, top]
                 bound.append(top)
+        made: List[str] = []
         for path in python_paths():
             if not any(_inside(path, b) for b in bound):
+                # the directories leading to it are made in the sandbox's root: traversable
+                # by the sandbox uid even where the host's are not (/root is 0700)
+                parent = os.path.dirname(path)
+                chain = []
+                while parent not in ("/", "") and parent not in made and not any(_inside(parent, b) for b in bound):
+                    chain.append(parent)
+                    parent = os.path.dirname(parent)
+                for directory in reversed(chain):
+                    static += ["--perms", "0755", "--dir", directory]
+                    made.append(directory)
                 static += ["--ro-bind", path, path]
                 bound.append(path)
         static += ["--proc", "/proc", "--dev", "/dev"]

@@ -299,3 +299,22 @@ def test_a_data_dir_others_can_write_is_refused(tmp_path) -> None:
     with pytest.raises(RuntimeError, match="may be written by other users"):
         proc.start(timeout=60)
     shutil.rmtree(loose)
+
+
+def test_scripts_python_is_the_servers(server: Server) -> None:
+    import sys
+
+    svc = server.deploy('python3 -c "import sys, yaml; print(\'prefix=\' + sys.prefix)"')
+    text = server.run(svc).text
+    reachable = server.mode == "bwrap" or not ROOT or _readable_by_nobody(sys.prefix)
+    if not reachable:  # WEAKER: nobody may not enter the directory of root's Python (/root is 0700)
+        pytest.xfail(f"the sandbox uid cannot enter {sys.prefix}")
+    assert f"prefix={sys.prefix}" in text, text
+
+
+def _readable_by_nobody(path: str) -> bool:
+    while path not in ("/", ""):
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        path = os.path.dirname(path)
+    return True
