@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import threading
 import time
 from typing import BinaryIO, Iterator, Optional
@@ -182,22 +183,57 @@ def stamp_lines(text: str, default: str) -> str:
     return "".join(out)
 
 
-def pump(pipe: BinaryIO, log: StampedLog) -> threading.Thread:
-    """A thread copying ``pipe`` into ``log`` until end of file (then closes the pipe)."""
-    def run() -> None:
-        try:
-            while True:
-                block = os.read(pipe.fileno(), _READ)
-                if not block:
-                    break
-                log.write(block)
-        except (OSError, ValueError):
-            pass
-        finally:
-            try:
-                pipe.close()
-            except OSError:
-                pass
-    thread = threading.Thread(target=run, name="script output", daemon=True)
-    thread.start()
-    return thread
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` (a child) has exited, without reaping it."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def follow(fd: int, log: StampedLog, pid: int, timeout: Optional[float]) -> bool:
+    """Copy pipe ``fd`` into ``log`` until child ``pid`` exits (True) or ``timeout`` passes (False).
+
+    One thread, no polling: the pipe and a pidfd of the child are watched
+    together, so the exit is seen the moment it happens (the child is not
+    reaped here).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        pidfd: Optional[int] = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd: look every 10 ms
+        pidfd = None
+    pipe_open = True
+    try:
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if pidfd is None:
+                wait = 0.01 if wait is None else min(wait, 0.01)
+            fds = ([fd] if pipe_open else []) + ([pidfd] if pidfd is not None else [])
+            ready, _, _ = select.select(fds, [], [], wait)
+            if fd in ready:
+                block = os.read(fd, _READ)
+                if block:
+                    log.write(block)
+                else:
+                    pipe_open = False
+            if (pidfd is not None and pidfd in ready) or (pidfd is None and _exited(pid)):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return _exited(pid)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def drain(fd: int, log: StampedLog, grace: float) -> None:
+    """Copy what is left in pipe ``fd`` into ``log`` until end of file or ``grace`` seconds."""
+    deadline = time.monotonic() + grace
+    while True:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            return
+        block = os.read(fd, _READ)
+        if not block:
+            return
+        log.write(block)

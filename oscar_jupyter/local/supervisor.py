@@ -334,8 +334,7 @@ class Slot:
         self.script_path = os.path.join(self.input_dir, SCRIPT_FILE_NAME)
         with open(self.script_path, "w", encoding="utf-8") as fh:
             fh.write(self.script)
-        # what only the server reads and writes (the script's log), outside the sandbox
-        self.private = tempfile.mkdtemp(prefix=f"oscar-{self.service_name}-private-")
+        self._private: List[str] = []  # files only the server reads and writes, outside the sandbox
         self.containment.sandbox.own(self.dir)
         self.env_file = os.path.join(self.dir, "request.env")
         env = clean_environment()
@@ -455,17 +454,27 @@ class Slot:
         self.end_group()
 
     def end_group(self) -> None:
-        """Kill every process of the invocation's cgroup and remove it."""
-        if self.group is not None:
-            self.group.close()
-            self.group = None
+        """Kill every process of the invocation's cgroup now; remove the cgroup in the background
+        (the kernel lets a cgroup go only once its killed processes are gone: not worth a wait)."""
+        group, self.group = self.group, None
+        if group is not None:
+            group.kill_all()
+            threading.Thread(target=group.close, name="cgroup removal", daemon=True).start()
 
     def discard(self) -> None:
         """Kill anything left and delete the directories."""
         self.kill()
         self.end_group()
         shutil.rmtree(self.dir, ignore_errors=True)
-        shutil.rmtree(self.private, ignore_errors=True)
+        for path in self._private:
+            _remove_quietly(path)
+
+    def private_file(self, prefix: str) -> str:
+        """A new 0600 file out of the script's reach, removed with the slot."""
+        fd, path = tempfile.mkstemp(prefix=f"oscar-{self.service_name}-{prefix}")
+        os.close(fd)
+        self._private.append(path)
+        return path
 
 
 def _interpreter_first(path: str) -> str:
@@ -643,15 +652,15 @@ def _copy_base64(path: str, out: Any) -> None:
             out.write(base64.b64encode(chunk))
 
 
-def _response_payload(event: _Event, output_dir: str, private_dir: str) -> Optional[str]:
+def _response_payload(event: _Event, output_dir: str, zip_path: str) -> Optional[str]:
     """faas-supervisor's create_response: the file whose base64 answers (files only
-    answer non-storage events), or None when the script's output does."""
+    answer non-storage events; several are zipped into ``zip_path``), or None
+    when the script's output does."""
     if event.kind == "UNKNOWN":
         files = _output_files(output_dir)
         if len(files) == 1:
             return files[0][0]
         if len(files) > 1:
-            zip_path = os.path.join(private_dir, f"response-{uuid.uuid4()}.zip")
             with zipfile.ZipFile(zip_path, "w") as zf:
                 for full, name in files:
                     zf.write(full, name)
@@ -756,19 +765,14 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
         # 3. the script
         slog.info("Script file created in '%s'", slot.script_path)
         t0 = time.perf_counter()
-        captured = outlog.StampedLog(os.path.join(slot.private, "output.log"), slot.containment.log_cap)
+        captured = outlog.StampedLog(slot.private_file("output-"), slot.containment.log_cap)
         proc = slot.launch(request_env)
         timings["spawn"] = time.perf_counter() - t0
         assert proc.stdout is not None
-        reader = outlog.pump(proc.stdout, captured)
-        proc.stdout = None  # the reader owns the pipe now
         remaining = (None if timeout is None
                      else max(0.001, timeout - (time.perf_counter() - t_start)))
         try:
-            proc.wait(timeout=remaining)
-            exit_code = proc.returncode
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            timed_out = not outlog.follow(proc.stdout.fileno(), captured, proc.pid, remaining)
         finally:
             # the invocation ends with its script: strays die with it
             oom = slot.group.oom_killed() if slot.group is not None else False
@@ -779,9 +783,11 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
             slot.end_group()
             try:
                 proc.wait(5)
+                exit_code = None if timed_out else proc.returncode
             except subprocess.TimeoutExpired:
                 pass
-            reader.join(5)  # a stray outside any cgroup may still hold the pipe (no-sandbox mode)
+            # what is still in the pipe (a stray outside any cgroup may hold it: no-sandbox mode)
+            outlog.drain(proc.stdout.fileno(), captured, 2.0)
             captured.close()
         timings["script"] = time.perf_counter() - t0
         if slog.level <= logging.DEBUG:
@@ -804,7 +810,7 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
             # 5. response
             slog.info("Creating response")
             t0 = time.perf_counter()
-            payload = _response_payload(event, slot.output_dir, slot.private)
+            payload = _response_payload(event, slot.output_dir, slot.private_file("response-"))
             answered = True
             timings["response"] = time.perf_counter() - t0
     except _Cancelled:
