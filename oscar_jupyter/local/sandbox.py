@@ -85,6 +85,22 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def _leading_dirs(path: str, bound: Sequence[str], made: List[str]) -> List[str]:
+    """bwrap arguments making the directories that lead to ``path`` in the sandbox's
+    root, traversable by the sandbox uid (bwrap would copy the host's modes, and
+    ``/root`` is 0700); ``made`` collects them so each is made once."""
+    chain = []
+    parent = os.path.dirname(path)
+    while parent not in ("/", "", "/tmp") and parent not in made and not any(_inside(parent, b) for b in bound):
+        chain.append(parent)
+        parent = os.path.dirname(parent)
+    args: List[str] = []
+    for directory in reversed(chain):
+        args += ["--perms", "0755", "--dir", directory]
+        made.append(directory)
+    return args
+
+
 @dataclass
 class Sandbox:
     """How this server contains scripts: ``mode`` and the paths it hides."""
@@ -215,7 +231,9 @@ class Sandbox:
             if size:
                 args += ["--size", str(int(size))]
             args += ["--tmpfs", "/tmp"]
+            made: List[str] = []
             for source, target, writable in [(work_dir, work_dir, True), *extra_binds]:
+                args += _leading_dirs(target, self._bound, made)
                 args += ["--bind" if writable else "--ro-bind", source, target]
             for path in self.hidden:  # the data dir lies inside something bound: cover it
                 if any(_inside(path, b) for b in self._bound + [work_dir] + [t for _, t, _ in extra_binds]):
@@ -257,17 +275,7 @@ class Sandbox:
         made: List[str] = []
         for path in python_paths():
             if not any(_inside(path, b) for b in bound):
-                # the directories leading to it are made in the sandbox's root: traversable
-                # by the sandbox uid even where the host's are not (/root is 0700)
-                parent = os.path.dirname(path)
-                chain = []
-                while parent not in ("/", "") and parent not in made and not any(_inside(parent, b) for b in bound):
-                    chain.append(parent)
-                    parent = os.path.dirname(parent)
-                for directory in reversed(chain):
-                    static += ["--perms", "0755", "--dir", directory]
-                    made.append(directory)
-                static += ["--ro-bind", path, path]
+                static += _leading_dirs(path, bound, made) + ["--ro-bind", path, path]
                 bound.append(path)
         static += ["--proc", "/proc", "--dev", "/dev"]
         self._static = static
