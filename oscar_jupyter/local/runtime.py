@@ -23,7 +23,7 @@ from .limits import Cgroups
 from .output import DEFAULT_CAP
 from .s3 import S3Endpoint, S3Store
 from .sandbox import Sandbox
-from .supervisor import Containment
+from .slot import Containment
 from .state import State
 from .triggers import Triggers
 from .versions import DEFAULT as DEFAULT_API_VERSION, Wire

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Generic, List, Mapping, Optional, TypeVar
 
 from . import supervisor
-from .supervisor import Containment, Outcome, Slot
+from .slot import Containment, Slot
+from .supervisor import Outcome
 
 log = logging.getLogger(__name__)
 
