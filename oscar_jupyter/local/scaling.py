@@ -538,9 +538,12 @@ class JobScheduler:
             except asyncio.CancelledError:
                 for slot in slot_holder:
                     slot.cancel()
-                await asyncio.gather(future, return_exceptions=True)
-                await self._report(on_status, FAILED, job_uuid)
-                raise
+                done = (await asyncio.gather(future, return_exceptions=True))[0]
+                if not (isinstance(done, Outcome) and done.ok):
+                    await self._report(on_status, FAILED, job_uuid)
+                    raise
+                # it had finished, outputs uploaded, before the kill could stop it: it succeeded
+                outcome = done
             finally:
                 self._futures.pop(job_uuid, None)
         finally:
