@@ -1,13 +1,19 @@
 """oscar-cli, the OSCAR project's own client, driven as a user drives it against oscar-local.
 
-The binary comes from ``go install github.com/grycap/oscar-cli@<release>`` (scripts/test);
-``$OSCAR_CLI`` names it, else ``oscar-cli`` on PATH or in ``$(go env GOPATH)/bin``. Without
-one these tests are skipped, saying why. Every command gets ``--config`` in a temporary folder:
+The binary comes from tests/oracle/oscar_cli/build.sh (run by scripts/test: ``go install
+github.com/grycap/oscar-cli@v1.12.2``, or a build of that tag from a clone where the module
+proxy does not serve it); ``$OSCAR_CLI`` names another, else it is looked for in
+``$ORACLE_BIN_DIR``, on PATH and in ``$(go env GOPATH)/bin``. Without one these tests are
+skipped, saying why. Every command gets ``--config`` in a temporary folder:
 oscar-cli takes its default config path from the passwd entry's home, not ``$HOME``.
 
 Besides the commands, oscar-cli's FDL reading is the oracle for the published-FDL corpus:
 ``apply`` reads the FDL (``service.ReadFDL``) before it looks at any cluster, so with an empty
 config it either refuses the FDL or stops at the unknown cluster id.
+
+oscar-cli v1.12.2 builds against the Manager's v3.3 types, and Manager v4.1.2 refuses what
+its ``apply`` sends (see the v4.1 tests below), so the commands run against oscar-local as
+Manager v3.7.
 """
 from __future__ import annotations
 
@@ -36,6 +42,9 @@ def _find_oscar_cli() -> Optional[str]:
     given = os.environ.get("OSCAR_CLI")
     if given:
         return given if os.access(given, os.X_OK) else None
+    built = Path(os.environ.get("ORACLE_BIN_DIR") or "~/.cache/oscar-jupyter/oracle").expanduser()
+    if os.access(built / "oscar-cli", os.X_OK):
+        return str(built / "oscar-cli")
     found = shutil.which("oscar-cli")
     if found:
         return found
@@ -55,8 +64,8 @@ def _find_oscar_cli() -> Optional[str]:
 OSCAR_CLI = _find_oscar_cli()
 pytestmark = pytest.mark.skipif(
     OSCAR_CLI is None,
-    reason="no oscar-cli binary: scripts/test installs it with `go install "
-           "github.com/grycap/oscar-cli@<release>` (needs Go and the module proxy), or set $OSCAR_CLI")
+    reason="no oscar-cli binary: scripts/test builds it with tests/oracle/oscar_cli/build.sh "
+           "(needs Go, and the module proxy or a grycap/oscar-cli clone), or set $OSCAR_CLI")
 
 SCRIPT = 'echo "got $(cat "$INPUT_FILE_PATH")"\ncp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/copy-$(basename "$INPUT_FILE_PATH")"\n'
 
@@ -82,19 +91,19 @@ class CLI:
 
 
 @pytest.fixture(scope="module")
-def cli(local_cluster, tmp_path_factory) -> CLI:
+def cli(local_cluster_v3, tmp_path_factory) -> CLI:
     tool = CLI(tmp_path_factory.mktemp("oscar-cli"))
-    done = tool.run("cluster", "add", "local", local_cluster.endpoint, local_cluster.user,
-                    "--password-stdin", stdin=local_cluster.password + "\n")
+    done = tool.run("cluster", "add", "local", local_cluster_v3.endpoint, local_cluster_v3.user,
+                    "--password-stdin", stdin=local_cluster_v3.password + "\n")
     assert "successfully stored" in done.stdout and str(tool.config) in done.stdout
-    assert local_cluster.password in tool.config.read_text()  # oscar-cli keeps it there
+    assert local_cluster_v3.password in tool.config.read_text()  # oscar-cli keeps it there
     assert oct(tool.config.stat().st_mode & 0o777) == "0o600"
     return tool
 
 
 @pytest.fixture(scope="module")
-def client(local_cluster):
-    c = oj.connect(local_cluster.endpoint, user=local_cluster.user, password=local_cluster.password,
+def client(local_cluster_v3):
+    c = oj.connect(local_cluster_v3.endpoint, user=local_cluster_v3.user, password=local_cluster_v3.password,
                    id="ocli-" + uuid.uuid4().hex[:4])
     yield c
     oj.disconnect(c)
@@ -129,11 +138,11 @@ def service(cli, client, tmp_path_factory) -> str:
         client.delete(name, check_buckets=False)
 
 
-def test_cluster_info_and_list(cli, local_cluster):
+def test_cluster_info_and_list(cli, local_cluster_v3):
     info = cli.run("cluster", "info").stdout
     assert "version: 3.7.1" in info and "architecture:" in info
     listed = cli.run("cluster", "list").stdout
-    assert f"local ({local_cluster.endpoint}) (Default)" in listed
+    assert f"local ({local_cluster_v3.endpoint}) (Default)" in listed
 
 
 def test_apply_with_a_script_file_then_list_and_get(cli, client, service):
@@ -169,7 +178,9 @@ def test_apply_again_edits_the_service(cli, client, service, tmp_path):
     (tmp_path / "fdl.yaml").write_text(fdl_text)
     cli.run("apply", str(tmp_path / "fdl.yaml"))
     after = client.get_service_spec(service)
-    assert after["memory"] == "192Mi" and after["token"] == text["token"]
+    assert after["memory"] == "192Mi" and after["script"] == text["script"]
+    # (Manager v3.7.1 gives the service a new token on an admin update: oscar-cli reads it anew)
+    assert cli.run("service", "run", service, "--text-input", "still").stdout.strip() == "still"
 
 
 def test_run_sync_with_text_and_with_an_input_file_and_output_file(cli, service, tmp_path):
@@ -368,14 +379,14 @@ def test_oscar_cli_applies_every_published_fdl_it_reads_to_oscar_local(cli, clie
     assert len(set(applied)) >= 40
 
 
-def test_cluster_add_default_and_remove_keep_to_the_given_config(local_cluster, tmp_path):
+def test_cluster_add_default_and_remove_keep_to_the_given_config(local_cluster_v3, tmp_path):
     tool = CLI(tmp_path)
     for ident in ("one", "two"):
-        tool.run("cluster", "add", ident, local_cluster.endpoint, local_cluster.user,
-                 "--password-stdin", stdin=local_cluster.password + "\n")
+        tool.run("cluster", "add", ident, local_cluster_v3.endpoint, local_cluster_v3.user,
+                 "--password-stdin", stdin=local_cluster_v3.password + "\n")
     assert "one (" in tool.run("cluster", "list").stdout
     tool.run("cluster", "default", "--set", "two")
-    assert f"two ({local_cluster.endpoint}) (Default)" in tool.run("cluster", "list").stdout
+    assert f"two ({local_cluster_v3.endpoint}) (Default)" in tool.run("cluster", "list").stdout
     tool.run("cluster", "remove", "one")
     listed = tool.run("cluster", "list").stdout
     assert "one (" not in listed and "two (" in listed
@@ -383,6 +394,6 @@ def test_cluster_add_default_and_remove_keep_to_the_given_config(local_cluster, 
     # the toolkit reads the same file: its default cluster is oscar-cli's
     c = oj.connect(cluster_id="two", config_path=str(tool.config))
     try:
-        assert c.endpoint.rstrip("/") == local_cluster.endpoint.rstrip("/") and c.health()
+        assert c.endpoint.rstrip("/") == local_cluster_v3.endpoint.rstrip("/") and c.health()
     finally:
         oj.disconnect(c)
