@@ -263,3 +263,36 @@ def test_zip_bomb_is_kept_as_bytes(monkeypatch):
     monkeypatch.setattr(codecs, "MAX_UNZIPPED", 100_000)
     result = codecs.decode(b64(buf.getvalue()))
     assert isinstance(result, BytesResult) and result.raw == buf.getvalue()
+
+
+def _zip_of(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_zip_of_zips_shares_one_unzip_budget(monkeypatch):
+    # each inner zip alone unpacks under the limit; together (and with the outer level) they do not
+    inner = _zip_of({"part.txt": b"0" * 40_000})
+    outer = _zip_of({f"inner{i}.zip": inner for i in range(4)})
+    monkeypatch.setattr(codecs, "MAX_UNZIPPED", 100_000)
+    result = codecs.decode(b64(outer))
+    assert isinstance(result, FilesResult)
+    kinds = [type(r).__name__ for r in result.files.values()]
+    unpacked = sum(1 for r in result.files.values() if isinstance(r, FilesResult))
+    # the outer level costs ~4 small zips; at most two inner 40 kB zips then fit in 100 kB
+    assert unpacked <= 2 and "BytesResult" in kinds, kinds
+
+
+def test_zips_nested_past_the_depth_limit_stay_bytes():
+    data = b"leaf"
+    for _ in range(codecs.MAX_ZIP_DEPTH + 2):
+        data = _zip_of({"next.zip" if data[:2] == b"PK" else "leaf.txt": data})
+    result = codecs.decode(b64(data))
+    depth = 0
+    while isinstance(result, FilesResult):
+        [result] = result.files.values()
+        depth += 1
+    assert depth == codecs.MAX_ZIP_DEPTH and isinstance(result, BytesResult)
