@@ -136,14 +136,53 @@ def _messages_in(path: Path) -> Iterator[Tuple[str, int, str, str]]:
             arg, kind = node.args[0], "error"
         if arg is None:
             continue
+        if isinstance(arg, ast.Name) and arg.id == "message":
+            continue  # built by a helper: listed from the helper's own returns
         text = _text_of(arg)
         if text is None:
             text = "‹" + ast.unparse(arg) + "›"
         yield owner.get(id(node), "(module)"), node.lineno, kind, text
 
 
+def _returned_messages(path: Path) -> Iterator[Tuple[str, int, str, str]]:
+    """Messages that `check_*` helpers return for their callers to put in a Problem."""
+    tree = ast.parse(path.read_text(), str(path))
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef) or "check" not in fn.name:
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and node.value.elts:
+                first = node.value.elts[0]
+                text = _text_of(first)
+                severity = node.value.elts[-1]
+                kind = severity.value if isinstance(severity, ast.Constant) and \
+                    severity.value in ("error", "warning") else "error"
+                if text and " " in text:
+                    yield fn.name, node.lineno, kind, text
+
+
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+_EXAMPLE_FDL = """functions:
+  oscar:
+  - oscar-cluster:
+      name: grayify
+      image: ghcr.io/grycap/imagemagick
+      memory: 512MB
+      script: echo hi
+"""
+
+
+def _example_error() -> str:
+    """What loading a real, wrong FDL says (not typed here: produced by the loader)."""
+    from oscar_jupyter import errors, fdl
+    try:
+        fdl.load(_EXAMPLE_FDL)
+    except errors.OscarError as exc:
+        return str(exc).split("\n")[0] + "\n" + "\n".join(str(p) for p in getattr(exc, "problems", []))
+    raise AssertionError("the example FDL was accepted: it must show a problem")
 
 
 def fdl_messages_page() -> str:
@@ -151,13 +190,13 @@ def fdl_messages_page() -> str:
 
     out = ["# Every validation message", "",
            "Generated from the code that checks FDLs and service definitions (each message as it is "
-           "built there; `‹…›` is filled in with the field, value or name at hand). A message is "
-           "shown after the field it is about, e.g. `line 7, column 5: functions.oscar[0]"
-           ".grayify.memory: must be a Kubernetes quantity (got '512MB'); did you mean '512Mi'?`. "
-           "Errors stop a deploy; warnings are shown and the deploy goes on.", ""]
+           "built there; `‹…›` is filled in with the field, value or name at hand). Errors stop a "
+           "deploy; warnings are shown and the deploy goes on. A message is shown after the line "
+           "and the field it is about; this FDL", "", "```yaml", _EXAMPLE_FDL.rstrip(), "```", "",
+           "gets", "", "```text", _example_error(), "```", ""]
     for folder in _SOURCES:
         for path in sorted((ROOT / folder).glob("*.py")):
-            found = list(_messages_in(path))
+            found = list(_messages_in(path)) + list(_returned_messages(path))
             if not found:
                 continue
             rel = path.relative_to(ROOT).as_posix()
@@ -165,6 +204,8 @@ def fdl_messages_page() -> str:
             for function, line, kind, text in sorted(found, key=lambda f: f[1]):
                 out.append(f"| {kind} | {_md_cell(text)} | `{function}` (line {line}) |")
             out.append("")
+    out += ["Where a row reads `‹err.message›`, the message is jsonschema's own for a schema rule "
+            "other than a type, a required field or an unknown field (those three are worded above).", ""]
     bashisms = getattr(lint, "_BASHISMS", ())
     if bashisms:
         out += ["## Script warnings (`/bin/sh` pitfalls)", "",
