@@ -84,6 +84,9 @@ def parser(prog: str = "python -m bench", sections: Sequence[str] = SECTIONS) ->
     p.add_argument("--only", choices=SECTIONS, action="append", default=None,
                    help="measure only this part (repeatable; default: all of %s)" % ", ".join(sections))
     p.add_argument("--strict", action="store_true", help="exit with status 1 when a goal is missed")
+    p.add_argument("--markdown", metavar="PATH",
+                   help="also write the table, the machine and the date as a Markdown page "
+                        "(the documentation's docs/benchmarks.md)")
     return p
 
 
@@ -186,6 +189,17 @@ def main(argv: Sequence[str] | None, prog: str, sections: Sequence[str] = SECTIO
     title = (f"oscar-jupyter benchmark ({os.cpu_count()} cores, Python {sys.version.split()[0]}; "
              f"ratios are against the baseline rows measured in the same run)")
     print(render(rows, title))
+    if args.markdown:
+        from . import machine
+        from .table import markdown
+
+        given = list(argv if argv is not None else sys.argv[1:])
+        page = os.path.abspath(args.markdown)
+        shown = os.path.relpath(page) if page.startswith(os.getcwd() + os.sep) else args.markdown
+        command = " ".join([prog] + [shown if a == args.markdown else a for a in given])
+        with open(args.markdown, "w", encoding="utf-8") as fh:
+            fh.write(markdown(rows, "Benchmarks", machine.describe()
+                              + ["ratios are against the baseline rows measured in the same run"], command))
     missed = [r.measure for r in rows if r.met is False]
     print(f"{len(rows) - sum(r.met is None for r in rows) - len(missed)} goals met, {len(missed)} missed; "
           f"total {time.perf_counter() - t0:.1f} s")
