@@ -55,3 +55,14 @@ def test_the_test_command_lists_skips_and_installs_the_reliability_tools() -> No
     assert any(r.startswith("schemathesis") for r in reliability)
     # the OpenAPI fuzzing test needs exactly that module
     assert 'importorskip("schemathesis"' in (ROOT / "tests/reliability/test_schemathesis_openapi.py").read_text()
+
+
+def test_tutorials_are_stored_without_outputs_and_open_with_a_title() -> None:
+    import json
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), path.name
+        first = "".join(nb["cells"][0]["source"])
+        # the docs site (sphinx -W) needs a '# Title' first
+        assert nb["cells"][0]["cell_type"] == "markdown" and first.startswith("# "), path.name
