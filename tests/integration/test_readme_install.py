@@ -78,7 +78,7 @@ def test_tutorials_run_in_a_venv_made_by_the_readme_install(tmp_path: Path) -> N
     # the checkout as a user has it (a copy: the editable install writes its metadata there)
     checkout = tmp_path / "checkout"
     shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(
-        ".git", "__pycache__", "*.egg-info", "_build", ".ipynb_checkpoints", "test-artifacts", "build"))
+        ".git", ".venv", "__pycache__", "*.egg-info", "_build", ".ipynb_checkpoints", "test-artifacts", "build"))
     install = subprocess.run([py, "-m", "pip", "install", "-q", *readme_install_command()], cwd=checkout,
                              env=env, capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr[-3000:]
