@@ -79,7 +79,10 @@ def test_tutorials_run_in_a_venv_made_by_the_readme_install(tmp_path: Path) -> N
     checkout = tmp_path / "checkout"
     shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(
         ".git", ".venv", "__pycache__", "*.egg-info", "_build", ".ipynb_checkpoints", "test-artifacts", "build"))
-    install = subprocess.run([py, "-m", "pip", "install", "-q", *readme_install_command()], cwd=checkout,
+    # --no-compile: the same packages, without byte-compiling every module of them (measured
+    # 170 s instead of 271 s for this install on a loaded 2-core machine)
+    install = subprocess.run([py, "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check",
+                              *readme_install_command()], cwd=checkout,
                              env=env, capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr[-3000:]
     installed = time.monotonic() - t0
@@ -122,7 +125,8 @@ def test_tutorials_run_in_a_venv_made_by_the_readme_install(tmp_path: Path) -> N
     readme_extras = set(re.search(r"\[(.*)\]", " ".join(readme_install_command())).group(1).split(","))
     binder_line = next(r for r in requirements if r.startswith(".["))
     assert readme_extras <= set(binder_line[2:-1].split(",")), (readme_extras, binder_line)
-    install = subprocess.run([py, "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"],
+    install = subprocess.run([py, "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check",
+                              "-r", "binder/requirements.txt"],
                              cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr[-3000:]
     home = tmp_path / "binder-home"
