@@ -296,3 +296,16 @@ def test_zips_nested_past_the_depth_limit_stay_bytes():
         [result] = result.files.values()
         depth += 1
     assert depth == codecs.MAX_ZIP_DEPTH and isinstance(result, BytesResult)
+
+
+def test_log_lines_around_a_large_base64_answer_are_split_off():
+    png = io.BytesIO()
+    Image.new("RGB", (300, 300), "red").save(png, format="PNG")
+    head = b"2025-01-10 10:00:00,123 - supervisor - INFO - Script file created\n\n"
+    tail = b"\n2025-01-10 10:00:01,456 - supervisor - INFO - Creating response\n"
+    result = codecs.decode(head + b64(png.getvalue()) + tail)
+    assert isinstance(result, ImageResult) and result.image.size == (300, 300)
+    assert "Script file created" in result.log and "Creating response" in result.log
+    # a binary answer is kept whole, even with newlines inside it
+    raw = bytes(range(256)) * 8 + b"\n2025-01-10 10:00:01,456 -"
+    assert codecs.decode(raw).raw == raw
