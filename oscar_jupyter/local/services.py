@@ -17,6 +17,7 @@ from oscar_jupyter import spec
 
 from . import names
 from .auth import new_service_token
+from .exposed.settings import problem as exposed_problem
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
             "The service specification is not valid: " + "; ".join(str(p) for p in errors)
         )
     svc = spec.with_defaults(data)
+    problem = exposed_problem(svc)
+    if problem:
+        raise InvalidService(f"The service specification is not valid: {problem}")
 
     svc["owner"] = (previous or {}).get("owner") or owner or DEFAULT_OWNER
     level = str(svc.get("log_level") or "INFO").upper()
