@@ -73,15 +73,15 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     if problem:
         raise InvalidService(f"The service specification is not valid: name: {problem}")
     data, notices = spec.normalise(copy.deepcopy(data))
+    problem = exposed_problem(data)  # before validation: its message says what to write instead
+    if problem:
+        raise InvalidService(f"The service specification is not valid: {problem}")
     errors = [p for p in spec.validate(data, unknown="ignore") if getattr(p, "severity", "error") == "error"]
     if errors:
         raise InvalidService(
             "The service specification is not valid: " + "; ".join(str(p) for p in errors)
         )
     svc = spec.with_defaults(data)
-    problem = exposed_problem(svc)
-    if problem:
-        raise InvalidService(f"The service specification is not valid: {problem}")
 
     svc["owner"] = (previous or {}).get("owner") or owner or DEFAULT_OWNER
     level = str(svc.get("log_level") or "INFO").upper()
