@@ -137,8 +137,8 @@ class Proxy:
                         await response.write(chunk)
                 await response.write_eof()
                 return response
-        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
-            if response is None and retry and body is None and not _alive(replica):
+        except aiohttp.ClientConnectorError as exc:  # nothing was sent: another replica may take it
+            if response is None and retry:
                 raise _Unreached() from exc
             return self._failed(request, replica, response, exc)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
