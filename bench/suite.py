@@ -104,7 +104,7 @@ def collect(args: argparse.Namespace, sections: Sequence[str]) -> List[Row]:
                 if "client" in sections:
                     rows += _client_rows(cluster, args)
                 if "exposed" in sections:
-                    rows += _exposed_rows(cluster, args)
+                    rows += _exposed_rows(cluster, args, tmp)
             finally:
                 cluster.stop()
     if "offline" in sections:
@@ -156,7 +156,23 @@ def _client_rows(cluster, args: argparse.Namespace) -> List[Row]:
     return rows
 
 
-def _exposed_rows(cluster, args: argparse.Namespace) -> List[Row]:
+def _exposed_rows(cluster, args: argparse.Namespace, tmp: str) -> List[Row]:
+    rows = _exposed_front_rows(cluster, args)
+    from oscar_jupyter.local.exposed.frontdoor import nginx_binary
+
+    if nginx_binary("nginx") is not None:
+        from oscar_jupyter import local
+
+        front = local.start(data_dir=os.path.join(tmp, "data-nginx"), port=0, password="bench-password",
+                            extra={"exposed": {"front": "nginx"}})
+        try:
+            rows += _exposed_front_rows(front, args)
+        finally:
+            front.stop()
+    return rows
+
+
+def _exposed_front_rows(cluster, args: argparse.Namespace) -> List[Row]:
     pairs, via = exposed_figures.proxy_vs_direct(cluster.endpoint, (cluster.user, cluster.password),
                                                  args.exposed_clients, args.exposed_seconds, cluster.api_version)
     rows: List[Row] = []
