@@ -15,6 +15,10 @@ import pytest
 import requests
 
 from exposed_backend import backend
+from oscar_jupyter.local.exposed.launch import detect
+
+# several replicas of a script bound to one port need a network namespace each
+needs_namespaces = pytest.mark.skipif(detect().single, reason=detect().reason or "no network namespaces")
 
 TIMINGS = {"startup_interval": 0.1, "probe_period": 0.5, "stop_grace": 5.0, "drain_timeout": 10.0}
 
@@ -76,6 +80,7 @@ def url(cluster: Any, name: str, path: str = "") -> str:
     return f"{cluster.endpoint}/system/services/{name}/exposed/{path}"
 
 
+@needs_namespaces
 def test_replicas_with_a_hard_coded_port_all_serve(cluster, admin, deploy):
     svc = deploy(min_scale=3)
     status = wait_state(cluster, admin, svc["name"], "ready", instances=3)
@@ -186,6 +191,7 @@ def test_the_auth_endpoint_checks_as_the_manager(cluster, admin, deploy):
     assert requests.get(missing, params={"token": token}, timeout=30).status_code == 404
 
 
+@needs_namespaces
 def test_deployment_logs_are_stamped_per_line(cluster, admin, deploy):
     svc = deploy(min_scale=2)
     base = f"{cluster.endpoint}/system/services/{svc['name']}/deployment/logs"
