@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from exposed_backend import backend
+from exposed_backend import backend, replica_port
 from oscar_jupyter.local.exposed.launch import detect
 
 # several replicas of a script bound to one port need a network namespace each
@@ -51,8 +51,9 @@ def deploy(cluster: Any, admin: requests.Session, unique_name: str) -> Iterator[
     made: list[str] = []
 
     def make(cpu: str = "0.5", **expose: Any) -> str:
-        spec = {"name": unique_name, "image": "python:3", "cpu": cpu, "script": backend(),
-                "expose": {"api_port": [8080], **expose}}
+        port = replica_port()
+        spec = {"name": unique_name, "image": "python:3", "cpu": cpu, "script": backend(port),
+                "expose": {"api_port": [port], **expose}}
         r = admin.post(cluster.endpoint + "/system/services", json=spec, timeout=60)
         assert r.status_code == 201, r.text
         made.append(unique_name)
@@ -215,13 +216,14 @@ def test_v3_serves_the_exposed_path_but_not_the_v4_routes(tmp_path):
                      extra={"exposed": {"timings": TIMINGS}}) as c:
         s = requests.Session()
         s.auth = (c.user, c.password)
-        spec = {"name": "old", "image": "x", "script": backend(), "expose": {"api_port": 8080}}
+        port = replica_port()
+        spec = {"name": "old", "image": "x", "script": backend(port), "expose": {"api_port": port}}
         assert s.post(c.endpoint + "/system/services", json=spec, timeout=30).status_code == 201
         deadline = time.monotonic() + 60
         while requests.get(url(c, "old", "x"), timeout=30).status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        assert s.get(c.endpoint + "/system/services/old", timeout=30).json()["expose"]["api_port"] == 8080
+        assert s.get(c.endpoint + "/system/services/old", timeout=30).json()["expose"]["api_port"] == port
         for path in ("stop", "start", "restart"):
             assert s.post(f"{c.endpoint}/system/services/old/{path}", timeout=30).status_code == 404
         assert requests.get(f"{c.endpoint}/system/services/old/auth", timeout=30).status_code == 401
