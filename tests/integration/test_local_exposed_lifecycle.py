@@ -212,7 +212,7 @@ def test_a_script_that_never_answers_fails_its_startup_probe(tmp_path):
 def test_v3_serves_the_exposed_path_but_not_the_v4_routes(tmp_path):
     from oscar_jupyter import local
 
-    with local.start(data_dir=str(tmp_path / "d"), port=0, password="pw",
+    with local.start(data_dir=str(tmp_path / "d"), port=0, password="pw", api_version="3.7",
                      extra={"exposed": {"timings": TIMINGS}}) as c:
         s = requests.Session()
         s.auth = (c.user, c.password)

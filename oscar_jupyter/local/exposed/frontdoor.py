@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from aiohttp import web
 
-from ..supervisor import KEEPER
+from ..slot import KEEPER
 
 if TYPE_CHECKING:
     from .deployment import ExposedDeployment
