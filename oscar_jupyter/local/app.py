@@ -18,7 +18,8 @@ import time
 
 from aiohttp import web
 
-from . import auth, routes_buckets, routes_invoke, routes_logs, routes_quotas, routes_services, routes_system
+from . import (auth, routes_buckets, routes_exposed, routes_invoke, routes_logs, routes_quotas, routes_services,
+               routes_system)
 from .exchange import CALLER, BareStatus, RUNTIME, Handler, refuse_declared_oversize, runtime_of, text
 from .runtime import Runtime
 from .s3 import StoreError
@@ -49,7 +50,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Basic (admin) or, with OIDC configured, a bearer JWT on ``/system/*``; else 401."""
-    if request.path == "/system" or request.path.startswith("/system/"):
+    if (request.path == "/system" or request.path.startswith("/system/")) and not _exposed_path(request):
         rt = runtime_of(request)
         header = request.headers.get("Authorization")
         token = auth.bearer_of(header)
@@ -87,9 +88,15 @@ async def executions_middleware(request: web.Request, handler: Handler) -> web.S
 
 @web.middleware
 async def size_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse declared oversized bodies before the handler reads anything."""
-    refuse_declared_oversize(request)
+    """Refuse declared oversized bodies before the handler reads anything (exposed services: no limit)."""
+    if not _exposed_path(request):
+        refuse_declared_oversize(request)
     return await handler(request)
+
+
+def _exposed_path(request: web.Request) -> bool:
+    """Exposed-service traffic and (v4) ``/auth``: their own auth, no body limit."""
+    return routes_exposed.is_public_path(request.path, runtime_of(request).wire.deployment_routes)
 
 
 def build_app(runtime: Runtime) -> web.Application:
@@ -99,6 +106,7 @@ def build_app(runtime: Runtime) -> web.Application:
         client_max_size=max(runtime.options.max_body, runtime.options.max_definition) + 1,
     )
     app[RUNTIME] = runtime
-    for module in (routes_system, routes_services, routes_invoke, routes_logs, routes_buckets, routes_quotas):
+    for module in (routes_system, routes_services, routes_exposed, routes_invoke, routes_logs, routes_buckets,
+                   routes_quotas):
         module.register(app)
     return app

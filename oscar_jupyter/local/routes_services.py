@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import gojson, names, services as svcs
+from . import gojson, names, routes_exposed, services as svcs
 from .exchange import RUNTIME, add, caller, not_found, read_json, runtime_of, text
 from .service_view import manager_labels, service_view
 from .state import rfc3339
@@ -57,7 +57,10 @@ def _view(request: web.Request, svc: dict) -> object:
 
 
 def _summary(rt: Any, svc: dict) -> dict:
-    """``types.ServiceDeploymentSummary``: oscar-local runs a service as soon as it exists."""
+    """``types.ServiceDeploymentSummary``: an exposed service's replicas; others run as soon as they exist."""
+    exposed = routes_exposed.status_for(rt, svc)
+    if exposed is not None:
+        return {k: v for k, v in exposed.items() if k not in ("service_name", "namespace")}
     executor = rt.executors.get(svc["name"])
     active = (executor.running + executor.pool.ready) if executor is not None else 0
     return dict(state="ready", reason="Runtime service is ready.", last_transition_time=rfc3339(rt.started),
@@ -181,6 +184,9 @@ async def deployment(request: web.Request) -> web.Response:
     """v4 ``types.ServiceDeploymentStatus``: oscar-local runs a service as soon as it exists."""
     rt = runtime_of(request)
     svc = visible_service(request)
+    exposed = routes_exposed.status_of(request, svc)
+    if exposed is not None:
+        return gojson.response(exposed)
     executor = rt.executors.get(svc["name"])
     active = (executor.running + executor.pool.ready) if executor is not None else 0
     return gojson.response({
@@ -198,6 +204,9 @@ async def deployment(request: web.Request) -> web.Response:
 async def deployment_logs(request: web.Request) -> web.Response:
     """v4 ``types.DeploymentLogStream``: no pods here, so never any entries."""
     svc = visible_service(request)
+    exposed = routes_exposed.logs_of(request, svc)
+    if exposed is not None:
+        return gojson.response(exposed)
     return gojson.response({
         "service_name": svc["name"],
         "available": False,

@@ -19,6 +19,7 @@ from typing import Any, Deque
 
 from . import datadir, scaling, services as svcs
 from .executions import ExecutionLog
+from .exposed import ExposedOptions, ExposedServices
 from .jobs import CRASH_NOTE, JobManager
 from .limits import Cgroups
 from .output import DEFAULT_CAP
@@ -120,6 +121,7 @@ class Runtime:
         self.jobs: JobManager | None = None
         self.containment: Containment | None = None
         self.triggers: Triggers | None = None
+        self.exposed: ExposedServices | None = None
         self.logs = LogBuffer()
         self.executions = ExecutionLog()
         self._scan_task: asyncio.Task | None = None
@@ -149,10 +151,13 @@ class Runtime:
         self.scheduler = scaling.JobScheduler(opts.cores or float(os.cpu_count() or 1), store=self.store,
                                               timeout=opts.job_timeout, containment=self.containment)
         self.jobs = JobManager(self.state, self.scheduler, self.service)
+        self.exposed = ExposedServices(ExposedOptions.of(opts.extra))
+        await self.exposed.start()
         for svc in self.state.list_services():
             self._services[svc["name"]] = svc
             self._open_executor(svc)
             self._watch(svc)
+            await self.exposed.apply(svc)
         resumed = self.jobs.resume()
         if resumed:
             log.info("resumed %d pending job(s)", resumed)
@@ -176,6 +181,8 @@ class Runtime:
             await self.triggers.stop()
         if self.jobs:
             await self.jobs.shutdown(self.options.shutdown_grace)
+        if self.exposed:
+            await self.exposed.close()
         for ex in list(self.executors.values()):
             await _maybe_await(ex.close())
         self.executors.clear()
@@ -294,6 +301,8 @@ class Runtime:
             raise
         self._open_executor(svc)
         self._watch(svc)
+        assert self.exposed is not None
+        await self.exposed.apply(svc)
 
     async def update_service(self, svc: dict[str, Any]) -> None:
         assert self.state is not None and self.triggers is not None
@@ -307,6 +316,8 @@ class Runtime:
         else:
             self._open_executor(svc)
         self._watch(svc)
+        assert self.exposed is not None
+        await self.exposed.apply(svc)
 
     async def delete_service(self, svc: dict[str, Any]) -> list[str]:
         """Remove a service: its jobs, executor, record, and its input/output buckets."""
@@ -316,6 +327,8 @@ class Runtime:
         ex = self.executors.pop(name, None)
         if ex is not None:
             await _maybe_await(ex.close())
+        if self.exposed is not None:
+            await self.exposed.remove(name)
         self.state.delete_service(name)
         self._services.pop(name, None)
         still_used = set().union(*(svcs.buckets_of(other) for other in self.services()))

@@ -17,6 +17,7 @@ from oscar_jupyter import spec
 
 from . import names, strictness
 from .auth import new_service_token
+from .exposed.settings import problem as exposed_problem
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,14 @@ def provider_ref(value: Any) -> str:
     return ref
 
 
+def _default_command_hint(data: dict[str, Any], missing: list[str]) -> str:
+    """Why an exposed service with ``default_command`` still needs its script here."""
+    if "script" not in missing or not isinstance(data.get("expose"), dict):
+        return ""
+    problem = exposed_problem({**data, "script": ""})
+    return f"\n{problem}" if problem and "default_command" in problem else ""
+
+
 def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None = None,
             owner: str | None = None, keep_token: bool = True) -> tuple[dict[str, Any], list[str]]:
     """Turn a request body into the stored definition, or raise ``InvalidService``.
@@ -82,7 +91,7 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     if missing:  # gin's binding:"required" on types.Service, in its validator's words
         raise InvalidService("The service specification is not valid: " + "\n".join(
             f"Key: 'Service.{f.capitalize()}' Error:Field validation for '{f.capitalize()}' failed on the "
-            "'required' tag" for f in missing))
+            "'required' tag" for f in missing) + _default_command_hint(data, missing))
     failed = f"Error {'updating' if previous else 'creating'} the service"  # the Manager's 500 prefix
     problem = names.service_name_problem(data.get("name"))
     if problem and "DNS label" in problem:
@@ -94,6 +103,9 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
         raise InvalidService(f"The service specification is not valid: {problem}")
     sent = data
     data, notices = spec.normalise(copy.deepcopy(data))
+    problem = exposed_problem(data)  # before validation: its message says what to write instead
+    if problem:
+        raise InvalidService(f"The service specification is not valid: {problem}")
     errors = [p for p in spec.validate(data, unknown="ignore") if getattr(p, "severity", "error") == "error"]
     refused, failing = strictness.split(errors)
     if refused:

@@ -1,0 +1,122 @@
+"""The exposed services one oscar-local runs: a deployment per service with ``expose``."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from .autoscaler import ScalingTimings
+from aiohttp import web
+
+from .deployment import ExposedDeployment
+from .frontdoor import FrontDoor, nginx_binary
+from .launch import Isolation, detect
+from .proxy import Proxy
+from .replica import Timings
+from .settings import is_exposed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExposedOptions:
+    """Timings and isolation of exposed services (tests shorten the windows)."""
+
+    timings: Timings = field(default_factory=Timings)
+    scaling: ScalingTimings = field(default_factory=ScalingTimings)
+    network: str | None = None          # "bwrap", "unshare", "none" or None (the best that works)
+    front: str | None = None            # "nginx" or "aiohttp"/None (the default: aiohttp serves)
+    containment: tuple[str, ...] = ()   # argv prefix wrapping each replica's script
+
+    @classmethod
+    def of(cls, extra: dict[str, Any]) -> "ExposedOptions":
+        """From ``runtime.Options.extra['exposed']`` (a dict of these fields, timings as dicts)."""
+        raw = dict(extra.get("exposed") or {})
+        timings = raw.pop("timings", None)
+        scaling = raw.pop("scaling", None)
+        return cls(timings=Timings(**timings) if isinstance(timings, dict) else timings or Timings(),
+                   scaling=ScalingTimings(**scaling) if isinstance(scaling, dict) else scaling or ScalingTimings(),
+                   **raw)
+
+
+class ExposedServices:
+    """Deployments by service name."""
+
+    def __init__(self, options: ExposedOptions | None = None) -> None:
+        self.options = options or ExposedOptions()
+        self.deployments: dict[str, ExposedDeployment] = {}
+        self.proxy = Proxy()
+        self.isolation: Isolation | None = None
+        self.runtime_dir = ""
+        self.front: FrontDoor | None = None
+
+    async def start(self) -> None:
+        self.isolation = await asyncio.to_thread(detect, self.options.network)
+        self.runtime_dir = tempfile.mkdtemp(prefix="oscar-x-")
+        if self.isolation.single:
+            log.warning("exposed services run one replica each: %s", self.isolation.reason)
+
+    async def listen(self, runner: web.AppRunner, host: str, port: int, *, header_timeout: float,
+                     v4: bool) -> int:
+        """Serve ``runner`` on ``host:port`` (behind nginx where it runs); the port bound."""
+        binary = nginx_binary(self.options.front)
+        if binary is not None:
+            prefix = tempfile.mkdtemp(prefix="front-", dir=self.runtime_dir)
+            front = FrontDoor(binary, prefix, header_timeout, v4)
+            try:
+                port = await front.open(runner, host, port)
+            except Exception as exc:
+                await front.close()
+                if self.options.front == "nginx":
+                    raise
+                log.warning("nginx could not be started (%s); exposed services go through aiohttp", exc)
+            else:
+                self.front = front
+                front.configure(self.deployments.values())
+                return port
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        return next(a[1] for a in runner.addresses if isinstance(a, tuple))
+
+    def _rotation_changed(self) -> None:
+        if self.front is not None:
+            self.front.configure(self.deployments.values())
+
+    async def close(self) -> None:
+        await asyncio.gather(*(d.close() for d in self.deployments.values()), return_exceptions=True)
+        self.deployments.clear()
+        if self.front is not None:
+            await self.front.close()
+        if self.runtime_dir:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+    def get(self, name: str) -> ExposedDeployment | None:
+        return self.deployments.get(name)
+
+    async def apply(self, svc: dict[str, Any]) -> None:
+        """Create, update or remove the deployment of ``svc`` after it was stored."""
+        name = svc["name"]
+        current = self.deployments.get(name)
+        if not is_exposed(svc):
+            if current is not None:
+                await self.remove(name)
+            return
+        if current is not None:
+            current.update(svc)
+            return
+        assert self.isolation is not None, "ExposedServices.start() first"
+        deployment = ExposedDeployment(svc, isolation=self.isolation, runtime_dir=self.runtime_dir,
+                                       timings=self.options.timings, scaling=self.options.scaling,
+                                       containment=self.options.containment,
+                                       on_rotation=self._rotation_changed)
+        self.deployments[name] = deployment
+        deployment.start()
+
+    async def remove(self, name: str) -> None:
+        deployment = self.deployments.pop(name, None)
+        if deployment is not None:
+            self._rotation_changed()
+            await deployment.close()
