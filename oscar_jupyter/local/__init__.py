@@ -120,7 +120,7 @@ def start(data_dir: str | None = None, host: str = "127.0.0.1", port: int = 0,
     one (stored 0600). Further ``options`` are :class:`runtime.Options` fields
     (``s3_endpoint``, ``s3_access_key``, ``s3_secret_key``, ``s3_region``,
     ``max_body``, ``cores``, ``sync_timeout``, ``queue_timeout``,
-    ``api_version`` ("3.6", "3.7" default, "4.1"), ``oidc_issuer`` and
+    ``api_version`` ("3.6", "3.7", "4.1" default), ``oidc_issuer`` and
     ``oidc_groups``, ``job_timeout`` (seconds, default 3600), ``sandbox``
     ("auto" default, "bwrap", "unshare", "none"; see docs/security.md),
     ``log_cap`` (bytes of a script's output kept, default 10 MB)...).

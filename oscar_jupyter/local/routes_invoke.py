@@ -23,7 +23,7 @@ import logging
 from aiohttp import web
 
 from . import auth, names, scaling, services as svcs
-from .app import read_body, runtime_of, text
+from .exchange import not_found, read_body, runtime_of, text
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ async def _authorised_service(request: web.Request) -> dict:
         raise web.HTTPUnauthorized(text="")
     name = request.match_info["name"]
     if names.service_name_problem(name):
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     svc = rt.service(name)
     if svc is None:
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     if len(token) != auth.TOKEN_LENGTH and rt.oidc is not None:
         from .oidc import OidcRefused
 

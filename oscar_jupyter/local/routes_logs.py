@@ -2,20 +2,24 @@
 
 The list has the v3.7+ shape ``{"jobs": {name: JobInfo}, "next_page"?,
 "remaining_jobs"?}`` (with ``--api-version 3.6``, the bare ``{name: JobInfo}``
-map of one page), in creation order, ``?limit=`` jobs per page (default and
-maximum 1000) with ``?page=<next_page>`` continuing. OIDC callers reach only
-the jobs of services they may see (else 403).
+map of one page), in creation order, with ``?page=<next_page>`` continuing.
+A page holds the Manager's ``JOB_LISTING_LIMIT`` (70) jobs, and ``?limit`` is
+ignored, as the v3.7.1 and v4.1.2 handlers (``pkg/handlers/logs.go``) ignore
+it; with ``--api-version 3.6``, ``?limit=`` (default and maximum 1000) is
+honoured. OIDC callers reach only the jobs of services they may see (else 403).
 """
 from __future__ import annotations
 
 from aiohttp import web
 
-from . import names
-from .app import add, runtime_of, text
+from . import gojson, names
+from .exchange import add, not_found, runtime_of, text
 from .output import stamp_lines, unstamp
 from .state import PENDING, RUNNING
 
 PAGE_SIZE = 1000
+#: the Manager's default ``JOB_LISTING_LIMIT`` (``pkg/types/config.go``)
+JOB_LISTING_LIMIT = 70
 
 
 def _service(request: web.Request) -> dict:
@@ -27,7 +31,7 @@ def _service(request: web.Request) -> dict:
 def _job_name(request: web.Request, service: str) -> str:
     job = request.match_info["job"]
     if names.job_name_problem(job) or not job.startswith(service + "-"):
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     return job
 
 
@@ -49,7 +53,10 @@ def _int_query(request: web.Request, key: str, default: int, low: int, high: int
 async def list_jobs(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     svc = _service(request)
-    limit = _int_query(request, "limit", PAGE_SIZE, 1, PAGE_SIZE)
+    if rt.wire.jobs_envelope:
+        limit = JOB_LISTING_LIMIT
+    else:
+        limit = _int_query(request, "limit", PAGE_SIZE, 1, PAGE_SIZE)
     page = request.query.get("page", "")
     after = 0
     if page:
@@ -60,7 +67,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     rows, remaining = rt.state.list_jobs(svc["name"], after, limit)
     jobs = {job.name: job.info() for _, job in rows}
     next_page = str(rows[-1][0]) if remaining else None
-    return web.json_response(rt.wire.jobs_listing(jobs, next_page, remaining))
+    return gojson.response(rt.wire.jobs_listing(jobs, next_page, remaining))
 
 
 async def job_log(request: web.Request) -> web.Response:

@@ -7,8 +7,8 @@ import platform
 import psutil
 from aiohttp import web
 
-from . import openapi
-from .app import add, runtime_of, text
+from . import executions, gojson, gotypes, openapi
+from .exchange import add, caller, runtime_of, text
 from .s3 import StoreError
 from .state import PENDING, RUNNING, rfc3339
 
@@ -47,31 +47,37 @@ async def info(request: web.Request) -> web.Response:
     contained = rt.containment
     sandbox = (f"{contained.sandbox.describe()}; limits: {contained.cgroups.describe()}"
                if contained is not None and contained.cgroups is not None else "unknown")
-    return web.json_response({
+    return gojson.response(gotypes.shape(gotypes.TYPES[rt.wire.api_version], "Info", {
         "version": rt.wire.release,
         "git_commit": "oscar-local",
         "architecture": _arch(),
         "kubernetes_version": "none (oscar-local)",
         "serverless_backend": {"name": "oscar-local", "version": pkg},
-    }, headers={SANDBOX_HEADER: sandbox})
+    }), headers={SANDBOX_HEADER: sandbox})
 
 
 async def config(request: web.Request) -> web.Response:
+    """``types.ConfigForUser`` of the release: the cluster's config and its MinIO provider.
+
+    ``controller_service_account`` is empty (no Kubernetes service account
+    here); ``oidc_groups`` is null without OIDC (Go's nil slice), as on a
+    Manager started without ``OIDC_GROUPS``; no repository allow-list.
+    """
     rt = runtime_of(request)
-    return web.json_response({
+    groups = list(rt.options.oidc_groups) if rt.oidc is not None and rt.options.oidc_groups else None
+    body = {
         "config": {
             "name": "oscar-local",
             "namespace": "oscar",
             "services_namespace": "oscar-svc",
+            "controller_service_account": "",
             "serverless_backend": "oscar-local",
-            "gpu_available": False,
-            "interLink_available": False,
-            "yunikorn_enable": False,
-            "kueue_enable": False,
-            "oidc_groups": list(rt.options.oidc_groups) if rt.oidc is not None else [],
+            "oidc_groups": groups,
         },
         "minio_provider": rt.provider(),
-    })
+        "allowed_image_repositories": [],
+    }
+    return gojson.response(gotypes.shape(gotypes.TYPES[rt.wire.api_version], "ConfigForUser", body))
 
 
 def _status_payload(rt) -> dict:
@@ -155,7 +161,7 @@ async def status(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     payload = await asyncio.to_thread(_status_payload, rt)
     down = not payload["cluster"]["nodes"][0]["conditions"][1]["status"]
-    return web.json_response(payload, headers={STORAGE_HEADER: "down" if down else "up"})
+    return gojson.response(payload, headers={STORAGE_HEADER: "down" if down else "up"})
 
 
 async def system_logs(request: web.Request) -> web.Response:
@@ -167,9 +173,25 @@ async def system_logs(request: web.Request) -> web.Response:
     return web.Response(text="\n".join(lines) + ("\n" if lines else ""), content_type="text/plain")
 
 
+async def manager_logs(request: web.Request) -> web.Response:
+    """``GET /system/logs``: the Manager's execution log entries (see ``executions``)."""
+    rt = runtime_of(request)
+    if caller(request) is not None:
+        return text(403, "OIDC tokens are not allowed for system logs")
+    if _go_bool(request.query.get("previous", "false")):
+        return text(400, executions.NO_PREVIOUS)
+    raw = rt.executions.text(timestamps=_go_bool(request.query.get("timestamps", "false")))
+    return gojson.response({"logs": executions.parse(raw)})
+
+
+def _go_bool(value: str) -> bool:
+    """strconv.ParseBool, with what it refuses taken as false (as the handler does)."""
+    return value in ("1", "t", "T", "TRUE", "true", "True")
+
+
 async def openapi_doc(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    return web.json_response(openapi.document(str(request.url.origin()), rt.wire.release,
+    return gojson.response(openapi.document(str(request.url.origin()), rt.wire.release,
                                               v4_routes=rt.wire.deployment_routes, oidc=rt.oidc is not None))
 
 
@@ -180,4 +202,5 @@ def register(app: web.Application) -> None:
     add(app, "GET", "/system/config", config)
     add(app, "GET", "/system/status", status)
     app.router.add_get("/system/logs/", system_logs)
+    app.router.add_get("/system/logs", manager_logs)
     psutil.cpu_percent(interval=None)  # prime the CPU sampler

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Deque
 
 from . import datadir, scaling, services as svcs
+from .executions import ExecutionLog
 from .jobs import CRASH_NOTE, JobManager
 from .limits import Cgroups
 from .output import DEFAULT_CAP
@@ -30,7 +31,7 @@ from .versions import DEFAULT as DEFAULT_API_VERSION, Wire
 
 log = logging.getLogger(__name__)
 
-VERSION = "3.7.1"  # the default release; ``Runtime.wire.release`` is the one served
+VERSION = "4.1.2"  # the default release; ``Runtime.wire.release`` is the one served
 EXTERNAL_SCAN_INTERVAL = 2.0
 STORAGE_CHECK = 0.5  # seconds between checks that the embedded S3 endpoint is alive
 
@@ -120,6 +121,7 @@ class Runtime:
         self.containment: Containment | None = None
         self.triggers: Triggers | None = None
         self.logs = LogBuffer()
+        self.executions = ExecutionLog()
         self._scan_task: asyncio.Task | None = None
         self._storage_task: asyncio.Task | None = None
         self.storage_down = False  # the embedded S3 endpoint died and is not back yet

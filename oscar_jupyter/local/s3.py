@@ -900,6 +900,7 @@ class S3Store:
             cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
             retries=urllib3.Retry(total=3, backoff_factor=0.2,
                                   status_forcelist=(500, 502, 503, 504)))
+        self._signing = (access_key, secret_key, region)
         self.client = Minio(parsed.netloc, access_key=access_key, secret_key=secret_key,
                             secure=parsed.scheme == "https", region=region, http_client=http,
                             cert_check=verify)
@@ -1045,11 +1046,19 @@ class S3Store:
         except Exception as exc:  # noqa: BLE001
             raise self._fail("deleting bucket", exc, bucket) from None
 
-    def presign(self, method: str, bucket: str, key: str, expires: float = 3600) -> str:
-        """A presigned URL for `method` (GET/PUT/...) on `bucket/key`, valid `expires` seconds."""
+    def presign(self, method: str, bucket: str, key: str, expires: float = 3600, *,
+                headers: Optional[Dict[str, str]] = None, query: Optional[Dict[str, str]] = None) -> str:
+        """A presigned URL for `method` (GET/PUT/...) on `bucket/key`, valid `expires` seconds,
+        signing `headers` (which the client must then send) and carrying `query`."""
         seconds = int(expires.total_seconds()) if isinstance(expires, _dt.timedelta) else int(expires)
         if not 1 <= seconds <= 7 * 24 * 3600:
             raise StoreError(f"presign expiry must be 1 s to 7 days, got {seconds} s")
+        if headers or query:
+            from .presign import presign_v4
+
+            access, secret, region = self._signing
+            return presign_v4(method, self.endpoint, bucket, key, access_key=access, secret_key=secret,
+                              region=region, expires=seconds, headers=headers, query=query)
         try:
             return self.client.get_presigned_url(method.upper(), bucket, key,
                                                  expires=_dt.timedelta(seconds=seconds))
