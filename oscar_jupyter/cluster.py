@@ -100,6 +100,8 @@ class Cluster:
                  run_timeout: Optional[float] = None, id: Optional[str] = None,
                  local: Any = None) -> None:
         endpoint = (endpoint or "").strip()
+        #: no scheme given: https:// is assumed, and a plain-HTTP server is told apart in errors
+        self.scheme_assumed = "://" not in endpoint
         parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
         if not parts.hostname:
             raise errors.ConfigError(f"{endpoint!r} is not a cluster URL.",
@@ -189,6 +191,12 @@ class Cluster:
         try:
             response = self.session.request(method, self.url(path), timeout=read_timeout, **kwargs)
         except requests.exceptions.SSLError:
+            if self.scheme_assumed or not self.ssl_verify:
+                host = urlsplit(self.endpoint).netloc
+                raise errors.ConnectionFailed(
+                    f"{what}: {host} does not answer TLS at {self.endpoint}"
+                    + (" (no scheme was given, so https:// was assumed)." if self.scheme_assumed else "."),
+                    hint=f"If the cluster serves plain HTTP (as oscar-local does), write http://{host}.") from None
             raise errors.ConnectionFailed(
                 f"{what}: TLS verification of {self.endpoint} failed.",
                 hint="Check the endpoint; for a self-signed certificate pass ssl_verify=False "
@@ -368,7 +376,7 @@ class Cluster:
         self._write_service("PUT", data)
 
     def apply(self, source: Any, *, wait: bool = True, timeout: float = 120.0,
-              cluster_id: Optional[str] = None) -> list:
+              cluster_id: Optional[str] = None, strict: bool = False) -> list:
         """Create or update every service in `source`; return their `Service` handles.
 
         `source`: an FDL (object, path, YAML text or dict), a `ServiceSpec`, a
@@ -380,11 +388,21 @@ class Cluster:
         restored) and the error says so. With `cluster_id`, only the FDL services
         under that cluster key are applied; otherwise all of them are applied to
         this cluster.
+
+        Keys the schema does not know are ignored, as oscar-cli and the Manager
+        ignore them, with a warning naming the field each most likely meant:
+        a Python warning (`errors.DefinitionWarning`), and kept in the result's
+        ``warnings`` (shown with it). With
+        ``strict=True`` they are errors and nothing is applied.
+        Returns a `ServiceList` of the applied services.
         """
-        from .service import Service, specs_of
-        specs = specs_of(source)
+        from .service import Service, ServiceList, specs_of
+        read = specs_of(source, strict=strict)
+        specs = list(read)
         if cluster_id is not None:
             specs = [s for s in specs if s.cluster_id in (None, cluster_id)]
+        for warning in read.warnings:
+            warnings.warn(str(warning), errors.DefinitionWarning, stacklevel=2)
         if not specs:
             raise errors.InvalidDefinition("Nothing to apply: the definition has no services.")
         names = [s.name for s in specs]
@@ -422,7 +440,7 @@ class Cluster:
                 svc.wait_ready(timeout=timeout)
             else:
                 svc.refresh()
-        return applied
+        return ServiceList(applied, cluster=self, warnings=read.warnings)
 
     def _roll_back(self, exc: errors.OscarError, failed: str, created: List[str],
                    applied: List[str]) -> None:

@@ -67,6 +67,14 @@ class InvalidDefinition(OscarError):
         super().__init__(message, hint=hint)
 
 
+class DefinitionWarning(UserWarning):
+    """Something in a definition OSCAR will ignore or read differently (an unknown key, ...).
+
+    Raised as a warning by `Cluster.apply`; strict checking makes unknown keys
+    `InvalidDefinition` errors instead.
+    """
+
+
 class ServiceFailed(OscarError):
     """The service's script failed. `log` holds its output, `exit_code` its status; the
     message ends with the log's line that says why (`cause`), so one line tells."""
@@ -111,7 +119,7 @@ class APIError(OscarError):
 
 
 def redact(text: str, secrets: Iterable[Optional[str]]) -> str:
-    """Replace every occurrence of each secret in `text` with '***'."""
+    """Replace every occurrence of each secret in `text` with ``***``."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")

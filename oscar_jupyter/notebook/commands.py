@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, MutableMapping, Optional
+from typing import Any, Callable, Dict, FrozenSet, List, MutableMapping, Optional
 
 from .. import errors
 from . import inputs
@@ -31,6 +32,8 @@ class Context:
     default_timeout: Optional[float] = None
     map_concurrency: int = 4
     progress: bool = True
+    #: the words of the magic line that were quoted (sent as text, never looked up)
+    quoted: FrozenSet[str] = frozenset()
 
 
 def _oj():
@@ -143,25 +146,30 @@ def services(args: argparse.Namespace, ctx: Context) -> Any:
     return found
 
 
-def load_fdl(value: Any) -> Any:
+def load_fdl(value: Any, *, strict: bool = False) -> Any:
     """An FDL object from a variable's value or a path."""
     from .. import fdl
     if isinstance(value, (str, Path)) and Path(value).expanduser().is_file():
-        return fdl.load(Path(value).expanduser())
+        return fdl.load(Path(value).expanduser(), strict=strict)
     if isinstance(value, str):
-        return fdl.load(value)
+        return fdl.load(value, strict=strict)
     return value
 
 
-def deploy_fdl(definition: Any, ctx: Context, *, wait: bool) -> List[Any]:
+def deploy_fdl(definition: Any, ctx: Context, *, wait: bool, strict: bool = False,
+               warnings_shown: bool = False) -> List[Any]:
     """Create or update every service of `definition` and say what was done.
 
     Services keyed by a cluster id that names an open connection go there;
     any other id (e.g. `oscar-cluster` from a published example) means the
-    current connection.
+    current connection. Warnings (unknown keys, ...) are said first unless
+    the caller has shown them; with `strict` unknown keys are errors.
     """
     from ..service import specs_of
-    specs = specs_of(definition)
+    specs = specs_of(definition, strict=strict)
+    if not warnings_shown:
+        for warning in specs.warnings:
+            ctx.say(f"warning: {warning}")
     open_ = _open_clusters()
     cur = current_cluster()
     ids = []
@@ -172,7 +180,9 @@ def deploy_fdl(definition: Any, ctx: Context, *, wait: bool) -> List[Any]:
     applied: List[Any] = []
     for cid in ids:
         target = open_.get(cid, cur) if cid is not None else cur
-        done = target.apply(definition, wait=wait, cluster_id=cid)
+        with warnings.catch_warnings():  # said above, or shown with the cell's FDL
+            warnings.simplefilter("ignore", errors.DefinitionWarning)
+            done = target.apply(definition, wait=wait, cluster_id=cid, strict=strict)
         for svc in done:
             ctx.say(f"Deployed {svc.name} on {target.id}" + (" (ready)." if wait else "."))
         applied.extend(done)
@@ -183,7 +193,8 @@ def deploy(args: argparse.Namespace, ctx: Context) -> Any:
     value = inputs.one(args.fdl, ctx.namespace)
     if isinstance(value, str) and not Path(value).expanduser().is_file() and "\n" not in value:
         raise errors.InvalidInput(f"No FDL file or variable named {args.fdl!r}.")
-    applied = deploy_fdl(load_fdl(value), ctx, wait=args.wait)
+    applied = deploy_fdl(load_fdl(value, strict=args.strict), ctx, wait=args.wait,
+                         strict=args.strict)
     return applied
 
 
@@ -203,7 +214,8 @@ def rm(args: argparse.Namespace, ctx: Context) -> Any:
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
     svc = find_service(current_cluster(), args.service)
-    data = b"" if args.input is None else inputs.one(args.input, ctx.namespace, text=args.text)
+    data = b"" if args.input is None else inputs.one(args.input, ctx.namespace,
+                                                    text=args.text or args.input in ctx.quoted)
     kw: Dict[str, Any] = {}
     if args.encoding:
         kw["encoding"] = args.encoding

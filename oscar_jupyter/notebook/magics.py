@@ -21,7 +21,7 @@ from traitlets import Bool, Float, Int, TraitError, observe, validate
 
 from .. import display as _display
 from .. import errors
-from . import arguments, commands
+from . import arguments, commands, inputs
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +122,12 @@ class OscarMagics(Magics):
                                     hint="Add --yes to confirm on the command line.") from None
         return str(answer).strip().lower() in ("y", "yes")
 
-    def _context(self) -> commands.Context:
+    def _context(self, line: str = "") -> commands.Context:
         return commands.Context(namespace=self.shell.user_ns, show=self._show, say=self._say,
                                 ask_password=_prompt_password, confirm=self._confirm,
                                 default_timeout=self.default_timeout,
-                                map_concurrency=self.map_concurrency, progress=self.progress)
+                                map_concurrency=self.map_concurrency, progress=self.progress,
+                                quoted=inputs.quoted_words(line))
 
     def _guard(self, traceback: bool, fn: Callable[[], Any]) -> Any:
         """Run `fn`; expected errors become one-line errors unless tracebacks are wanted."""
@@ -154,7 +155,7 @@ class OscarMagics(Magics):
             if args.command == "help":
                 self._help(args.topic)
                 return
-            value = commands.COMMANDS[args.command](args, self._context())
+            value = commands.COMMANDS[args.command](args, self._context(line))
             out = getattr(args, "out", None)
             if out:
                 if not out.isidentifier():
@@ -178,7 +179,10 @@ class OscarMagics(Magics):
     def oscar_fdl(self, line: str = "", cell: str = "") -> None:
         """The cell is an FDL (YAML, scripts inline): validate it, keep it, deploy it.
 
-        %%oscar_fdl [--deploy] [--name VAR] [--allow-unknown] [--no-wait] [--traceback]
+        %%oscar_fdl [--deploy] [--name VAR] [--strict] [--no-wait] [--traceback]
+
+        Keys the service schema does not know are shown as warnings (oscar-cli
+        and OSCAR ignore them); with --strict they are errors.
         """
         words = arguments.split(line)
         wants_tb = "--traceback" in words
@@ -189,12 +193,12 @@ class OscarMagics(Magics):
                 raise UsageError(f"--name needs a variable name, not {args.name!r}.")
             from .. import fdl
             # the cell's first line is the magic: the YAML starts on cell line 2
-            definition = fdl.FDL.parse(cell, source="cell", line_offset=1,
-                                       unknown="warn" if args.allow_unknown else "error")
+            definition = fdl.FDL.parse(cell, source="cell", line_offset=1, strict=args.strict)
             self.shell.user_ns[args.name] = definition
-            self._show(definition)
+            self._show(definition)  # its warnings (unknown keys, ...) are shown with it
             if args.deploy:
-                commands.deploy_fdl(definition, self._context(), wait=args.wait)
+                commands.deploy_fdl(definition, self._context(), wait=args.wait,
+                                    strict=args.strict, warnings_shown=True)
             else:
                 self._say(f"Kept as `{args.name}`; deploy it with `%oscar deploy {args.name}` "
                           "or run this cell with --deploy.")
