@@ -251,3 +251,19 @@ def test_job_routes_unknown(pair: Pair) -> None:
         pair.same("DELETE", f"/system/logs/{name}/{name}-00000000-0000-4000-8000-000000000000")
     finally:
         pair.same("DELETE", f"/system/services/{name}")
+
+
+def test_federation_fields(pair: Pair) -> None:
+    """v4.1.2 create.go: topology defaults to "none"; members need a refresh_token secret (400).
+    v3.7.1 has no federation field (dropped)."""
+    name = _name()
+    pair.same("POST", "/system/services", json={"name": name, "image": "alpine", "script": "x",
+                                                 "federation": {"group_id": "g"}})
+    try:
+        pair.same("GET", f"/system/services/{name}")
+    finally:
+        pair.same("DELETE", f"/system/services/{name}")
+    pair.same("POST", "/system/services", json={"name": _name(), "image": "alpine", "script": "x",
+                                                 "federation": {"group_id": "g", "members": [
+                                                     {"type": "oscar", "cluster_id": "c"}]}},
+              status_only=True)
