@@ -14,6 +14,7 @@ from aiohttp import web
 
 from . import gojson, names
 from .exchange import BareStatus, add, not_found, runtime_of, text
+from .output import stamp_lines, unstamp
 from .state import PENDING, RUNNING
 
 PAGE_SIZE = 1000
@@ -76,11 +77,17 @@ async def job_log(request: web.Request) -> web.Response:
     job = rt.state.get_job(svc["name"], _job_name(request, svc["name"]))
     if job is None:
         return text(404)
-    body = job.log
-    if request.query.get("timestamps", "").lower() in ("true", "1") and body:
-        stamp = job.start_time or job.creation_time
-        body = "".join(f"{stamp} {line}\n" for line in body.splitlines())
+    if request.query.get("timestamps", "").lower() in ("true", "1"):
+        # each line's own time (stored with it); older logs' lines get the job's start
+        body = stamp_lines(job.log, _nano(job.start_time or job.creation_time))
+    else:
+        body = unstamp(job.log)
     return web.Response(text=body, content_type="text/plain")
+
+
+def _nano(stamp: str) -> str:
+    """A stored RFC 3339 second (``...:05Z``) in the width of per-line stamps."""
+    return stamp[:-1] + ".000000000Z" if stamp.endswith("Z") and "." not in stamp else stamp
 
 
 async def delete_job(request: web.Request) -> web.Response:

@@ -9,17 +9,26 @@ from aiohttp import web
 
 from . import executions, gojson, gotypes, openapi
 from .exchange import add, caller, runtime_of, text
+from .s3 import StoreError
 from .state import PENDING, RUNNING, rfc3339
 
 
 INSTANCE_HEADER = "X-Oscar-Local-Instance"
+SANDBOX_HEADER = "X-Oscar-Local-Sandbox"    # on /system/info: how scripts are contained
+STORAGE_HEADER = "X-Oscar-Local-Storage"    # on /health and /system/status: "up" or "down"
 
 
 async def health(request: web.Request) -> web.Response:
     """``Ok`` exactly, as the Manager answers; the instance id header lets ``attach()``
-    tell this server from a stale endpoint file."""
-    return web.Response(status=200, text="Ok", content_type="text/plain",
-                        headers={INSTANCE_HEADER: runtime_of(request).instance})
+    tell this server from a stale endpoint file. While the embedded object storage
+    is down (being restarted) the answer is 503 saying so, as a failing liveness
+    probe would be."""
+    rt = runtime_of(request)
+    headers = {INSTANCE_HEADER: rt.instance, STORAGE_HEADER: "down" if rt.storage_down else "up"}
+    if rt.storage_down:
+        return web.Response(status=503, text="Storage unavailable: the embedded S3 endpoint stopped "
+                            "and is being restarted\n", content_type="text/plain", headers=headers)
+    return web.Response(status=200, text="Ok", content_type="text/plain", headers=headers)
 
 
 def _arch() -> str:
@@ -35,13 +44,16 @@ async def info(request: web.Request) -> web.Response:
     except PackageNotFoundError:
         pkg = "0+unknown"
     rt = runtime_of(request)
+    contained = rt.containment
+    sandbox = (f"{contained.sandbox.describe()}; limits: {contained.cgroups.describe()}"
+               if contained is not None and contained.cgroups is not None else "unknown")
     return gojson.response(gotypes.shape(gotypes.TYPES[rt.wire.api_version], "Info", {
         "version": rt.wire.release,
         "git_commit": "oscar-local",
         "architecture": _arch(),
         "kubernetes_version": "none (oscar-local)",
         "serverless_backend": {"name": "oscar-local", "version": pkg},
-    }))
+    }), headers={SANDBOX_HEADER: sandbox})
 
 
 async def config(request: web.Request) -> web.Response:
@@ -75,10 +87,16 @@ def _status_payload(rt) -> dict:
     used_cores = int(round(load * cores))
     free_cores = max(cores - used_cores, 0)
     counts = rt.state.count_jobs()
-    buckets = rt.store.buckets()
+    buckets: list = []
     objects = 0
-    for b in buckets:
-        objects += sum(1 for o in rt.store.list(b, "", True) if not o.is_dir)
+    storage_ok = not rt.storage_down
+    if storage_ok:
+        try:  # as the Manager, storage that does not answer leaves the MinIO figures at zero
+            buckets = rt.store.buckets()
+            for b in buckets:
+                objects += sum(1 for o in rt.store.list(b, "", True) if not o.is_dir)
+        except StoreError:
+            storage_ok, buckets, objects = False, [], 0
     node: dict = {
         "name": platform.node() or "localhost",
         "cpu": {"capacity_cores": cores, "usage_cores": used_cores},
@@ -86,7 +104,8 @@ def _status_payload(rt) -> dict:
         "gpu": 0,
         "is_interlink": False,
         "status": "Ready",
-        "conditions": [{"type": "Ready", "status": True}],
+        "conditions": [{"type": "Ready", "status": True},
+                       {"type": "StorageAvailable", "status": storage_ok}],
     }
     metrics: dict = {
         "cpu": {"total_free_cores": free_cores, "max_free_on_node_cores": free_cores},
@@ -141,7 +160,8 @@ def _cores(value: object) -> float:
 async def status(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     payload = await asyncio.to_thread(_status_payload, rt)
-    return gojson.response(payload)
+    down = not payload["cluster"]["nodes"][0]["conditions"][1]["status"]
+    return gojson.response(payload, headers={STORAGE_HEADER: "down" if down else "up"})
 
 
 async def system_logs(request: web.Request) -> web.Response:
