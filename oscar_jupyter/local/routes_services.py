@@ -196,10 +196,10 @@ async def deployment(request: web.Request) -> web.Response:
     svc = visible_service(request)
     exposed = routes_exposed.status_of(request, svc)
     if exposed is not None:
-        return gojson.response(exposed)
+        return routes_exposed.deployment_answer(request, exposed)
     executor = rt.executors.get(svc["name"])
     active = (executor.running + executor.pool.ready) if executor is not None else 0
-    return gojson.response({
+    return routes_exposed.deployment_answer(request, {
         "service_name": svc["name"],
         "namespace": "oscar-svc",
         "state": "ready",
@@ -216,8 +216,8 @@ async def deployment_logs(request: web.Request) -> web.Response:
     svc = visible_service(request)
     exposed = routes_exposed.logs_of(request, svc)
     if exposed is not None:
-        return gojson.response(exposed)
-    return gojson.response({
+        return routes_exposed.logs_answer(request, exposed)
+    return routes_exposed.logs_answer(request, {
         "service_name": svc["name"],
         "available": False,
         "message": "Deployment logs are unavailable for this service.",
