@@ -17,6 +17,9 @@ from .auth import BasicAuth, BearerAuth, OidcAgentAuth, RefreshTokenAuth
 from .cluster import Cluster
 from .codecs import oscar_files
 from .connections import clusters, connect, current, disconnect, use
+from .deepaas import Deepaas, DeepaasModel
+from .deployment import Deployment, DeploymentLogs
+from .exposed import ExposedService
 from .errors import (APIError, AuthError, ConfigError, Conflict, ConnectionFailed, InvalidDefinition,
                      InvalidInput, NotFound, NotSupported, OscarError, ServiceFailed, StorageError, Timeout)
 from .jobs import AsyncRun, Job, JobList
