@@ -131,7 +131,7 @@ def caller(request: web.Request) -> str | None:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Basic (admin) or, with OIDC configured, a bearer JWT on ``/system/*``; else 401."""
-    if request.path == "/system" or request.path.startswith("/system/"):
+    if (request.path == "/system" or request.path.startswith("/system/")) and not _exposed_path(request.path):
         rt = runtime_of(request)
         header = request.headers.get("Authorization")
         token = auth.bearer_of(header)
@@ -150,9 +150,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def size_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse declared oversized bodies before the handler reads anything."""
-    refuse_declared_oversize(request)
+    """Refuse declared oversized bodies before the handler reads anything (exposed services: no limit)."""
+    if not _exposed_path(request.path):
+        refuse_declared_oversize(request)
     return await handler(request)
+
+
+def _exposed_path(path: str) -> bool:
+    from .routes_exposed import is_public_path
+
+    return is_public_path(path)
 
 
 def add(app: web.Application, method: str, path: str, handler: Handler) -> None:
@@ -164,13 +171,13 @@ def add(app: web.Application, method: str, path: str, handler: Handler) -> None:
 
 def build_app(runtime: Runtime) -> web.Application:
     """The aiohttp application for ``runtime``."""
-    from . import routes_buckets, routes_invoke, routes_logs, routes_services, routes_system
+    from . import routes_buckets, routes_exposed, routes_invoke, routes_logs, routes_services, routes_system
 
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware, size_middleware],
         client_max_size=max(runtime.options.max_body, runtime.options.max_definition) + 1,
     )
     app[RUNTIME] = runtime
-    for module in (routes_system, routes_services, routes_invoke, routes_logs, routes_buckets):
+    for module in (routes_system, routes_services, routes_exposed, routes_invoke, routes_logs, routes_buckets):
         module.register(app)
     return app

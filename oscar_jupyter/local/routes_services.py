@@ -17,7 +17,7 @@ import logging
 
 from aiohttp import web
 
-from . import names, services as svcs
+from . import names, routes_exposed, services as svcs
 from .app import add, caller, read_json, runtime_of, text
 from .state import rfc3339
 from .versions import DUPLICATE_MESSAGE
@@ -140,6 +140,9 @@ async def deployment(request: web.Request) -> web.Response:
     """v4 ``types.ServiceDeploymentStatus``: oscar-local runs a service as soon as it exists."""
     rt = runtime_of(request)
     svc = visible_service(request)
+    exposed = routes_exposed.status_of(request, svc)
+    if exposed is not None:
+        return web.json_response(exposed)
     executor = rt.executors.get(svc["name"])
     active = (executor.running + executor.pool.ready) if executor is not None else 0
     return web.json_response({
@@ -157,6 +160,9 @@ async def deployment(request: web.Request) -> web.Response:
 async def deployment_logs(request: web.Request) -> web.Response:
     """v4 ``types.DeploymentLogStream``: no pods here, so never any entries."""
     svc = visible_service(request)
+    exposed = routes_exposed.logs_of(request, svc)
+    if exposed is not None:
+        return web.json_response(exposed)
     return web.json_response({
         "service_name": svc["name"],
         "available": False,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Deque
 
 from . import scaling, services as svcs
+from .exposed import ExposedOptions, ExposedServices
 from .jobs import CRASH_NOTE, JobManager
 from .s3 import S3Endpoint, S3Store
 from .state import State
@@ -105,6 +106,7 @@ class Runtime:
         self._services: dict[str, dict[str, Any]] = {}  # the stored definitions, read on every request
         self.jobs: JobManager | None = None
         self.triggers: Triggers | None = None
+        self.exposed: ExposedServices | None = None
         self.logs = LogBuffer()
         self._scan_task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
@@ -129,10 +131,13 @@ class Runtime:
         self.store = self.endpoint.store()
         self.scheduler = scaling.JobScheduler(opts.cores or float(os.cpu_count() or 1), store=self.store)
         self.jobs = JobManager(self.state, self.scheduler, self.service)
+        self.exposed = ExposedServices(ExposedOptions.of(opts.extra))
+        await self.exposed.start()
         for svc in self.state.list_services():
             self._services[svc["name"]] = svc
             self._open_executor(svc)
             self._watch(svc)
+            await self.exposed.apply(svc)
         resumed = self.jobs.resume()
         if resumed:
             log.info("resumed %d pending job(s)", resumed)
@@ -152,6 +157,8 @@ class Runtime:
             await self.triggers.stop()
         if self.jobs:
             await self.jobs.shutdown(self.options.shutdown_grace)
+        if self.exposed:
+            await self.exposed.close()
         for ex in list(self.executors.values()):
             await _maybe_await(ex.close())
         self.executors.clear()
@@ -239,6 +246,8 @@ class Runtime:
             raise
         self._open_executor(svc)
         self._watch(svc)
+        assert self.exposed is not None
+        await self.exposed.apply(svc)
 
     async def update_service(self, svc: dict[str, Any]) -> None:
         assert self.state is not None and self.triggers is not None
@@ -252,6 +261,8 @@ class Runtime:
         else:
             self._open_executor(svc)
         self._watch(svc)
+        assert self.exposed is not None
+        await self.exposed.apply(svc)
 
     async def delete_service(self, svc: dict[str, Any]) -> list[str]:
         """Remove a service: its jobs, executor, record, and its input/output buckets."""
@@ -261,6 +272,8 @@ class Runtime:
         ex = self.executors.pop(name, None)
         if ex is not None:
             await _maybe_await(ex.close())
+        if self.exposed is not None:
+            await self.exposed.remove(name)
         self.state.delete_service(name)
         self._services.pop(name, None)
         still_used = set().union(*(svcs.buckets_of(other) for other in self.services()))

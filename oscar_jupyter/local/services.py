@@ -17,6 +17,7 @@ from oscar_jupyter import spec
 
 from . import names
 from .auth import new_service_token
+from .exposed.settings import problem as exposed_problem
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     if problem:
         raise InvalidService(f"The service specification is not valid: name: {problem}")
     data, notices = spec.normalise(copy.deepcopy(data))
+    problem = exposed_problem(data)  # before validation: its message says what to write instead
+    if problem:
+        raise InvalidService(f"The service specification is not valid: {problem}")
     errors = [p for p in spec.validate(data, unknown="ignore") if getattr(p, "severity", "error") == "error"]
     if errors:
         raise InvalidService(

@@ -1,0 +1,288 @@
+"""One replica: a long-running process of the service's script, probed and watched.
+
+A replica is started with ``launch.wrap`` (its own network namespace where
+the machine allows), its output is stamped line by line into a
+``ReplicaLog``, and it is *ready* only once ``probe_path`` answers 2xx/3xx
+(as a Kubernetes ``httpGet`` probe) within the startup budget (the
+Manager's startup probe: 18 failures 10 s apart, so 3 minutes). A ready
+replica keeps being probed: a failing probe takes it out of rotation, and
+failing for the liveness budget (12 probes 10 s apart) kills it so it is
+started again. Its CPU is measured with psutil over its process tree.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import stat
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import aiohttp
+import psutil
+
+from ..supervisor import KEEPER
+from .launch import Isolation, replica_environment, wrap
+from .logs import ReplicaLog
+from .settings import ExposeSettings
+
+log = logging.getLogger(__name__)
+
+STARTING, READY, UNREADY, EXITED = "starting", "ready", "unready", "exited"
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Probe and lifecycle timings (the Manager's probe values by default; tests shorten them)."""
+
+    startup_budget: float = 180.0     # startupProbe: failureThreshold 18 x periodSeconds 10
+    startup_interval: float = 0.25    # how often a starting replica is probed
+    probe_period: float = 5.0         # readinessProbe periodSeconds
+    probe_timeout: float = 10.0       # probes' timeoutSeconds
+    liveness_budget: float = 120.0    # livenessProbe: failureThreshold 12 x periodSeconds 10
+    stop_grace: float = 10.0          # SIGTERM, then SIGKILL after this
+    drain_timeout: float = 30.0       # longest wait for in-flight requests before stopping
+
+
+class Replica:
+    """One process of an exposed service, with its upstream connection pool."""
+
+    def __init__(self, ident: str, generation: int, svc: dict[str, Any], settings: ExposeSettings,
+                 isolation: Isolation, timings: Timings, runtime_dir: str,
+                 on_change: Callable[[], None], containment: tuple[str, ...] = ()) -> None:
+        self.ident = ident
+        self.generation = generation
+        self.settings = settings
+        self.isolation = isolation
+        self.timings = timings
+        self.log = ReplicaLog(ident)
+        self.state = STARTING
+        self.draining = False
+        self.inflight = 0
+        self.exit_code: int | None = None
+        self.failure: str | None = None     # why it stopped being useful (said in the deployment's reason)
+        self.started_at = time.time()
+        self.ready_at: float | None = None
+        self.ever_ready = False
+        self._svc = svc
+        self._on_change = on_change
+        self._containment = containment
+        self.dir = tempfile.mkdtemp(prefix=f"{ident}-", dir=runtime_dir)
+        self.socket_path = os.path.join(self.dir, "s") if isolation.kind else None
+        self.proc: asyncio.subprocess.Process | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._cpu_last: tuple[float, float] | None = None
+
+    # -- start ---------------------------------------------------------
+    async def start(self) -> None:
+        script = os.path.join(self.dir, "script.sh")
+        with open(script, "w", encoding="utf-8") as fh:
+            fh.write(str(self._svc.get("script") or ""))
+        os.chmod(script, stat.S_IRWXU)
+        work = os.path.join(self.dir, "work")
+        os.mkdir(work)
+        env = replica_environment(self._svc, {"HOME": os.environ.get("HOME", work)})
+        # As the Manager's pod: `/bin/sh -c <script>` (a shebang line is honoured).
+        cmd = wrap(["/bin/sh", "-c", script], env, work, isolation=self.isolation,
+                   port=self.settings.port, socket_path=self.socket_path, containment=self._containment)
+        self.proc = await asyncio.create_subprocess_exec(
+            *cmd.argv, env=cmd.env, cwd=cmd.cwd, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        KEEPER.hold(self.proc.pid)
+        if self.socket_path:
+            connector: aiohttp.BaseConnector = aiohttp.UnixConnector(
+                path=self.socket_path, limit=0, keepalive_timeout=60, force_close=False)
+        else:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, use_dns_cache=False)
+        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                             timeout=aiohttp.ClientTimeout(total=None),
+                                             cookie_jar=aiohttp.DummyCookieJar())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._pump(), name=f"replica-{self.ident}-output"),
+                       loop.create_task(self._wait(), name=f"replica-{self.ident}-exit"),
+                       loop.create_task(self._watch(), name=f"replica-{self.ident}-probes")]
+
+    @property
+    def base_url(self) -> str:
+        return "http://replica" if self.socket_path else f"http://127.0.0.1:{self.settings.port}"
+
+    @property
+    def alive(self) -> bool:
+        return self.state != EXITED
+
+    @property
+    def in_rotation(self) -> bool:
+        return self.state == READY and not self.draining
+
+    async def _pump(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            while True:
+                data = await self.proc.stdout.read(65536)
+                if not data:
+                    break
+                self.log.feed(data)
+        finally:
+            self.log.close()
+
+    async def _wait(self) -> None:
+        assert self.proc is not None
+        self._exited(await self.proc.wait())
+
+    def _exited(self, code: int) -> None:
+        if self.state == EXITED:
+            return
+        self.exit_code = code
+        if self.failure is None and not self.draining:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            self.failure = f"replica {self.ident} {how}"
+        self._set(EXITED)
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the relay and anything the script left
+            KEEPER.release(self.proc.pid)
+        for task in self._tasks[2:]:  # the probes; output is read to its end
+            if task is not asyncio.current_task():
+                task.cancel()
+
+    def _set(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            if state == READY:
+                self.ready_at = time.time()
+                self.ever_ready = True
+            self._on_change()
+
+    # -- probes --------------------------------------------------------
+    async def probe(self) -> bool:
+        """One ``httpGet`` probe: True on a 2xx/3xx answer within the timeout."""
+        if self.session is None or self.session.closed:
+            return False
+        try:
+            async with self.session.get(self.base_url + self.settings.probe_path, allow_redirects=False,
+                                        timeout=aiohttp.ClientTimeout(total=self.timings.probe_timeout),
+                                        headers={"User-Agent": "kube-probe/1.30"}) as resp:
+                await resp.read()
+                return 200 <= resp.status < 400
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return False
+
+    async def _watch(self) -> None:
+        t = self.timings
+        deadline = time.monotonic() + t.startup_budget
+        while self.state == STARTING:
+            if await self.probe():
+                self._set(READY)
+                break
+            if time.monotonic() > deadline:
+                self.failure = (f"replica {self.ident} did not answer {self.settings.probe_path} on port "
+                                f"{self.settings.port} within {t.startup_budget:g} s (startup probe)")
+                self.log.add(f"[oscar-local] {self.failure}; killing it")
+                await self.kill()
+                return
+            await asyncio.sleep(t.startup_interval)
+        failing_since: float | None = None
+        while self.alive:
+            await asyncio.sleep(t.probe_period)
+            if not self.alive:
+                return
+            if await self.probe():
+                failing_since = None
+                if self.state == UNREADY:
+                    self._set(READY)
+                continue
+            failing_since = failing_since or time.monotonic()
+            if self.state == READY:
+                self._set(UNREADY)
+            if time.monotonic() - failing_since >= t.liveness_budget:
+                self.failure = f"replica {self.ident} failed its liveness probe on {self.settings.probe_path}"
+                self.log.add(f"[oscar-local] {self.failure}; restarting it")
+                await self.kill()
+                return
+
+    # -- proxied requests ----------------------------------------------
+    def acquire(self) -> None:
+        self.inflight += 1
+        self._idle.clear()
+
+    def release(self) -> None:
+        self.inflight -= 1
+        if self.inflight <= 0:
+            self.inflight = 0
+            self._idle.set()
+
+    # -- stop ----------------------------------------------------------
+    async def stop(self, drain: bool = True) -> None:
+        """Out of rotation, wait for in-flight requests (bounded), SIGTERM, then SIGKILL."""
+        self.draining = True
+        self._on_change()
+        if drain:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.timings.drain_timeout)
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), self.timings.stop_grace)
+            except asyncio.TimeoutError:
+                await self.kill()
+        await self.close()
+
+    async def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), 10)
+
+    async def close(self) -> None:
+        """Release everything (the process must have exited or be killed now)."""
+        await self.kill()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.proc is not None and self.proc.returncode is not None:
+            self._exited(self.proc.returncode)
+        if self.session is not None and not self.session.closed:
+            await self.session.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- measurements --------------------------------------------------
+    def cpu_cores(self) -> float | None:
+        """Cores used since the previous call (psutil over the process tree, relay excluded)."""
+        if self.proc is None or self.proc.returncode is not None:
+            return None
+        try:
+            root = psutil.Process(self.proc.pid)
+            total = 0.0
+            for proc in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    if proc.name() == "socat":
+                        continue
+                    times = proc.cpu_times()
+                    total += times.user + times.system
+        except psutil.Error:
+            return None
+        now = time.monotonic()
+        last, self._cpu_last = self._cpu_last, (now, total)
+        if last is None or now <= last[0]:
+            return None
+        return max(0.0, (total - last[1]) / (now - last[0]))
+
+    def pids(self) -> list[int]:
+        """The replica's processes (root first), for tests and diagnostics."""
+        if self.proc is None or self.proc.returncode is not None:
+            return []
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root.pid, *(p.pid for p in root.children(recursive=True))]
+        except psutil.Error:
+            return []

@@ -1,0 +1,93 @@
+"""A test backend for exposed services: an aiohttp server written as a service's script.
+
+It hard-codes its port, as published OSCAR examples do, and answers:
+``/health``; ``/env`` (its environment as JSON); ``/upload`` (counts the
+streamed body); ``/download?size=N``; ``/ws`` (WebSocket echo);
+``/slow?s=N``; ``/die`` (exits mid-request); ``/burn?s=N`` (CPU);
+anything else: ``{"path", "pid"}`` (the path it received).
+"""
+from __future__ import annotations
+
+BACKEND = r'''#!/usr/bin/env python3
+import asyncio, json, os, sys, time
+from aiohttp import web
+
+PORT = %(port)d
+DELAY = %(delay)r
+
+async def health(request):
+    return web.Response(text="ok")
+
+async def env(request):
+    return web.json_response(dict(os.environ))
+
+async def upload(request):
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+    return web.json_response({"size": size})
+
+async def download(request):
+    size = int(request.query["size"])
+    resp = web.StreamResponse()
+    resp.content_length = size
+    await resp.prepare(request)
+    block = b"x" * 65536
+    sent = 0
+    while sent < size:
+        n = min(len(block), size - sent)
+        await resp.write(block[:n])
+        sent += n
+    await resp.write_eof()
+    return resp
+
+async def ws(request):
+    sock = web.WebSocketResponse()
+    await sock.prepare(request)
+    async for msg in sock:
+        if msg.type == web.WSMsgType.TEXT:
+            await sock.send_str("echo:" + msg.data)
+        elif msg.type == web.WSMsgType.BINARY:
+            await sock.send_bytes(msg.data[::-1])
+    return sock
+
+async def slow(request):
+    await asyncio.sleep(float(request.query.get("s", "1")))
+    return web.json_response({"pid": os.getpid(), "slept": True})
+
+async def die(request):
+    print("dying on request", flush=True)
+    os._exit(3)
+
+async def burn(request):
+    end = time.time() + float(request.query.get("s", "0.5"))
+    n = 0
+    while time.time() < end:
+        n += 1
+    return web.json_response({"pid": os.getpid(), "n": n})
+
+async def echo(request):
+    body = await request.read()
+    return web.json_response({"path": request.path_qs, "pid": os.getpid(), "method": request.method,
+                              "body": len(body)})
+
+if DELAY:
+    time.sleep(DELAY)
+print("backend listening on", PORT, "base", os.environ.get("OSCAR_SERVICE_BASE_PATH"), flush=True)
+app = web.Application(client_max_size=0)
+app.router.add_get("/health", health)
+app.router.add_get("/env", env)
+app.router.add_post("/upload", upload)
+app.router.add_get("/download", download)
+app.router.add_get("/ws", ws)
+app.router.add_get("/slow", slow)
+app.router.add_get("/die", die)
+app.router.add_get("/burn", burn)
+app.router.add_route("*", "/{tail:.*}", echo)
+web.run_app(app, host="127.0.0.1", port=PORT, print=None, access_log=None)
+'''
+
+
+def backend(port: int = 8080, delay: float = 0.0) -> str:
+    """The script text of the backend listening on ``port`` (after ``delay`` seconds)."""
+    return BACKEND % {"port": port, "delay": delay}
