@@ -111,9 +111,14 @@ class Deployment:
     def summary(self) -> str:
         """'ready · 2/2 replicas ready · Deployment is ready.' in one line."""
         parts = [self.state]
-        if self.state != "stopped" or self.active_instances:
+        if self.state == "stopped":
+            if self.active_instances:
+                parts.append(f"{self.active_instances} replica{'' if self.active_instances == 1 else 's'} "
+                             "still stopping")
+        else:
             want = f"/{self.min_scale}" if self.min_scale and self.exposed else ""
-            parts.append(f"{self.ready_instances}{want} replica{'' if self.ready_instances == 1 else 's'} ready")
+            many = max(self.ready_instances, self.min_scale or 0) != 1
+            parts.append(f"{self.ready_instances}{want} replica{'s' if many else ''} ready")
         if self.reason:
             parts.append(self.reason)
         return " · ".join(parts)

@@ -216,16 +216,20 @@ class ExposedService:
             return False
 
     def call(self, path: str = "", data: Any = None, *, method: Optional[str] = None, json: Any = None,
-             files: Optional[Mapping[str, Any]] = None, params: Optional[Mapping[str, Any]] = None,
+             files: Optional[Mapping[str, Any]] = None, form: Optional[Mapping[str, Any]] = None,
+             params: Optional[Mapping[str, Any]] = None,
              headers: Optional[Mapping[str, str]] = None, encoding: Optional[str] = None,
              timeout: Optional[float] = None) -> Result:
         """Send a request and decode the answer into a `Result` (shown like a `run` result).
 
         `data`: the body (dict/list -> JSON; image/array -> PNG; bytes, text or a file -> as is,
         encoded as `codecs.payload` does); `json`: a JSON body; `files`: ``{field: data}`` sent as
-        multipart (each item encoded the same way, named after its file or its kind). The method
-        is POST when there is a body, else GET, unless `method` says.
+        multipart (each item encoded the same way, named after its file or its kind), beside the
+        text fields of `form` (a urlencoded form without `files`). The method is POST when there
+        is a body, else GET, unless `method` says.
         """
+        if data is not None and form:
+            raise errors.InvalidInput("Give a body (data=) or form fields (form=), not both.")
         kwargs: Dict[str, Any] = {"params": dict(params or {}), "headers": dict(headers or {})}
         if json is not None:
             kwargs["json"] = json
@@ -238,7 +242,10 @@ class ExposedService:
                 kwargs["headers"].setdefault("Content-Type", _mime(ext))
         if files:
             kwargs["files"] = multipart(files)
-        method = (method or ("POST" if (data is not None or json is not None or files) else "GET")).upper()
+        if form:
+            kwargs["data"] = {str(k): str(v) for k, v in form.items()}
+        has_body = data is not None or json is not None or bool(files) or bool(form)
+        method = (method or ("POST" if has_body else "GET")).upper()
         start = time.perf_counter()
         response = self.request(method, path, timeout=timeout, **kwargs)
         return decode_response(response, elapsed=time.perf_counter() - start,
