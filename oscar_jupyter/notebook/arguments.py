@@ -105,7 +105,7 @@ PANEL_OPTIONS: Dict[str, Tuple[str, ...]] = {
     "ready_timeout": ("deploy",), "timeout": ("invoke",), "concurrency": ("invoke",),
     "run": ("jobs",), "interval": ("jobs", "exposed"), "expected": ("jobs",),
     "auto_refresh": ("jobs", "exposed"),
-    "path": ("storage",),
+    "path": ("storage", "exposed"),
 }
 
 
@@ -256,7 +256,8 @@ def build_oscar_parser() -> MagicArgumentParser:
     p.add_argument("--expected", type=int, help="jobs: how many jobs the progress bar counts to")
     p.add_argument("--auto-refresh", dest="auto_refresh", action="store_true", default=None,
                    help="jobs, exposed: refresh on its own every --interval seconds")
-    p.add_argument("--path", help="storage: the BUCKET/PATH shown at first")
+    p.add_argument("--path", help="storage: the BUCKET/PATH shown at first; exposed: the web UI's path "
+                   "below the service (e.g. api)")
     _out(p)
     return parser
 
