@@ -224,6 +224,8 @@ def get_deployment(cluster: Any, name: str, *, expose: Optional[Dict[str, Any]] 
         data = cluster.get_json(_path(name, "deployment"), what=what)
     except errors.NotFound as exc:
         raise _no_route(exc, what, cluster) from None
+    if expose is None:
+        expose = _expose_of(cluster, name)
     return Deployment.from_json(data, service=name, expose=expose)
 
 

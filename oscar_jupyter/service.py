@@ -301,7 +301,7 @@ class Service:
     def deployment(self):
         """The deployment's state and replicas (`Deployment`; Manager v4)."""
         from .deployment import get_deployment
-        return get_deployment(self.cluster, self.name, expose=self.spec.get("expose"))
+        return get_deployment(self.cluster, self.name, expose=(self._spec or {}).get("expose"))
 
     def deployment_logs(self, *, timestamps: bool = False, tail_lines: Optional[int] = None):
         """The replicas' recent output (`DeploymentLogs`; Manager v4)."""

@@ -102,8 +102,8 @@ class DeepaasPanel(Panel):
             if model is not None and model not in self.model_choice.options:
                 raise OscarError(f"{self.service.value} serves no model {model!r} "
                                  f"(it serves {', '.join(models.names()) or 'none'}).")
-            if model is not None:
-                self.model_choice.value = model
+            if models:
+                self.model_choice.value = model if model is not None else models.names()[0]
         finally:
             self._syncing = False
         if not self.model_choice.value:
