@@ -19,6 +19,7 @@ from .exposed import (render_deployment, render_deployment_logs, render_exposed,
                       render_models)
 from .fdl import render_fdl
 from .gallery import render_files
+from .latency import LatencyChart, render_latency
 from .listings import (render_cluster, render_jobs, render_mapping, render_objects,
                        render_service, render_services)
 from .options import Options, options
@@ -28,7 +29,7 @@ from .tree import json_text, json_tree
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["mimebundle", "options", "Options", "renderer_for", "Table"]
+__all__ = ["mimebundle", "options", "Options", "renderer_for", "Table", "LatencyChart"]
 
 Renderer = Callable[[Any], Tuple[str, str]]
 
@@ -44,7 +45,7 @@ _BY_CLASS: Dict[str, Renderer] = {
     "BucketList": render_objects,
     "Service": render_service, "Cluster": render_cluster,
     "FDL": render_fdl, "ServiceSpec": render_fdl, "Table": render_table,
-    "ExposedService": render_exposed,
+    "ExposedService": render_exposed, "LatencyChart": render_latency,
 }
 
 # a list whose items all have one of these class names renders as that listing
