@@ -2,7 +2,9 @@
 # The digits model, generated from digits.py by `python3 digits.py --write-script`: edit that file.
 # With an input file (a sync or async invocation): classify it, the JSON into $TMP_OUTPUT_DIR.
 # Without one (a replica of an exposed service): serve the DEEPaaS v2 API on port 5000.
-if ! python3 -c "import numpy, PIL, aiohttp, sklearn" 2>/dev/null; then
+# (find_spec looks the packages up without importing them: a sync invocation pays no import twice)
+if ! python3 -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in
+    ('numpy', 'PIL', 'aiohttp', 'sklearn')))" 2>/dev/null; then
   pip install --quiet numpy pillow aiohttp scikit-learn
 fi
 if [ -n "$INPUT_FILE_PATH" ]; then
@@ -383,7 +385,9 @@ SCRIPT_HEAD = """#!/bin/sh
 # The digits model, generated from digits.py by `python3 digits.py --write-script`: edit that file.
 # With an input file (a sync or async invocation): classify it, the JSON into $TMP_OUTPUT_DIR.
 # Without one (a replica of an exposed service): serve the DEEPaaS v2 API on port 5000.
-if ! python3 -c "import numpy, PIL, aiohttp, sklearn" 2>/dev/null; then
+# (find_spec looks the packages up without importing them: a sync invocation pays no import twice)
+if ! python3 -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in
+    ('numpy', 'PIL', 'aiohttp', 'sklearn')))" 2>/dev/null; then
   pip install --quiet numpy pillow aiohttp scikit-learn
 fi
 if [ -n "$INPUT_FILE_PATH" ]; then
