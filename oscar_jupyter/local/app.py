@@ -131,7 +131,7 @@ def caller(request: web.Request) -> str | None:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Basic (admin) or, with OIDC configured, a bearer JWT on ``/system/*``; else 401."""
-    if (request.path == "/system" or request.path.startswith("/system/")) and not _exposed_path(request.path):
+    if (request.path == "/system" or request.path.startswith("/system/")) and not _exposed_path(request):
         rt = runtime_of(request)
         header = request.headers.get("Authorization")
         token = auth.bearer_of(header)
@@ -151,15 +151,15 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 @web.middleware
 async def size_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse declared oversized bodies before the handler reads anything (exposed services: no limit)."""
-    if not _exposed_path(request.path):
+    if not _exposed_path(request):
         refuse_declared_oversize(request)
     return await handler(request)
 
 
-def _exposed_path(path: str) -> bool:
+def _exposed_path(request: web.Request) -> bool:
     from .routes_exposed import is_public_path
 
-    return is_public_path(path)
+    return is_public_path(request.path, runtime_of(request).wire.deployment_routes)
 
 
 def add(app: web.Application, method: str, path: str, handler: Handler) -> None:

@@ -28,12 +28,12 @@ PREFIX = "/system/services/"
 EXPOSED = "/exposed"
 
 
-def is_public_path(path: str) -> bool:
-    """Paths the admin auth middleware must leave alone: exposed traffic and ``/auth``."""
+def is_public_path(path: str, v4: bool) -> bool:
+    """Paths the admin auth middleware must leave alone: exposed traffic, and ``/auth`` on v4."""
     if not path.startswith(PREFIX):
         return False
     name, _, rest = path[len(PREFIX):].partition("/")
-    return bool(name) and (rest.startswith("exposed") or rest in ("auth", "auth/"))
+    return bool(name) and (rest.startswith("exposed") or (v4 and rest in ("auth", "auth/")))
 
 
 def _deployment(request: web.Request, name: str) -> ExposedDeployment | None:

@@ -111,11 +111,11 @@ async def serve(
         runner = web.AppRunner(build_app(runtime), access_log=None, shutdown_timeout=REQUEST_DRAIN,
                                keepalive_timeout=options.header_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0]
+        assert runtime.exposed is not None  # nginx in front where installed (exposed/frontdoor.py)
+        bound = await runtime.exposed.listen(runner, host, port, header_timeout=options.header_timeout,
+                                             v4=runtime.wire.deployment_routes)
         shown_host = f"[{host}]" if ":" in host else host
-        endpoint = f"http://{shown_host}:{bound[1]}"
+        endpoint = f"http://{shown_host}:{bound}"
         write_private_json(endpoint_path, {
             "endpoint": endpoint,
             "user": options.user,

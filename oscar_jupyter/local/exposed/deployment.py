@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .autoscaler import Autoscaler, ScalingTimings
 from .launch import Isolation
@@ -45,8 +45,9 @@ class ExposedDeployment:
 
     def __init__(self, svc: dict[str, Any], *, isolation: Isolation, runtime_dir: str,
                  timings: Timings | None = None, scaling: ScalingTimings | None = None,
-                 containment: tuple[str, ...] = ()) -> None:
+                 containment: tuple[str, ...] = (), on_rotation: Callable[[], None] | None = None) -> None:
         self.svc = svc
+        self.on_rotation = on_rotation   # the set of replicas in rotation changed (the front door follows)
         self.settings = ExposeSettings.of(svc)
         self.isolation = isolation
         self.runtime_dir = runtime_dir
@@ -101,6 +102,8 @@ class ExposedDeployment:
         rolled = _template(svc) != _template(self.svc)
         self.svc = svc
         self.settings = ExposeSettings.of(svc)
+        if self.on_rotation is not None:
+            self.on_rotation()  # auth and rewrite settings of the route
         s = self.settings
         self.autoscaler.configure(s.min_scale, s.max_scale, s.cpu_threshold, s.cpu)
         if rolled:
@@ -149,12 +152,13 @@ class ExposedDeployment:
 
     async def _reconcile(self) -> None:
         # forget replicas that exited (restarts come below)
-        for r in [r for r in self.replicas if r.state == EXITED]:
+        for r in [r for r in self.replicas if r.state == EXITED and not r.draining]:
+            if r not in self.replicas:
+                continue
             self.replicas.remove(r)
             self._retire_log(r)
+            self._crashed(r)
             await r.close()
-            if not r.draining:
-                self._crashed(r)
         live = [r for r in self.replicas if not r.draining]
         current = [r for r in live if r.generation == self.generation]
         old = [r for r in live if r.generation != self.generation]
@@ -228,6 +232,8 @@ class ExposedDeployment:
             del self.previous_logs[:-PREVIOUS_LOGS]
 
     def _replica_changed(self) -> None:
+        if self.on_rotation is not None:
+            self.on_rotation()
         if any(r.in_rotation for r in self.replicas):
             self._ready_event.set()
             self._crashes = 0

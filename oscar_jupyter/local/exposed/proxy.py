@@ -35,6 +35,7 @@ CHUNK = 1 << 18
 _HOP_BY_HOP = frozenset(h.lower() for h in (
     "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
     "Transfer-Encoding", "Upgrade", "Proxy-Connection"))
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 _WS_REQUEST_SKIP = _HOP_BY_HOP | {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
                                   "sec-websocket-protocol", "host", "content-length"}
 
@@ -137,8 +138,14 @@ class Proxy:
                         await response.write(chunk)
                 await response.write_eof()
                 return response
-        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
-            if response is None and retry and body is None and not _alive(replica):
+        except aiohttp.ClientConnectorError as exc:  # nothing was sent: another replica may take it
+            if response is None and retry:
+                raise _Unreached() from exc
+            return self._failed(request, replica, response, exc)
+        except aiohttp.ServerDisconnectedError as exc:
+            # closed before answering: an idempotent request without a body is tried on another
+            # replica, as ingress-nginx does (proxy_next_upstream error)
+            if response is None and retry and body is None and request.method in _IDEMPOTENT:
                 raise _Unreached() from exc
             return self._failed(request, replica, response, exc)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .autoscaler import ScalingTimings
+from aiohttp import web
+
 from .deployment import ExposedDeployment
+from .frontdoor import FrontDoor, nginx_binary
 from .launch import Isolation, detect
 from .proxy import Proxy
 from .replica import Timings
@@ -25,6 +28,7 @@ class ExposedOptions:
     timings: Timings = field(default_factory=Timings)
     scaling: ScalingTimings = field(default_factory=ScalingTimings)
     network: str | None = None          # "bwrap", "unshare", "none" or None (the best that works)
+    front: str | None = None            # "nginx", "aiohttp" or None (nginx where installed)
     containment: tuple[str, ...] = ()   # argv prefix wrapping each replica's script
 
     @classmethod
@@ -47,6 +51,7 @@ class ExposedServices:
         self.proxy = Proxy()
         self.isolation: Isolation | None = None
         self.runtime_dir = ""
+        self.front: FrontDoor | None = None
 
     async def start(self) -> None:
         self.isolation = await asyncio.to_thread(detect, self.options.network)
@@ -54,9 +59,37 @@ class ExposedServices:
         if self.isolation.single:
             log.warning("exposed services run one replica each: %s", self.isolation.reason)
 
+    async def listen(self, runner: web.AppRunner, host: str, port: int, *, header_timeout: float,
+                     v4: bool) -> int:
+        """Serve ``runner`` on ``host:port`` (behind nginx where it runs); the port bound."""
+        binary = nginx_binary(self.options.front)
+        if binary is not None:
+            prefix = tempfile.mkdtemp(prefix="front-", dir=self.runtime_dir)
+            front = FrontDoor(binary, prefix, header_timeout, v4)
+            try:
+                port = await front.open(runner, host, port)
+            except Exception as exc:
+                await front.close()
+                if self.options.front == "nginx":
+                    raise
+                log.warning("nginx could not be started (%s); exposed services go through aiohttp", exc)
+            else:
+                self.front = front
+                front.configure(self.deployments.values())
+                return port
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        return next(a[1] for a in runner.addresses if isinstance(a, tuple))
+
+    def _rotation_changed(self) -> None:
+        if self.front is not None:
+            self.front.configure(self.deployments.values())
+
     async def close(self) -> None:
         await asyncio.gather(*(d.close() for d in self.deployments.values()), return_exceptions=True)
         self.deployments.clear()
+        if self.front is not None:
+            await self.front.close()
         if self.runtime_dir:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
@@ -77,11 +110,13 @@ class ExposedServices:
         assert self.isolation is not None, "ExposedServices.start() first"
         deployment = ExposedDeployment(svc, isolation=self.isolation, runtime_dir=self.runtime_dir,
                                        timings=self.options.timings, scaling=self.options.scaling,
-                                       containment=self.options.containment)
+                                       containment=self.options.containment,
+                                       on_rotation=self._rotation_changed)
         self.deployments[name] = deployment
         deployment.start()
 
     async def remove(self, name: str) -> None:
         deployment = self.deployments.pop(name, None)
         if deployment is not None:
+            self._rotation_changed()
             await deployment.close()

@@ -225,8 +225,14 @@ class Replica:
         self.draining = True
         self._on_change()
         if drain:
+            deadline = time.monotonic() + self.timings.drain_timeout
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), self.timings.drain_timeout)
+            if self.session is not None:
+                await self.session.close()  # idle pooled connections of the aiohttp proxy
+            await asyncio.sleep(0.3)  # the front door's reload takes this replica out of its upstream
+            while self.relay_connections() > 0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)  # requests still running through the front door's old workers
         if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -276,6 +282,17 @@ class Replica:
         if last is None or now <= last[0]:
             return None
         return max(0.0, (total - last[1]) / (now - last[0]))
+
+    def relay_connections(self) -> int:
+        """Connections open through the replica's relay (one forked socat per connection)."""
+        if self.proc is None or self.proc.returncode is not None or not self.socket_path:
+            return 0
+        try:
+            tree = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+            relays = {p.pid for p in tree if p.name() == "socat"}
+            return sum(1 for p in tree if p.pid in relays and p.ppid() in relays)
+        except psutil.Error:
+            return 0
 
     def pids(self) -> list[int]:
         """The replica's processes (root first), for tests and diagnostics."""

@@ -1,0 +1,296 @@
+"""nginx as oscar-local's front door, so exposed-service traffic never touches Python.
+
+Measured on a 2-core machine (``python -m bench --only exposed``), a proxy
+in the server's own interpreter reaches about a third of a replica's direct
+throughput; nginx in front reaches three quarters with well under a
+millisecond added. So where nginx is installed, oscar-local runs it (one
+master, one worker, a child of oscar-local) on the public address:
+
+* ``/system/services/<name>/exposed...`` of a service with ready replicas
+  goes straight to an ``upstream`` of their Unix sockets (``least_conn``,
+  keep-alive pool), with the service's ingress auth (``auth_basic`` for
+  ``set_auth``; ``auth_request`` to oscar-local's ``/auth`` for
+  ``auth_type: forward``), the Manager's rewrite, no body size limit, bodies
+  streamed both ways, WebSocket upgrades, and ingress-nginx's retries
+  (``proxy_next_upstream error timeout``, 3 tries: a request that failed
+  to reach a replica, or an idempotent one whose replica died, is tried on
+  another; a POST in flight on a dying replica is a 502);
+* everything else (the API, and exposed paths of services with no ready
+  replica, which answer 503/404 there) goes to the aiohttp application on a
+  private Unix socket, unbuffered, with the request line and headers bounded
+  by ``header_timeout`` as before.
+
+The configuration is rewritten and nginx reloaded (SIGHUP: new workers, old
+ones finish their requests) whenever the set of ready replicas changes.
+Without nginx (or with ``OSCAR_LOCAL_FRONT=aiohttp``) aiohttp serves the
+public address itself and its own streaming proxy carries exposed traffic.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import pwd
+import grp
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+from typing import TYPE_CHECKING, Iterable
+
+from aiohttp import web
+
+from ..supervisor import KEEPER
+
+if TYPE_CHECKING:
+    from .deployment import ExposedDeployment
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT = 300  # seconds a replica may take to answer (an ingress waits 60 s)
+API_TIMEOUT = 3600  # seconds oscar-local's own API may take (long /run calls)
+
+
+def nginx_binary(choice: str | None = None) -> str | None:
+    """The nginx to run, or None (not installed, or the aiohttp front door chosen)."""
+    choice = choice or os.environ.get("OSCAR_LOCAL_FRONT") or None
+    if choice == "aiohttp":
+        return None
+    for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _ssha(password: str) -> str:
+    salt = secrets.token_bytes(8)
+    return "{SSHA}" + base64.b64encode(hashlib.sha1(password.encode() + salt).digest() + salt).decode()
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class FrontDoor:
+    """One nginx in front of one oscar-local."""
+
+    def __init__(self, binary: str, prefix: str, header_timeout: float, v4: bool) -> None:
+        self.binary = binary
+        self.prefix = prefix
+        self.header_timeout = header_timeout
+        self.v4 = v4
+        self.api_socket = os.path.join(prefix, "api.sock")
+        self.proc: subprocess.Popen | None = None
+        self.listen = ""
+        self._listener: socket.socket | None = None
+        self._reload: asyncio.Task | None = None
+        self._deployments: dict[str, "ExposedDeployment"] = {}
+        self.reloads = 0
+
+    async def open(self, runner: web.AppRunner, host: str, port: int) -> int:
+        """Serve ``runner`` behind nginx on ``host:port``; the port bound."""
+        site = web.UnixSite(runner, self.api_socket)
+        await site.start()
+        os.chmod(self.api_socket, 0o600)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+        bound = sock.getsockname()[1]
+        self._listener = sock
+        self.listen = f"[{host}]:{bound}" if family == socket.AF_INET6 else f"{host}:{bound}"
+        self._write()
+        env = dict(os.environ, NGINX=f"{sock.fileno()};")
+        self.proc = subprocess.Popen(
+            [self.binary, "-p", self.prefix, "-c", self._conf, "-e", os.path.join(self.prefix, "error.log"),
+             "-g", "daemon off; master_process on;"],
+            pass_fds=(sock.fileno(),), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, start_new_session=True)
+        KEEPER.hold(self.proc.pid)
+        await self._until_serving(bound, host)
+        return bound
+
+    async def _until_serving(self, port: int, host: str) -> None:
+        for _ in range(100):
+            if self.proc is not None and self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise RuntimeError(f"nginx exited at start ({self.proc.returncode}): {err.strip()[-500:]}")
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+                writer.write(b"GET /health HTTP/1.0\r\nHost: oscar-local\r\n\r\n")
+                await writer.drain()
+                head = await asyncio.wait_for(reader.read(12), 5)
+                writer.close()
+                if head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200"):
+                    return
+            except (OSError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.05)
+        raise RuntimeError("nginx did not start answering within 5 s")
+
+    @property
+    def _conf(self) -> str:
+        return os.path.join(self.prefix, "nginx.conf")
+
+    def configure(self, deployments: Iterable["ExposedDeployment"]) -> None:
+        """Routes for these deployments' ready replicas, applied soon (one reload for a burst)."""
+        self._deployments = {d.settings.name: d for d in deployments}
+        if self.proc is None:
+            return
+        if self._reload is None or self._reload.done():
+            self._reload = asyncio.get_running_loop().create_task(self._apply())
+
+    async def _apply(self) -> None:
+        await asyncio.sleep(0.02)
+        try:
+            self._write()
+            if self.proc is not None and self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGHUP)
+                self.reloads += 1
+        except OSError as exc:
+            log.warning("could not reconfigure nginx: %s", exc)
+
+    async def close(self) -> None:
+        if self._reload is not None:
+            self._reload.cancel()
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.proc.pid, signal.SIGQUIT)
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 5)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(OSError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                await asyncio.to_thread(self.proc.wait)
+        if self.proc is not None:
+            KEEPER.release(self.proc.pid)
+        if self._listener is not None:
+            self._listener.close()
+
+    # -- configuration -------------------------------------------------
+    def _write(self) -> None:
+        tmp = self._conf + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(self.render())
+        os.replace(tmp, self._conf)
+
+    def render(self) -> str:
+        p = self.prefix
+        ht = max(1, round(self.header_timeout))
+        # pooled connections to aiohttp are dropped well before aiohttp closes them (header_timeout)
+        api_idle = max(100, int(self.header_timeout * 500))
+        user = ""
+        if os.geteuid() == 0:
+            user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
+        upstreams, locations = [], []
+        for name, d in sorted(self._deployments.items()):
+            ready = [r for r in d.ready() if r.socket_path or r.isolation.kind is None]
+            if not ready:
+                continue  # oscar-local answers (503 + Retry-After)
+            servers = "\n".join(f"    server {('unix:' + r.socket_path) if r.socket_path else '127.0.0.1:' + str(d.settings.port)} max_fails=1 fail_timeout=2s;"
+                                for r in ready)
+            upstreams.append(f"  upstream exposed_{name.replace('-', '_')} {{\n    least_conn;\n{servers}\n"
+                             f"    keepalive 64;\n    keepalive_timeout 60s;\n  }}")
+            locations.append(self._location(d))
+        return f"""# written by oscar-local: the front door of {self.listen}
+{user}
+worker_processes 1;
+pid {p}/nginx.pid;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  server_tokens off;
+  client_body_temp_path {p}/tmp-body;
+  proxy_temp_path {p}/tmp-proxy;
+  fastcgi_temp_path {p}/tmp-fastcgi;
+  uwsgi_temp_path {p}/tmp-uwsgi;
+  scgi_temp_path {p}/tmp-scgi;
+  map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
+  map $http_host $oscar_host {{ "" $server_addr:$server_port; default $http_host; }}
+  upstream oscar_api {{
+    server unix:{self.api_socket};
+    keepalive 32;
+    keepalive_timeout {api_idle}ms;
+  }}
+{chr(10).join(upstreams)}
+  server {{
+    listen {self.listen} backlog=1024;
+    set $oscar_service "";
+    client_header_timeout {ht}s;
+    keepalive_timeout {ht}s;
+    client_body_timeout {API_TIMEOUT}s;
+    send_timeout {API_TIMEOUT}s;
+    client_max_body_size 0;
+    ignore_invalid_headers off;
+    underscores_in_headers on;
+    merge_slashes off;
+    large_client_header_buffers 4 16k;
+    proxy_http_version 1.1;
+    proxy_set_header Host $oscar_host;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection $connection_upgrade;
+    proxy_buffering off;
+    proxy_request_buffering off;
+    proxy_next_upstream off;
+    location / {{
+      proxy_pass http://oscar_api;
+      proxy_pass_header Server;
+      proxy_pass_header Date;
+      proxy_read_timeout {API_TIMEOUT}s;
+      proxy_send_timeout {API_TIMEOUT}s;
+    }}
+    location @bad_gateway {{
+      default_type text/plain;
+      return 502 "Bad Gateway: a replica of '$oscar_service' failed or closed the connection while handling the request\\n";
+    }}
+{chr(10).join(locations)}
+  }}
+}}
+"""
+
+    def _location(self, d: "ExposedDeployment") -> str:
+        s = d.settings
+        base = s.base_path
+        target = (base + "/$1") if s.rewrite_target else "/$1"
+        auth = ""
+        if s.set_auth and s.auth_type == "forward" and self.v4:
+            auth = (f"      auth_request /_oscar_auth/{s.name};\n"
+                    f"      auth_request_set $oscar_cookie $upstream_http_set_cookie;\n"
+                    f"      add_header Set-Cookie $oscar_cookie;\n")
+        elif s.set_auth:
+            users = os.path.join(self.prefix, f"users-{s.name}")
+            with open(users, "w", encoding="utf-8") as fh:
+                fh.write(f"{s.name}:{_ssha(str(d.svc.get('token') or secrets.token_hex(32)))}\n")
+            os.chmod(users, 0o600)
+            auth = f"      auth_basic {_quote('Authentication Required')};\n      auth_basic_user_file {users};\n"
+        forward = ""
+        if s.set_auth and s.auth_type == "forward" and self.v4:
+            forward = f"""    location = /_oscar_auth/{s.name} {{
+      internal;
+      proxy_pass http://oscar_api{base[:-len('/exposed')]}/auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Forwarded-Uri $request_uri;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }}
+"""
+        return f"""{forward}    location ^~ {base} {{
+      set $oscar_service {s.name};
+{auth}      rewrite ^{base}/?(.*)$ {target} break;
+      proxy_pass http://exposed_{s.name.replace('-', '_')};
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_read_timeout {READ_TIMEOUT}s;
+      proxy_send_timeout {READ_TIMEOUT}s;
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 3;
+      error_page 502 504 = @bad_gateway;
+    }}"""

@@ -1,0 +1,219 @@
+"""Exposed services' lifecycle over real HTTP: crashes, stop/start/restart, autoscaling.
+
+Short probe intervals and a 3-second scale-down window (a cluster's HPA
+waits 5 minutes) keep the module quick.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+
+from exposed_backend import backend
+
+TIMINGS = {"startup_interval": 0.1, "probe_period": 0.5, "stop_grace": 5.0, "drain_timeout": 10.0}
+SCALING = {"period": 0.5, "downscale_window": 3.0}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from oscar_jupyter import local
+
+    c = local.start(data_dir=str(tmp_path_factory.mktemp("exposed-life")), port=0, password=uuid.uuid4().hex,
+                    api_version="4.1", extra={"exposed": {"timings": TIMINGS, "scaling": SCALING}})
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def admin(cluster: Any) -> Iterator[requests.Session]:
+    s = requests.Session()
+    s.auth = (cluster.user, cluster.password)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def deploy(cluster: Any, admin: requests.Session, unique_name: str) -> Iterator[Callable[..., str]]:
+    made: list[str] = []
+
+    def make(cpu: str = "0.5", **expose: Any) -> str:
+        spec = {"name": unique_name, "image": "python:3", "cpu": cpu, "script": backend(),
+                "expose": {"api_port": [8080], **expose}}
+        r = admin.post(cluster.endpoint + "/system/services", json=spec, timeout=60)
+        assert r.status_code == 201, r.text
+        made.append(unique_name)
+        wait_state(cluster, admin, unique_name, "ready")
+        return unique_name
+
+    yield make
+    for name in made:
+        admin.delete(f"{cluster.endpoint}/system/services/{name}", timeout=60)
+
+
+def status(cluster: Any, admin: requests.Session, name: str) -> dict:
+    return admin.get(f"{cluster.endpoint}/system/services/{name}/deployment", timeout=30).json()
+
+
+def wait_state(cluster: Any, admin: requests.Session, name: str, state: str, timeout: float = 90,
+               instances: int | None = None) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = status(cluster, admin, name)
+        if got["state"] == state and (instances is None or got["active_instances"] == instances):
+            return got
+        assert time.monotonic() < deadline, f"{name} never became {state}/{instances}: {got}"
+        time.sleep(0.1)
+
+
+def url(cluster: Any, name: str, path: str = "") -> str:
+    return f"{cluster.endpoint}/system/services/{name}/exposed/{path}"
+
+
+def pids(cluster: Any, name: str, n: int = 20) -> set[int]:
+    return {requests.get(url(cluster, name, "who"), timeout=30).json()["pid"] for _ in range(n)}
+
+
+class Hammer:
+    """Clients sending requests in a loop, counting answers by status."""
+
+    def __init__(self, target: str, clients: int = 2) -> None:
+        self.target = target
+        self.counts: Counter = Counter()
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+
+    def _run(self) -> None:
+        with requests.Session() as s:
+            while not self._stop.is_set():
+                try:
+                    r = s.get(self.target, timeout=30)
+                    self.counts[r.status_code] += 1
+                    if r.status_code != 200:
+                        self.errors.append(f"{r.status_code} {r.headers.get('Server')}: {r.text[:200]}")
+                except requests.RequestException as exc:
+                    self.errors.append(repr(exc))
+
+    def __enter__(self) -> "Hammer":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+
+
+def test_a_killed_replica_is_restarted(cluster, admin, deploy):
+    name = deploy(min_scale=2)
+    before = pids(cluster, name)
+    assert len(before) == 2
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        now = status(cluster, admin, name)
+        if now["state"] == "ready" and now["active_instances"] == 2:
+            after = pids(cluster, name)
+            if len(after) == 2 and victim not in after:
+                break
+        assert time.monotonic() < deadline, now
+        time.sleep(0.2)
+    logs = admin.get(f"{cluster.endpoint}/system/services/{name}/deployment/logs", timeout=30).json()
+    assert sum(e["message"].startswith("backend listening") for e in logs["entries"]) == 3
+
+
+def test_a_request_in_flight_when_its_replica_dies_is_a_502(cluster, admin, deploy):
+    name = deploy(min_scale=2)
+    r = requests.post(url(cluster, name, "die"), data=b"x", timeout=30)
+    assert r.status_code == 502 and "Bad Gateway" in r.text
+    wait_state(cluster, admin, name, "ready", instances=2)
+    with Hammer(url(cluster, name, "x")) as h:
+        time.sleep(1.0)
+    assert set(h.counts) == {200} and not h.errors, h.errors
+
+
+def test_stop_start_and_a_rolling_restart_without_failed_requests(cluster, admin, deploy):
+    name = deploy(min_scale=2)
+    before = pids(cluster, name)
+    with Hammer(url(cluster, name, "x")) as h:
+        time.sleep(0.5)
+        got = admin.post(f"{cluster.endpoint}/system/services/{name}/restart", timeout=30)
+        assert got.status_code == 200 and got.json()["resource_kind"] == "exposed_service"
+        deadline = time.monotonic() + 90
+        while True:
+            time.sleep(0.3)
+            now = status(cluster, admin, name)
+            if now["state"] == "ready" and now["active_instances"] == 2 and not (pids(cluster, name, 10) & before):
+                break
+            assert time.monotonic() < deadline, now
+        time.sleep(0.5)
+    assert set(h.counts) == {200}, h.counts
+    assert not h.errors and sum(h.counts.values()) > 20
+
+    stopped = admin.post(f"{cluster.endpoint}/system/services/{name}/stop", timeout=30).json()
+    assert stopped["state"] == "stopped" and stopped["reason"] == "Deployment is stopped."
+    wait_state(cluster, admin, name, "stopped", instances=0)
+    deadline = time.monotonic() + 30
+    while (off := requests.get(url(cluster, name, "x"), timeout=30)).status_code != 503:
+        assert off.status_code == 200 and time.monotonic() < deadline  # a draining replica finishing
+        time.sleep(0.1)
+    assert off.headers["Retry-After"]
+    started = admin.post(f"{cluster.endpoint}/system/services/{name}/start", timeout=30).json()
+    assert started["state"] in ("pending", "ready")
+    wait_state(cluster, admin, name, "ready", instances=2)
+    assert requests.get(url(cluster, name, "x"), timeout=30).status_code == 200
+
+
+def test_scales_up_under_load_and_back_down_when_idle(cluster, admin, deploy):
+    name = deploy(cpu="0.1", min_scale=1, max_scale=3, cpu_threshold=50)
+    assert status(cluster, admin, name)["active_instances"] == 1
+    with Hammer(url(cluster, name, "burn?s=0.2"), clients=3):
+        wait_state(cluster, admin, name, "ready", timeout=60, instances=3)
+    wait_state(cluster, admin, name, "ready", timeout=60, instances=1)
+
+
+def test_a_script_that_never_answers_fails_its_startup_probe(tmp_path):
+    from oscar_jupyter import local
+
+    timings = dict(TIMINGS, startup_budget=2.0)
+    with local.start(data_dir=str(tmp_path / "d"), port=0, password="pw", api_version="4.1",
+                     extra={"exposed": {"timings": timings}}) as c:
+        s = requests.Session()
+        s.auth = (c.user, c.password)
+        spec = {"name": "silent", "image": "x", "script": "echo never listening; sleep 600",
+                "expose": {"api_port": [8080]}}
+        assert s.post(c.endpoint + "/system/services", json=spec, timeout=30).status_code == 201
+        got = wait_state(c, s, "silent", "failed", timeout=60)
+        assert "startup probe" in got["reason"] and "8080" in got["reason"]
+        assert requests.get(url(c, "silent", ""), timeout=30).status_code == 503
+
+
+def test_v3_serves_the_exposed_path_but_not_the_v4_routes(tmp_path):
+    from oscar_jupyter import local
+
+    with local.start(data_dir=str(tmp_path / "d"), port=0, password="pw",
+                     extra={"exposed": {"timings": TIMINGS}}) as c:
+        s = requests.Session()
+        s.auth = (c.user, c.password)
+        spec = {"name": "old", "image": "x", "script": backend(), "expose": {"api_port": 8080}}
+        assert s.post(c.endpoint + "/system/services", json=spec, timeout=30).status_code == 201
+        deadline = time.monotonic() + 60
+        while requests.get(url(c, "old", "x"), timeout=30).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert s.get(c.endpoint + "/system/services/old", timeout=30).json()["expose"]["api_port"] == 8080
+        for path in ("stop", "start", "restart"):
+            assert s.post(f"{c.endpoint}/system/services/old/{path}", timeout=30).status_code == 404
+        assert requests.get(f"{c.endpoint}/system/services/old/auth", timeout=30).status_code == 401
