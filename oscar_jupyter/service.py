@@ -294,9 +294,16 @@ class Service:
 
     @property
     def exposed(self):
-        """The HTTP API of the service's server (`ExposedService`); `NotSupported` when not exposed."""
+        """The HTTP API of the service's server (`ExposedService`, one per handle while the
+        definition's expose section and token stay the same); `NotSupported` when not exposed."""
         from .exposed import ExposedService
-        return ExposedService(self)
+        key = json.dumps([self.spec.get("expose"), self.spec.get("token")], sort_keys=True, default=str)
+        cached = getattr(self, "_exposed", None)
+        if cached is None or cached[0] != key:
+            if cached is not None:
+                cached[1].close()
+            self._exposed = (key, ExposedService(self))
+        return self._exposed[1]
 
     def deployment(self):
         """The deployment's state and replicas (`Deployment`; Manager v4)."""

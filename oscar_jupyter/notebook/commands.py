@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,7 +327,7 @@ def call(args: argparse.Namespace, ctx: Context) -> Any:
                           "headers": dict(_pairs(args.header, ":", "--header"))}
     if args.json is not None:
         value = inputs.one(args.json, ctx.namespace)
-        kw["json"] = value if not isinstance(value, Path) else __import__("json").loads(value.read_text())
+        kw["json"] = json.loads(value.read_text(encoding="utf-8")) if isinstance(value, Path) else value
     if args.data is not None:
         kw["data"] = inputs.one(args.data, ctx.namespace)
     files: Dict[str, Any] = {}
