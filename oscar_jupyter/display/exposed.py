@@ -47,12 +47,13 @@ def replica_dots(ready: int, active: int, wanted: int) -> h.Raw:
 def render_deployment(dep: Any) -> Tuple[str, str]:
     """State badge, replica dots, reason and when it changed: one line."""
     state = str(getattr(dep, "state", "unknown"))
-    ready = int(getattr(dep, "ready_instances", 0))
     active = int(getattr(dep, "active_instances", 0))
+    # replicas of a stopped deployment are going away, whatever their health
+    ready = int(getattr(dep, "ready_instances", 0)) if state != "stopped" else 0
     wanted = int(getattr(dep, "min_scale", 0) or 0) if getattr(dep, "exposed", False) and state != "stopped" else 0
     when = _ago(getattr(dep, "last_transition_time", None))
     text = f"{getattr(dep, 'service', '')}: {dep.summary()}" + (f" ({when})" if when else "")
-    replicas = h.count(active, "replica") if state == "stopped" and active else \
+    replicas = h.count(active, "replica") + " stopping" if state == "stopped" and active else \
         f"{ready}/{max(active, wanted)} ready" if max(active, wanted) else "no replicas"
     html = (f'<div style="{h.FONT}; display:flex; gap:10px; align-items:center; flex-wrap:wrap">'
             f'<b>{h.esc(getattr(dep, "service", ""))}</b>'
