@@ -101,3 +101,23 @@ def test_without_a_hub_the_link_is_direct(exposed, monkeypatch):
     api = exposed.exposed
     assert api.browser_url("x") == api.base_url + "x"
     assert requests.get(api.browser_url("x"), timeout=30).json()["path"] == "/x"
+
+
+def test_the_models_web_ui_works_through_the_jupyter_proxy(jupyter, exposed, monkeypatch):
+    """The digits model's page, opened by a real browser through the hub-style link: its script's
+    relative requests reach the model through jupyter-server-proxy and OSCAR's route."""
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", BASE)
+    [model] = exposed.cluster.apply(ROOT / "notebooks" / "models" / "digits" / "digits-exposed.yaml", timeout=300)
+    try:
+        link = model.exposed.browser_url("api")
+        assert link.startswith(f"{BASE}proxy/")
+        dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+                              "--dump-dom", jupyter + link], capture_output=True, text=True, timeout=120).stdout
+        assert "Held-out accuracy" in dom, dom[-1500:]  # filled in by fetch('v2/models/digits/')
+    finally:
+        exposed.cluster.delete(model.name)
