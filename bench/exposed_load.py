@@ -1,10 +1,13 @@
 """A closed-loop HTTP load generator in its own process: ``python -m bench.exposed_load``.
 
-``clients`` keep-alive connections each send GET requests back to back for
-``seconds``; prints one JSON line: requests, seconds, throughput and latency
-percentiles (ms). ``--unix PATH`` connects to a Unix socket (a replica's relay)
-instead of the URL's host. Running apart from oscar-local keeps the load
-generator off the server's interpreter.
+``clients`` keep-alive connections each send GET requests back to back.
+Given two targets (``URL`` and ``--versus URL2``), it alternates between
+them in short slices for ``seconds`` in all, so both see the same machine
+load (other processes come and go on a shared machine); prints one JSON
+object per target: requests, seconds, throughput, p50/p99 (ms), errors.
+``--unix PATH`` sends the first target's requests to a Unix socket (a
+replica's relay) instead of the URL's host. Running apart from oscar-local
+keeps the load generator off the server's interpreter.
 """
 from __future__ import annotations
 
@@ -12,58 +15,84 @@ import argparse
 import asyncio
 import json
 import time
+from dataclasses import dataclass, field
 
 import aiohttp
 
 
-async def run(url: str, clients: int, seconds: float, unix: str | None, warmup: float) -> dict:
-    connector: aiohttp.BaseConnector = (aiohttp.UnixConnector(path=unix, limit=0) if unix
-                                        else aiohttp.TCPConnector(limit=0))
-    latencies: list[float] = []
-    errors = 0
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def one_client(until: float, record: bool) -> None:
-            nonlocal errors
-            while True:
-                t0 = time.perf_counter()
-                if t0 >= until:
-                    return
-                try:
-                    async with session.get(url) as resp:
-                        await resp.read()
-                        ok = resp.status == 200
-                except aiohttp.ClientError:
-                    ok = False
-                if record:
-                    if ok:
-                        latencies.append(time.perf_counter() - t0)
-                    else:
-                        errors += 1
+@dataclass
+class Tally:
+    latencies: list = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
 
-        if warmup:
-            until = time.perf_counter() + warmup
-            await asyncio.gather(*(one_client(until, False) for _ in range(clients)))
-        start = time.perf_counter()
-        await asyncio.gather(*(one_client(start + seconds, True) for _ in range(clients)))
-        elapsed = time.perf_counter() - start
-    latencies.sort()
+    def summary(self) -> dict:
+        lat = sorted(self.latencies)
 
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1e3 if latencies else 0.0
+        def pct(p: float) -> float:
+            return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1e3 if lat else 0.0
 
-    return {"requests": len(latencies), "errors": errors, "seconds": elapsed,
-            "rps": len(latencies) / elapsed, "p50_ms": pct(50), "p99_ms": pct(99)}
+        return {"requests": len(lat), "errors": self.errors, "seconds": self.seconds,
+                "rps": len(lat) / self.seconds if self.seconds else 0.0, "p50_ms": pct(50), "p99_ms": pct(99)}
+
+
+async def _slice(session: aiohttp.ClientSession, url: str, clients: int, seconds: float,
+                 tally: Tally | None) -> None:
+    until = time.perf_counter() + seconds
+
+    async def one() -> None:
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= until:
+                return
+            try:
+                async with session.get(url) as resp:
+                    await resp.read()
+                    ok = resp.status == 200
+            except aiohttp.ClientError:
+                ok = False
+            if tally is not None:
+                if ok:
+                    tally.latencies.append(time.perf_counter() - t0)
+                else:
+                    tally.errors += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(clients)))
+    if tally is not None:
+        tally.seconds += time.perf_counter() - start
+
+
+async def run(targets: list[tuple[str, str | None]], clients: int, seconds: float, slice_s: float,
+              warmup: float) -> list[dict]:
+    sessions = [aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=unix, limit=0) if unix
+                                      else aiohttp.TCPConnector(limit=0)) for _, unix in targets]
+    tallies = [Tally() for _ in targets]
+    try:
+        for (url, _), session in zip(targets, sessions):
+            await _slice(session, url, clients, warmup, None)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            for (url, _), session, tally in zip(targets, sessions, tallies):
+                await _slice(session, url, clients, slice_s, tally)
+    finally:
+        for session in sessions:
+            await session.close()
+    return [t.summary() for t in tallies]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.exposed_load")
     p.add_argument("url")
+    p.add_argument("--unix", default=None, help="send the first target's requests to this Unix socket")
+    p.add_argument("--versus", default=None, help="a second URL, measured in alternation")
     p.add_argument("--clients", type=int, default=1)
-    p.add_argument("--seconds", type=float, default=3.0)
-    p.add_argument("--warmup", type=float, default=0.5)
-    p.add_argument("--unix", default=None)
+    p.add_argument("--seconds", type=float, default=3.0, help="total seconds per target")
+    p.add_argument("--slice", type=float, default=0.25, help="seconds per turn of one target")
+    p.add_argument("--warmup", type=float, default=0.3)
     a = p.parse_args()
-    print(json.dumps(asyncio.run(run(a.url, a.clients, a.seconds, a.unix, a.warmup))))
+    targets = [(a.url, a.unix)] + ([(a.versus, None)] if a.versus else [])
+    print(json.dumps(asyncio.run(run(targets, a.clients, a.seconds * len(targets), a.slice, a.warmup))))
 
 
 if __name__ == "__main__":

@@ -65,11 +65,21 @@ ROUTES: list[tuple[str, str, str, str, str, dict[int, str], str, str]] = [
 # routes only a Manager v4 answers (``--api-version 4.1``)
 V4_ROUTES: list[tuple[str, str, str, str, str, dict[int, str], str, str]] = [
     ("get", "/system/services/{serviceName}/deployment", "deployment",
-     "Deployment summary (types.ServiceDeploymentStatus; state 'ready' once the service exists)", "basic",
+     "Deployment summary (types.ServiceDeploymentStatus; exposed services: their replicas)", "basic",
      {200: "ServiceDeploymentStatus", 403: "Another owner's service", 404: "No such service"}, "", "json"),
     ("get", "/system/services/{serviceName}/deployment/logs", "deployment",
-     "Deployment logs (types.DeploymentLogStream; never any entries here)", "basic",
-     {200: "DeploymentLogStream", 403: "Another owner's service", 404: "No such service"}, "", "json"),
+     "Deployment logs (types.DeploymentLogStream; exposed services: replica lines, ?timestamps=, ?tailLines=)",
+     "basic", {200: "DeploymentLogStream", 403: "Another owner's service", 404: "No such service"}, "", "json"),
+    *[("post", f"/system/services/{{serviceName}}/{action}", "deployment", summary, "basic",
+       {200: "ServiceDeploymentStatus", 400: "The service is not exposed", 403: "Not the service's owner",
+        404: "No such service"}, "", "json")
+      for action, summary in (("stop", "Stop an exposed service (0 replicas, autoscaling suspended)"),
+                              ("start", "Start a stopped exposed service (the replicas it had)"),
+                              ("restart", "Rolling restart of an exposed service's replicas"))],
+    ("get", "/system/services/{serviceName}/auth", "deployment",
+     "Forward-auth check: admin Basic, the service token (Bearer, ?token=, cookie) or an allowed OIDC user",
+     "token", {200: "Allowed (Set-Cookie with the service's cookie for a token)", 401: "Not authenticated",
+               403: "Not allowed", 404: "No such service"}, "", "empty"),
 ]
 
 

@@ -92,3 +92,17 @@ web.run_app(app, host="127.0.0.1", port=PORT, print=None, access_log=None)
 def backend(port: int = 8080, delay: float = 0.0) -> str:
     """The script text of the backend listening on ``port`` (after ``delay`` seconds)."""
     return BACKEND % {"port": port, "delay": delay}
+
+
+def replica_port() -> int:
+    """8080 (hard-coded, as published scripts do) where each replica has its own network
+    namespace; else a free host port, since the one replica binds the host's port."""
+    import socket
+
+    from oscar_jupyter.local.exposed.launch import detect
+
+    if not detect().single:
+        return 8080
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

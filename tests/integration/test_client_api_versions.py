@@ -64,12 +64,14 @@ def test_create_duplicate_update_delete(client, api_cluster):
 @pytest.mark.parametrize("port", [8080, [8080]], ids=["api_port-number", "api_port-list"])
 def test_apply_diff_and_wait_ready_with_either_port_shape(client, api_cluster, port):
     name = "tv-" + uuid.uuid4().hex[:8]
-    definition = _definition(name, expose={"api_port": port, "min_scale": 1})
+    # an exposed service runs its script as a server on api_port (in its own network namespace)
+    server = "exec python3 -m http.server 8080 --bind 127.0.0.1\n"
+    definition = _definition(name, script=server, expose={"api_port": port, "min_scale": 1})
     [svc] = client.apply(definition)  # the port is sent in this Manager's shape; waits until ready
     try:
         shown = svc.refresh().spec["expose"]["api_port"]
         assert shown == ([8080] if api_cluster.api_version == "4.1" else 8080)
-        changed = svc.diff(_definition(name, expose={"api_port": 9090, "min_scale": 1}))
+        changed = svc.diff(_definition(name, script=server, expose={"api_port": 9090, "min_scale": 1}))
         assert "8080" in changed and "9090" in changed
         deployment = requests.get(f"{api_cluster.endpoint}/system/services/{name}/deployment",
                                   auth=(api_cluster.user, api_cluster.password), timeout=30)

@@ -10,11 +10,13 @@ def test_bench_prints_its_table() -> None:
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, "-m", "bench", "--sync", "5", "--uploads", "3", "--gap", "0.05",
                            "--first", "2", "-n", "5", "--files", "3", "--parses", "10",
+                           "--exposed-seconds", "0.5", "--exposed-clients", "1", "4",
                            "--model-sync", "2", "--model-exposed", "5"],
-                          cwd=root, capture_output=True, text=True, timeout=420)
+                          cwd=root, capture_output=True, text=True, timeout=480)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for row in ("/bin/sh direct", "oscar-local POST /run", "upload -> job script start", "ratio",
+                "replica direct, 4 clients (baseline)", "p50 added, 1 client",
                 "digits model per-invocation sync", "digits model exposed"):
         assert row in out, out
     line = next(l for l in out.splitlines() if l.startswith("oscar-local POST /run"))

@@ -14,7 +14,11 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from exposed_backend import backend
+from exposed_backend import backend, replica_port
+from oscar_jupyter.local.exposed.launch import detect
+
+# several replicas of a script bound to one port need a network namespace each
+needs_namespaces = pytest.mark.skipif(detect().single, reason=detect().reason or "no network namespaces")
 
 TIMINGS = {"startup_interval": 0.1, "probe_period": 0.5, "stop_grace": 5.0, "drain_timeout": 10.0}
 
@@ -45,9 +49,10 @@ def deploy(cluster: Any, admin: requests.Session, unique_name: str) -> Iterator[
 
     def make(script: str | None = None, wait: bool = True, **expose: Any) -> dict:
         name = unique_name if not made else f"{unique_name[:34]}-{len(made) + 1}"
+        port = replica_port()
         spec: dict[str, Any] = {"name": name, "image": "python:3", "cpu": "0.5",
-                                "script": script if script is not None else backend(),
-                                "expose": {"api_port": [8080], **expose}}
+                                "script": script if script is not None else backend(port),
+                                "expose": {"api_port": [port], **expose}}
         spec.update(spec["expose"].pop("fields", {}))
         r = admin.post(cluster.endpoint + "/system/services", json=spec, timeout=60)
         assert r.status_code == 201, r.text
@@ -76,6 +81,7 @@ def url(cluster: Any, name: str, path: str = "") -> str:
     return f"{cluster.endpoint}/system/services/{name}/exposed/{path}"
 
 
+@needs_namespaces
 def test_replicas_with_a_hard_coded_port_all_serve(cluster, admin, deploy):
     svc = deploy(min_scale=3)
     status = wait_state(cluster, admin, svc["name"], "ready", instances=3)
@@ -186,6 +192,7 @@ def test_the_auth_endpoint_checks_as_the_manager(cluster, admin, deploy):
     assert requests.get(missing, params={"token": token}, timeout=30).status_code == 404
 
 
+@needs_namespaces
 def test_deployment_logs_are_stamped_per_line(cluster, admin, deploy):
     svc = deploy(min_scale=2)
     base = f"{cluster.endpoint}/system/services/{svc['name']}/deployment/logs"
@@ -209,7 +216,8 @@ def test_default_command_without_a_script_is_refused(cluster, admin, unique_name
 
 
 def test_not_ready_is_503_with_retry_after(cluster, admin, deploy):
-    svc = deploy(script=backend(delay=4), wait=False)
+    port = replica_port()
+    svc = deploy(script=backend(port, delay=4), wait=False, api_port=[port])
     r = requests.get(url(cluster, svc["name"], "x"), timeout=30)
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert admin.get(f"{cluster.endpoint}/system/services/{svc['name']}/deployment",

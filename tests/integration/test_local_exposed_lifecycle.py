@@ -16,7 +16,11 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from exposed_backend import backend
+from exposed_backend import backend, replica_port
+from oscar_jupyter.local.exposed.launch import detect
+
+# several replicas of a script bound to one port need a network namespace each
+needs_namespaces = pytest.mark.skipif(detect().single, reason=detect().reason or "no network namespaces")
 
 TIMINGS = {"startup_interval": 0.1, "probe_period": 0.5, "stop_grace": 5.0, "drain_timeout": 10.0}
 SCALING = {"period": 0.5, "downscale_window": 3.0}
@@ -47,8 +51,9 @@ def deploy(cluster: Any, admin: requests.Session, unique_name: str) -> Iterator[
     made: list[str] = []
 
     def make(cpu: str = "0.5", **expose: Any) -> str:
-        spec = {"name": unique_name, "image": "python:3", "cpu": cpu, "script": backend(),
-                "expose": {"api_port": [8080], **expose}}
+        port = replica_port()
+        spec = {"name": unique_name, "image": "python:3", "cpu": cpu, "script": backend(port),
+                "expose": {"api_port": [port], **expose}}
         r = admin.post(cluster.endpoint + "/system/services", json=spec, timeout=60)
         assert r.status_code == 201, r.text
         made.append(unique_name)
@@ -115,6 +120,7 @@ class Hammer:
             t.join(60)
 
 
+@needs_namespaces
 def test_a_killed_replica_is_restarted(cluster, admin, deploy):
     name = deploy(min_scale=2)
     before = pids(cluster, name)
@@ -134,6 +140,7 @@ def test_a_killed_replica_is_restarted(cluster, admin, deploy):
     assert sum(e["message"].startswith("backend listening") for e in logs["entries"]) == 3
 
 
+@needs_namespaces
 def test_a_request_in_flight_when_its_replica_dies_is_a_502(cluster, admin, deploy):
     name = deploy(min_scale=2)
     r = requests.post(url(cluster, name, "die"), data=b"x", timeout=30)
@@ -144,6 +151,7 @@ def test_a_request_in_flight_when_its_replica_dies_is_a_502(cluster, admin, depl
     assert set(h.counts) == {200} and not h.errors, h.errors
 
 
+@needs_namespaces
 def test_stop_start_and_a_rolling_restart_without_failed_requests(cluster, admin, deploy):
     name = deploy(min_scale=2)
     before = pids(cluster, name)
@@ -176,6 +184,7 @@ def test_stop_start_and_a_rolling_restart_without_failed_requests(cluster, admin
     assert requests.get(url(cluster, name, "x"), timeout=30).status_code == 200
 
 
+@needs_namespaces
 def test_scales_up_under_load_and_back_down_when_idle(cluster, admin, deploy):
     name = deploy(cpu="0.1", min_scale=1, max_scale=3, cpu_threshold=50)
     assert status(cluster, admin, name)["active_instances"] == 1
@@ -207,13 +216,38 @@ def test_v3_serves_the_exposed_path_but_not_the_v4_routes(tmp_path):
                      extra={"exposed": {"timings": TIMINGS}}) as c:
         s = requests.Session()
         s.auth = (c.user, c.password)
-        spec = {"name": "old", "image": "x", "script": backend(), "expose": {"api_port": 8080}}
+        port = replica_port()
+        spec = {"name": "old", "image": "x", "script": backend(port), "expose": {"api_port": port}}
         assert s.post(c.endpoint + "/system/services", json=spec, timeout=30).status_code == 201
         deadline = time.monotonic() + 60
         while requests.get(url(c, "old", "x"), timeout=30).status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        assert s.get(c.endpoint + "/system/services/old", timeout=30).json()["expose"]["api_port"] == 8080
+        assert s.get(c.endpoint + "/system/services/old", timeout=30).json()["expose"]["api_port"] == port
         for path in ("stop", "start", "restart"):
             assert s.post(f"{c.endpoint}/system/services/old/{path}", timeout=30).status_code == 404
         assert requests.get(f"{c.endpoint}/system/services/old/auth", timeout=30).status_code == 401
+
+
+def test_without_network_namespaces_one_replica_runs_and_the_reason_says_so(tmp_path):
+    from oscar_jupyter import local
+
+    with local.start(data_dir=str(tmp_path / "d"), port=0, password="pw", api_version="4.1",
+                     extra={"exposed": {"timings": TIMINGS, "network": "none"}}) as c:
+        s = requests.Session()
+        s.auth = (c.user, c.password)
+        spec = {"name": "single", "image": "x", "script": backend(port=free_port()),
+                "expose": {"api_port": [8080], "min_scale": 2}}
+        spec["expose"]["api_port"] = [int(spec["script"].split("PORT = ")[1].split()[0])]
+        assert s.post(c.endpoint + "/system/services", json=spec, timeout=30).status_code == 201
+        got = wait_state(c, s, "single", "ready", timeout=60, instances=1)
+        assert "Only 1 replica runs on this machine" in got["reason"] and "switched off" in got["reason"]
+        assert requests.get(url(c, "single", "x"), timeout=30).json()["path"] == "/x"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -15,7 +15,7 @@ import psutil
 import pytest
 import requests
 
-from exposed_backend import backend
+from exposed_backend import backend, replica_port
 
 SIZE = 200 * 1024 * 1024
 BOUND = 64 * 1024 * 1024  # growth allowed (allocator noise, pools), well under the body size
@@ -30,7 +30,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str
     try:
         s = requests.Session()
         s.auth = (c.user, c.password)
-        spec = {"name": "stream", "image": "x", "script": backend(), "expose": {"api_port": [8080]}}
+        port = replica_port()
+        spec = {"name": "stream", "image": "x", "script": backend(port), "expose": {"api_port": [port]}}
         assert s.post(c.endpoint + "/system/services", json=spec, timeout=30).status_code == 201
         deadline = time.monotonic() + 60
         while s.get(c.endpoint + "/system/services/stream/deployment", timeout=30).json()["state"] != "ready":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from typing import Any, Callable, Iterable
 
@@ -24,6 +25,8 @@ from .settings import ExposeSettings
 log = logging.getLogger(__name__)
 
 NAMESPACE = "oscar-svc"
+#: most replicas one service may run on this machine (a cluster is bounded by its nodes)
+MACHINE_REPLICAS = max(4, (os.cpu_count() or 1) * 4)
 #: replicas that never became ready may crash this many times in a row before the state is "failed"
 CRASH_LOOP_FAILED = 3
 #: logs of exited replicas kept for ``deployment/logs``
@@ -76,7 +79,7 @@ class ExposedDeployment:
         self.reason = ""
 
     def _clamp(self, n: int) -> int:
-        n = min(max(n, self.settings.min_scale), self.settings.max_scale)
+        n = min(max(n, self.settings.min_scale), self.settings.max_scale, MACHINE_REPLICAS)
         return min(n, 1) if self.isolation.single else n
 
     # -- lifecycle -----------------------------------------------------
@@ -290,6 +293,8 @@ class ExposedDeployment:
 
     def _note_state(self) -> None:
         state, reason = self._state()
+        if not self.isolation.single and self.settings.min_scale > MACHINE_REPLICAS and state != "stopped":
+            reason += f" At most {MACHINE_REPLICAS} replicas run on this machine."
         if self.isolation.single and self.settings.max_scale > 1 and state != "stopped":
             reason += (f" Only 1 replica runs on this machine ({self.isolation.reason}); "
                        f"max_scale {self.settings.max_scale} is not reached.")

@@ -1,10 +1,11 @@
 """nginx as oscar-local's front door, so exposed-service traffic never touches Python.
 
 Measured on a 2-core machine (``python -m bench --only exposed``), a proxy
-in the server's own interpreter reaches about a third of a replica's direct
-throughput; nginx in front reaches three quarters with well under a
-millisecond added. So where nginx is installed, oscar-local runs it (one
-master, one worker, a child of oscar-local) on the public address:
+in the server's own interpreter reaches about a third to a half of a
+replica's direct throughput; nginx in front reaches 0.75-1x with about 0.1
+ms added. When chosen (``front="nginx"``, ``OSCAR_LOCAL_FRONT=nginx``),
+oscar-local runs it (one master, one
+worker, a child of oscar-local) on the public address:
 
 * ``/system/services/<name>/exposed...`` of a service with ready replicas
   goes straight to an ``upstream`` of their Unix sockets (``least_conn``,
@@ -22,8 +23,12 @@ master, one worker, a child of oscar-local) on the public address:
 
 The configuration is rewritten and nginx reloaded (SIGHUP: new workers, old
 ones finish their requests) whenever the set of ready replicas changes.
-Without nginx (or with ``OSCAR_LOCAL_FRONT=aiohttp``) aiohttp serves the
-public address itself and its own streaming proxy carries exposed traffic.
+Known limits, why it is not the default yet: a reload closes clients' idle
+keep-alive connections (a client that does not retry a request on a
+dropped idle connection sees an error during a rolling restart), and under
+repeated reloads with a replica dying a request was seen to hang until its
+read timeout. By default aiohttp serves the public address itself and its
+own streaming proxy carries exposed traffic.
 """
 from __future__ import annotations
 
@@ -56,9 +61,9 @@ API_TIMEOUT = 3600  # seconds oscar-local's own API may take (long /run calls)
 
 
 def nginx_binary(choice: str | None = None) -> str | None:
-    """The nginx to run, or None (not installed, or the aiohttp front door chosen)."""
+    """The nginx to run when it was chosen (``front="nginx"`` or ``OSCAR_LOCAL_FRONT=nginx``), else None."""
     choice = choice or os.environ.get("OSCAR_LOCAL_FRONT") or None
-    if choice == "aiohttp":
+    if choice != "nginx":
         return None
     for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
         if candidate and os.access(candidate, os.X_OK):
@@ -283,6 +288,9 @@ http {{
       set $oscar_service {s.name};
 {auth}      rewrite ^{base}/?(.*)$ {target} break;
       proxy_pass http://exposed_{s.name.replace('-', '_')};
+      proxy_set_header Host $oscar_host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Real-IP $remote_addr;
       proxy_set_header X-Forwarded-Host $host;

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER = "5"
 CHUNK = 1 << 18
+SMALL = 1 << 16  # answers up to this size are read whole and sent in one write
 _HOP_BY_HOP = frozenset(h.lower() for h in (
     "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
     "Transfer-Encoding", "Upgrade", "Proxy-Connection"))
@@ -121,6 +122,16 @@ class Proxy:
                                                data=body, allow_redirects=False, compress=None,
                                                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept",
                                                                   "Content-Type")) as upstream:
+                length = upstream.content_length
+                if length is not None and length <= SMALL and request.method != "HEAD":
+                    # a small answer in one piece: fewer writes, same bytes
+                    data = await upstream.read()
+                    response = web.Response(status=upstream.status, reason=upstream.reason, body=data,
+                                            headers=_response_headers(upstream))
+                    if extra_headers:
+                        for key, value in extra_headers.items():
+                            response.headers.add(key, value)
+                    return response
                 response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
                                               headers=_response_headers(upstream))
                 if extra_headers:
