@@ -368,7 +368,7 @@ class Cluster:
         self._write_service("PUT", data)
 
     def apply(self, source: Any, *, wait: bool = True, timeout: float = 120.0,
-              cluster_id: Optional[str] = None) -> list:
+              cluster_id: Optional[str] = None, strict: bool = False) -> list:
         """Create or update every service in `source`; return their `Service` handles.
 
         `source`: an FDL (object, path, YAML text or dict), a `ServiceSpec`, a
@@ -380,11 +380,21 @@ class Cluster:
         restored) and the error says so. With `cluster_id`, only the FDL services
         under that cluster key are applied; otherwise all of them are applied to
         this cluster.
+
+        Keys the schema does not know are ignored, as oscar-cli and the Manager
+        ignore them, with a warning naming the field each most likely meant:
+        a Python warning (`errors.DefinitionWarning`), and kept in the result's
+        ``warnings`` (shown with it). With
+        ``strict=True`` they are errors and nothing is applied.
+        Returns a `ServiceList` of the applied services.
         """
-        from .service import Service, specs_of
-        specs = specs_of(source)
+        from .service import Service, ServiceList, specs_of
+        read = specs_of(source, strict=strict)
+        specs = list(read)
         if cluster_id is not None:
             specs = [s for s in specs if s.cluster_id in (None, cluster_id)]
+        for warning in read.warnings:
+            warnings.warn(str(warning), errors.DefinitionWarning, stacklevel=2)
         if not specs:
             raise errors.InvalidDefinition("Nothing to apply: the definition has no services.")
         names = [s.name for s in specs]
@@ -422,7 +432,7 @@ class Cluster:
                 svc.wait_ready(timeout=timeout)
             else:
                 svc.refresh()
-        return applied
+        return ServiceList(applied, cluster=self, warnings=read.warnings)
 
     def _roll_back(self, exc: errors.OscarError, failed: str, created: List[str],
                    applied: List[str]) -> None:

@@ -67,6 +67,14 @@ class InvalidDefinition(OscarError):
         super().__init__(message, hint=hint)
 
 
+class DefinitionWarning(UserWarning):
+    """Something in a definition OSCAR will ignore or read differently (an unknown key, ...).
+
+    Raised as a warning by `Cluster.apply`; strict checking makes unknown keys
+    `InvalidDefinition` errors instead.
+    """
+
+
 class ServiceFailed(OscarError):
     """The service's script failed. `log` holds its output, `exit_code` its status; the
     message ends with the log's line that says why (`cause`), so one line tells."""

@@ -17,44 +17,65 @@ from .results import BatchItem, BatchResult, Result
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Service", "ServiceList", "specs_of"]
+__all__ = ["Definitions", "Service", "ServiceList", "specs_of"]
 
 
-def specs_of(source: Any) -> list:
+class Definitions(list):
+    """The `ServiceSpec`s read from a source, with the warnings found while reading them."""
+
+    def __init__(self, specs: Iterable[Any] = (), warnings: Iterable[Any] = ()) -> None:
+        super().__init__(specs)
+        self.warnings: list = []
+        for warning in warnings:
+            if all(str(warning) != str(w) for w in self.warnings):
+                self.warnings.append(warning)
+
+
+def specs_of(source: Any, *, strict: bool = False) -> Definitions:
     """Every `ServiceSpec` in `source`, all validated before any is returned.
 
     `source`: an FDL object, a path or YAML text of an FDL, an FDL dict (with
     ``functions``), a service dict, a `ServiceSpec`, or a list of these.
+    Keys the schema does not know are warnings (``.warnings`` of the result);
+    with `strict` they are errors.
     """
+    from . import fdl
     from .spec import ServiceSpec
-    if isinstance(source, ServiceSpec):
-        return [source]
+    if isinstance(source, ServiceSpec) and not strict:
+        return Definitions([source], source.warnings)
     if isinstance(source, (list, tuple)):
-        out: list = []
+        out = Definitions()
         problems: list = []
         for item in source:
             try:
-                out.extend(specs_of(item))
+                part = specs_of(item, strict=strict)
             except errors.InvalidDefinition as exc:
                 problems.extend(exc.problems or [exc.message])
+                continue
+            out.extend(part)
+            out.warnings.extend(w for w in part.warnings if w not in out.warnings)
         if problems:
             raise errors.InvalidDefinition("Some definitions are invalid", problems)
         return out
-    from . import fdl
     try:
-        return list(fdl.load(source).services)
+        loaded = fdl.load(source, strict=strict)
     except TypeError:
         raise errors.InvalidDefinition(
             f"Cannot read service definitions from a {type(source).__name__}.",
             hint="Pass an FDL (path, text, dict or object) or a ServiceSpec.") from None
+    return Definitions(loaded.services,
+                       list(loaded.warnings) + [w for s in loaded.services for w in s.warnings])
 
 
 class ServiceList(list):
     """Services of a cluster; renders as a table. Index by position or name."""
 
-    def __init__(self, items: Iterable["Service"] = (), *, cluster: Any = None) -> None:
+    def __init__(self, items: Iterable["Service"] = (), *, cluster: Any = None,
+                 warnings: Iterable[Any] = ()) -> None:
         super().__init__(items)
         self.cluster = cluster
+        #: what reading the definitions warned about (unknown keys, ...), for `apply`'s result
+        self.warnings = list(warnings)
 
     def __getitem__(self, key):  # type: ignore[override]
         if isinstance(key, str):

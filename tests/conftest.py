@@ -49,12 +49,19 @@ API_VERSIONS = ("3.7", "4.1")
 
 
 @pytest.fixture(scope="session")
-def local_cluster_v4(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A running oscar-local answering with Manager v4.1 shapes."""
+def local_cluster_v4(local_cluster: Any) -> Any:
+    """The oscar-local answering as Manager v4.1 (the default release: ``local_cluster`` itself)."""
+    assert local_cluster.api_version == "4.1"
+    return local_cluster
+
+
+@pytest.fixture(scope="session")
+def local_cluster_v3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A running oscar-local answering as Manager v3.7.1."""
     from oscar_jupyter import local
 
-    data_dir = tmp_path_factory.mktemp("oscar-local-v4")
-    cluster = local.start(data_dir=str(data_dir), port=0, password=uuid.uuid4().hex, api_version="4.1")
+    data_dir = tmp_path_factory.mktemp("oscar-local-v3")
+    cluster = local.start(data_dir=str(data_dir), port=0, password=uuid.uuid4().hex, api_version="3.7")
     try:
         yield cluster
     finally:
@@ -64,7 +71,7 @@ def local_cluster_v4(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="session", params=API_VERSIONS, ids=[f"manager-v{v}" for v in API_VERSIONS])
 def api_cluster(request: pytest.FixtureRequest) -> Any:
     """An oscar-local per Manager version in ``API_VERSIONS`` (``.api_version`` says which)."""
-    cluster = request.getfixturevalue("local_cluster" if request.param == "3.7" else "local_cluster_v4")
+    cluster = request.getfixturevalue("local_cluster_v3" if request.param == "3.7" else "local_cluster")
     assert cluster.api_version == request.param
     return cluster
 

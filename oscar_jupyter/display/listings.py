@@ -61,7 +61,12 @@ def render_services(obj: Any) -> Tuple[str, str]:
     headers = ["name", "image", "cpu", "memory", "input", "output", "visibility"]
     title = h.count(len(items), "service") if items else "no services"
     text = _text_table(headers, rows, title)
-    return text, h.title(title) + (h.table(headers, rows, max_rows=options.max_rows) if rows else "")
+    warnings = [str(w) for w in getattr(obj, "warnings", None) or []]
+    html_out = h.title(title) + (h.table(headers, rows, max_rows=options.max_rows) if rows else "")
+    for message in warnings[: options.max_rows]:
+        html_out += (f'<div style="{h.FONT}"><span style="color:#c62828; font-weight:bold">'
+                     f"warning:</span> {h.esc(message)}</div>")
+    return "\n".join([text] + [f"warning: {m}" for m in warnings]), html_out
 
 
 def _parse_time(value: Any) -> Optional[_dt.datetime]:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -13,6 +12,7 @@ from .. import spec
 from ..errors import InvalidDefinition
 from ..spec import PathT, Problem, ServiceSpec
 from .lint import lint_script
+from .script_files import read_script_file
 from .scripts import script_is_path
 from .yaml_tree import Tree, block_indent, locate
 
@@ -26,8 +26,7 @@ class Builder:
 
     def __init__(self, *, source: str, base_dir: Optional[Path], unknown: str, scripts: str,
                  root: Optional[yaml.Node], tree: Optional[Tree]) -> None:
-        if unknown not in ("error", "warn", "ignore"):
-            raise ValueError("unknown must be 'error', 'warn' or 'ignore'")
+        unknown = spec.unknown_mode(unknown, False)
         if scripts not in ("auto", "path", "content"):
             raise ValueError("scripts must be 'auto', 'path' or 'content'")
         self.source = source
@@ -47,7 +46,7 @@ class Builder:
         if self.root is not None and problem.line is None:
             node, key_node, found = locate(self.root, fdl_path)
             target = node
-            if found and key_node is not None and problem.message.startswith("unknown field"):
+            if found and key_node is not None and problem.code == spec.UNKNOWN_FIELD:
                 target = key_node
             if target is not None and self.tree is not None:
                 problem.line, problem.column = self.tree.mark(target)
@@ -139,6 +138,7 @@ class Builder:
             specs.append(built)
             warnings.extend(built.warnings)
 
+        self._point_missing_at_misspellings()
         errors = spec.errors_of(self.problems)
         if errors:
             errors.sort(key=lambda p: (p.line if p.line is not None else 1 << 30,
@@ -151,6 +151,35 @@ class Builder:
         return dict(services=specs, storage_providers=top_providers, clusters=top_clusters,
                     notices=self.notices, warnings=warnings, source=self.source,
                     base_dir=self.base_dir)
+
+    def _oscar_cli_spellings(self, body: Dict[str, Any], label: str) -> None:
+        """Notices for what the Manager reads but oscar-cli (its types are oscar v3.3's,
+        matched case-sensitively) drops without a word."""
+        environment = body.get("environment")
+        if not isinstance(environment, dict):
+            return
+        for key in environment:
+            if str(key).lower() == "variables" and key != "Variables":
+                self.note(f"{label}environment.{key}: oscar-cli reads only 'Variables' and would "
+                          "drop these; OSCAR reads any spelling (FDL.write writes 'Variables')")
+        if any(str(key).lower() == "secrets" for key in environment):
+            self.note(f"{label}environment.secrets: oscar-cli (v1.12) does not send secrets: "
+                      "deploy this FDL from here or with the Manager's API")
+
+    def _point_missing_at_misspellings(self) -> None:
+        """A required field missing beside an unknown key that most likely meant it (``imag:``
+        for ``image``): the error is placed on that key's line and says so."""
+        unknown = {(p.path[:-1], p.suggestion): p for p in spec.unknown_fields_of(self.problems)
+                   if p.suggestion}
+        for problem in self.problems:
+            if problem.severity != "error" or problem.message != "required field is missing":
+                continue
+            typo = unknown.get((problem.path[:-1], problem.path[-1]))
+            if typo is None:
+                continue
+            problem.message = (f"required field is missing; the unknown field {typo.path[-1]!r} "
+                               f"(line {typo.line}) is most likely it misspelt")
+            problem.line, problem.column = typo.line, typo.column
 
     def _section(self, data: Dict[str, Any], key: str) -> Dict[str, Any]:
         value = data.get(key)
@@ -177,12 +206,14 @@ class Builder:
         if self.unknown == "ignore":
             return
         suggestion = spec.suggest(str(key), list(candidates))
-        message = f"unknown field (not a field of {where})"
+        severity = "error" if self.unknown == "error" else "warning"
+        message = spec.unknown_message(where, severity)
         if suggestion is None and str(key) in also:
             message = ("unknown field at the top of an FDL: service fields go under "
-                       "functions.oscar[...].<cluster-id>")
-        severity = "error" if self.unknown == "error" else "warning"
-        self.add(Problem(path, message, suggestion=suggestion, severity=severity), path)
+                       "functions.oscar[...].<cluster-id>"
+                       + ("" if severity == "error" else "; oscar-cli ignores it here"))
+        self.add(Problem(path, message, suggestion=suggestion, severity=severity,
+                         code=spec.UNKNOWN_FIELD), path)
 
     def _restore_raw(self, value: Any, fdl_path: PathT, schema_path: PathT,
                      label: str = "") -> Any:
@@ -216,6 +247,7 @@ class Builder:
         name = body.get("name")
         label = f"service {name!r}: " if path and isinstance(name, str) else ""
         body = self._restore_raw(body, path, (), label)
+        self._oscar_cli_spellings(body, label)
         script_path: Optional[Path] = None
         script = body.get("script")
         if isinstance(script, str):
@@ -317,25 +349,13 @@ class Builder:
         if not is_path:
             return value, None
         base = self.base_dir if self.base_dir is not None else Path.cwd()
-        name = value.strip()
-        target = Path(name) if os.path.isabs(name) else base / name
-        try:
-            raw = target.read_bytes()
-        except FileNotFoundError:
-            self.add(Problem(fdl_path, f"script file {name!r} not found (looked for {target}); "
-                             "give the path relative to the FDL file, or the script itself"),
-                     fdl_path)
+        text, target, warning, error = read_script_file(value.strip(), base)
+        if error is not None:
+            self.add(Problem(fdl_path, error), fdl_path)
             return None
-        except OSError as exc:
-            self.add(Problem(fdl_path, f"cannot read script file {name!r} ({target}): "
-                             f"{exc.strerror or exc}"), fdl_path)
-            return None
-        try:
-            return raw.decode("utf-8"), target
-        except UnicodeDecodeError as exc:
-            self.add(Problem(fdl_path, f"script file {name!r} is not UTF-8 text (byte "
-                             f"{exc.start})"), fdl_path)
-            return None
+        if warning is not None:
+            self.add(Problem(fdl_path, warning, severity="warning"), fdl_path)
+        return text, target
 
 
 def about_top(notice: str, from_top: set) -> bool:

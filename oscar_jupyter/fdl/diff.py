@@ -21,6 +21,7 @@ def diff_service(local: Union[ServiceSpec, Dict[str, Any]], deployed: Dict[str, 
     b = spec.redact_service(spec.comparable(deployed))
     if a == b:
         return ""
+    b = {**{k: b[k] for k in a if k in b}, **b}  # the local order: only real changes show
     name = a.get("name") or b.get("name") or "service"
     lines_a = dump(a).splitlines(keepends=True)
     lines_b = dump(b).splitlines(keepends=True)

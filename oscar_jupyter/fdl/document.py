@@ -9,12 +9,12 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import yaml
 
 from ..errors import InvalidDefinition
-from ..spec import Problem, ServiceSpec
+from ..spec import Problem, ServiceSpec, unknown_mode
 from .builder import Builder
 from .diff import diff_service
 from .writer import document_of, dump, header
-from .yaml_tree import (HAVE_LIBYAML, LOADER, MAX_NODES, Tree, TooBig, reader_problem,
-                        yaml_problem)
+from .yaml_tree import (HAVE_LIBYAML, LOADER, MAX_DEPTH, MAX_NODES, Tree, TooBig, data_too_deep,
+                        reader_problem, too_deep, yaml_problem)
 
 class FDL:
     """One or more service definitions, as an FDL file holds them.
@@ -41,9 +41,16 @@ class FDL:
 
     @classmethod
     def parse(cls, text: str, *, base_dir: Optional[Union[str, Path]] = None,
-              source: str = "<cell>", unknown: str = "error", line_offset: int = 0,
-              scripts: str = "auto") -> "FDL":
-        """Parse FDL (or bare service) YAML text; raise InvalidDefinition with every problem."""
+              source: str = "<cell>", unknown: Optional[str] = None, line_offset: int = 0,
+              scripts: str = "auto", strict: bool = False) -> "FDL":
+        """Parse FDL (or bare service) YAML text; raise InvalidDefinition with every problem.
+
+        A key the schema does not know is a warning (oscar-cli and the Manager
+        ignore it), naming the field it most likely meant; with `strict` it is
+        an error. `unknown` (``"error"``, ``"warn"``, ``"ignore"``) says it
+        directly when `strict` is False.
+        """
+        unknown = unknown_mode(unknown, strict)
         if isinstance(text, bytes):
             text = text.decode("utf-8")
         text = text.lstrip("\ufeff")
@@ -53,6 +60,9 @@ class FDL:
         loader = LOADER
         if not HAVE_LIBYAML:  # the pure-Python scanner rejects trailing tabs: drop them
             text = re.sub(r"[ \t]+(?=\r?\n|$)", "", text)
+        deep = too_deep(text, loader, line_offset)
+        if deep is not None:
+            raise InvalidDefinition(f"{source} is nested too deeply", [deep])
         try:
             root = yaml.compose(text, Loader=loader)
         except yaml.MarkedYAMLError as exc:
@@ -75,9 +85,13 @@ class FDL:
         return cls(**builder.build(data))
 
     @classmethod
-    def from_file(cls, path: Union[str, Path], *, unknown: str = "error",
-                  scripts: str = "auto") -> "FDL":
-        """Read an FDL file; scripts given by path are read relative to its directory."""
+    def from_file(cls, path: Union[str, Path], *, unknown: Optional[str] = None,
+                  scripts: str = "auto", strict: bool = False) -> "FDL":
+        """Read an FDL file; scripts given by path are read relative to its directory.
+
+        `strict` and `unknown` as in :meth:`parse`.
+        """
+        unknown = unknown_mode(unknown, strict)
         path = Path(path)
         try:
             raw = path.read_bytes()
@@ -95,8 +109,13 @@ class FDL:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any], *, base_dir: Optional[Union[str, Path]] = None,
-                  source: str = "<dict>", unknown: str = "error", scripts: str = "auto") -> "FDL":
-        """An FDL (or a single service) given as Python data."""
+                  source: str = "<dict>", unknown: Optional[str] = None, scripts: str = "auto",
+                  strict: bool = False) -> "FDL":
+        """An FDL (or a single service) given as Python data (`strict`/`unknown` as in :meth:`parse`)."""
+        unknown = unknown_mode(unknown, strict)
+        if data_too_deep(data):
+            raise InvalidDefinition(f"{source} is nested more than {MAX_DEPTH} mappings/lists deep: "
+                                    "an FDL is a few levels deep")
         builder = Builder(source=source, base_dir=Path(base_dir) if base_dir else None,
                            unknown=unknown, scripts=scripts, root=None, tree=None)
         return cls(**builder.build(copy.deepcopy(data)))

@@ -64,6 +64,13 @@ def document_of(fdl: Any, *, inline_scripts: bool, secrets: bool
             for key in ("replicas", "federation"):  # delegation headers carry credentials
                 blanked.extend(f"{service.name}: {name}" for name in
                                blank_secret_paths(body.get(key), (key,)))
+        environment = body.get("environment")
+        if isinstance(environment, dict) and "variables" in environment:
+            # oscar-cli decodes the FDL into the Manager's v3.3 types, where the key is
+            # `Variables` and matching is case-sensitive: `variables` would be dropped silently
+            # (the Manager itself matches either spelling)
+            body["environment"] = {("Variables" if k == "variables" else k): v
+                                   for k, v in environment.items()}
         script = body.get("script", "")
         if not inline_scripts:
             filename = script_filename(service, used)

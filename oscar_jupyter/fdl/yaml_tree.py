@@ -17,6 +17,10 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 #: More YAML nodes than this (alias bombs) and the text is refused.
 MAX_NODES = 200_000
 
+#: Mappings and lists nested deeper than this are refused (published FDLs nest under 10 deep;
+#: every reader of the tree, here and in the Manager's JSON decoding, works by recursion).
+MAX_DEPTH = 64
+
 _TAG_NULL = "tag:yaml.org,2002:null"
 _TAG_BOOL = "tag:yaml.org,2002:bool"
 _TAG_INT = "tag:yaml.org,2002:int"
@@ -163,3 +167,44 @@ def block_indent(node: yaml.ScalarNode, lines: Sequence[str]) -> int:
         if line.strip():
             return len(line) - len(line.lstrip(" "))
     return 0
+
+
+def too_deep(text: str, loader: Any, line_offset: int) -> Optional[Problem]:
+    """A problem at the first mapping or list nested deeper than MAX_DEPTH, or None.
+
+    Reads YAML events (no recursion), so it runs before anything builds the tree.
+    YAML errors are left for the composer to report.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return Problem((), f"nested more than {MAX_DEPTH} mappings/lists deep: an FDL "
+                                   "is a few levels deep (look for a runaway indentation or "
+                                   "unclosed brackets)", line=mark.line + 1 + line_offset,
+                                   column=mark.column + 1)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def data_too_deep(data: Any) -> bool:
+    """Whether Python data nests dicts/lists deeper than MAX_DEPTH (checked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = list(value.values())
+        elif isinstance(value, (list, tuple)):
+            children = list(value)
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False

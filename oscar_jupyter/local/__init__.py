@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from . import datadir
 from .auth import load_or_create_password
 from .runtime import Options
 from .routes_system import INSTANCE_HEADER
@@ -119,12 +120,15 @@ def start(data_dir: str | None = None, host: str = "127.0.0.1", port: int = 0,
     one (stored 0600). Further ``options`` are :class:`runtime.Options` fields
     (``s3_endpoint``, ``s3_access_key``, ``s3_secret_key``, ``s3_region``,
     ``max_body``, ``cores``, ``sync_timeout``, ``queue_timeout``,
-    ``api_version`` ("3.6", "3.7" default, "4.1"), ``oidc_issuer`` and
-    ``oidc_groups``...).
+    ``api_version`` ("3.6", "3.7", "4.1" default), ``oidc_issuer`` and
+    ``oidc_groups``, ``job_timeout`` (seconds, default 3600), ``sandbox``
+    ("auto" default, "bwrap", "unshare", "none"; see docs/security.md),
+    ``log_cap`` (bytes of a script's output kept, default 10 MB)...).
+    Raises ``datadir.DataDirUnsafe`` for a data dir others may write to.
     Raises ``server.DataDirBusy`` when another server owns the data dir.
     """
     data_dir = os.path.abspath(data_dir or default_data_dir())
-    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    datadir.secure(data_dir)
     secret, generated = load_or_create_password(data_dir, password)
     opts = _options(data_dir, secret, options)
     ready = threading.Event()

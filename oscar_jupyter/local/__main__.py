@@ -14,6 +14,7 @@ import signal
 import sys
 from typing import Sequence
 
+from . import datadir
 from .auth import PASSWORD_ENV, load_or_create_password
 from .runtime import Options
 from .server import DataDirBusy, serve
@@ -48,6 +49,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cores", type=float, help="CPU budget for asynchronous jobs (default: all cores)")
     p.add_argument("--max-body", type=int, default=64 * 1024 * 1024,
                    help="largest /run or /job body in bytes (default: %(default)s)")
+    p.add_argument("--job-timeout", type=float, default=3600.0,
+                   help="seconds an asynchronous job may run before it is stopped and marked Failed, "
+                        "as a Kubernetes Job's activeDeadlineSeconds (default: %(default)s)")
+    p.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "unshare", "none"),
+                   help="how scripts are contained: auto picks the strongest mode that works here "
+                        "(bwrap, then unshare, then none; see docs/security.md) (default: %(default)s)")
     p.add_argument("--shutdown-grace", type=float, default=10.0,
                    help="seconds running jobs get to finish on stop (default: %(default)s)")
     p.add_argument("--header-timeout", type=float, default=30.0,
@@ -82,12 +89,17 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(the Manager admits only members of its configured groups)", file=sys.stderr)
         return 2
     data_dir = os.path.abspath(args.data_dir)
-    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    try:
+        datadir.secure(data_dir)
+    except datadir.DataDirUnsafe as exc:
+        print(f"oscar-local: {exc}", file=sys.stderr)
+        return 2
     password, generated = load_or_create_password(data_dir)
     opts = Options(
         data_dir=data_dir, password=password, s3_endpoint=args.s3_endpoint, s3_access_key=args.s3_access_key,
         s3_secret_key=secret_key, s3_region=args.s3_region, s3_verify=not args.s3_insecure,
         cores=args.cores, max_body=args.max_body, shutdown_grace=args.shutdown_grace,
+        job_timeout=args.job_timeout, sandbox=args.sandbox,
         header_timeout=args.header_timeout,
         api_version=args.api_version, oidc_issuer=args.oidc_issuer, oidc_groups=tuple(args.oidc_group),
     )

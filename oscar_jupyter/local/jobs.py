@@ -14,9 +14,12 @@ import uuid
 from typing import Any, Callable
 
 from . import state as st
+from .output import rfc3339_nano
 
 log = logging.getLogger(__name__)
 
+DEADLINE_NOTE = ("DeadlineExceeded: the job ran longer than its time limit of {limit:g} s and was stopped "
+                 "(as a Kubernetes Job past its activeDeadlineSeconds; oscar-local --job-timeout)")
 SHUTDOWN_NOTE = "oscar-local stopped while this job was running; it was not completed."
 CRASH_NOTE = "oscar-local was not running when this job ended (the process stopped while it ran); marked Failed."
 
@@ -96,12 +99,16 @@ class JobManager:
             log.exception("job %s could not run", job.name)
             self.state.finish_job(job.name, st.FAILED, None, f"oscar-local could not run the job: {type(exc).__name__}: {exc}\n")
             return
+        outcome.close()  # a job has no response body
         ok = outcome.exit_code == 0 and not outcome.timed_out and not getattr(outcome, "error", None)
-        text = outcome.log or ""
+        text = outcome.stamped_log or ""
+        if text and not text.endswith("\n"):
+            text += "\n"
         if outcome.timed_out:
-            text += "\nThe job exceeded its time limit and was stopped.\n"
+            limit = getattr(self.scheduler, "timeout", None) or 0
+            text += f"{rfc3339_nano()} {DEADLINE_NOTE.format(limit=limit)}\n"
         elif self._closing and not ok:
-            text += "\n" + SHUTDOWN_NOTE + "\n"
+            text += f"{rfc3339_nano()} {SHUTDOWN_NOTE}\n"
         self.state.finish_job(job.name, st.SUCCEEDED if ok else st.FAILED, outcome.exit_code, text)
         log.info("job %s %s (exit %s)", job.name, "succeeded" if ok else "failed", outcome.exit_code)
 

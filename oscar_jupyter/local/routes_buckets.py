@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import names, services as svcs
-from .app import add, caller, read_json, runtime_of, text
+from . import gojson, gotypes, names, services as svcs
+from .exchange import add, caller, read_json, runtime_of, text
 
 PAGE_SIZE = 1000
 VISIBILITIES = ("private", "public", "restricted")
@@ -85,7 +85,9 @@ async def list_buckets(request: web.Request) -> web.Response:
     buckets = await asyncio.to_thread(rt.store.buckets)
     owners = _owning_services(rt)
     user = caller(request)
-    return web.json_response([_describe(rt, b, owners) for b in sorted(buckets) if _allowed(rt, b, user)])
+    types = gotypes.TYPES[rt.wire.api_version]
+    return gojson.response([gotypes.shape(types, "MinIOBucket", _describe(rt, b, owners))
+                            for b in sorted(buckets) if _allowed(rt, b, user)])
 
 
 def _bucket_body(data: Any) -> tuple[str, str, list[str]]:
@@ -182,7 +184,7 @@ async def get_bucket(request: web.Request) -> web.Response:
     out["returned_items"] = len(entries)
     if truncated:
         out["next_page"] = _encode_page(entries[-1].key)
-    return web.json_response(out)
+    return gojson.response(gotypes.shape(gotypes.TYPES[rt.wire.api_version], "BucketListResponse", out))
 
 
 async def presign(request: web.Request) -> web.Response:
@@ -217,20 +219,29 @@ async def presign(request: web.Request) -> web.Response:
     if not await asyncio.to_thread(rt.store.bucket_exists, name):
         return text(404, f"Bucket '{name}' not found")
     method = "PUT" if operation == "upload" else "GET"
-    url = await asyncio.to_thread(rt.store.presign, method, name, key, expires)
-    headers = dict(extra)
+    # as buildSignedHeaders: an upload's content_type and the extra headers are signed
+    # (canonical header names); a download's content_type is response-content-type
+    headers = {_canonical_header(k): v for k, v in extra.items()}
     if operation == "upload" and content_type:
         headers["Content-Type"] = content_type
-    out: dict[str, Any] = {
+    query = {"response-content-type": content_type} if operation == "download" and content_type else None
+    url = await asyncio.to_thread(rt.store.presign, method, name, key, expires, headers=headers or None,
+                                  query=query)
+    out: dict[str, Any] = gojson.Struct({  # PresignResponse, in its field order
         "object_key": key,
         "operation": operation,
         "method": method,
         "url": url,
         "expires_at": (datetime.now(timezone.utc) + timedelta(seconds=expires)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    })
     if headers:
         out["headers"] = headers
-    return web.json_response(out)
+    return gojson.response(out)
+
+
+def _canonical_header(name: str) -> str:
+    """Go's ``http.CanonicalHeaderKey``: ``x-amz-meta-a`` -> ``X-Amz-Meta-A``."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 def register(app: web.Application) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from . import names, services as svcs
-from .app import RUNTIME, add, caller, runtime_of, text
+from .exchange import RUNTIME, add, caller, runtime_of, text
 from .exposed import access
 from .exposed.deployment import ExposedDeployment
 from .exposed.logs import merged_tail, parse_bool, rfc3339_seconds, tail_lines
@@ -48,10 +48,15 @@ def deployment_of(request: web.Request, svc: dict[str, Any]) -> ExposedDeploymen
 
 def status_of(request: web.Request, svc: dict[str, Any]) -> dict[str, Any] | None:
     """``GET .../deployment`` for an exposed service, or None when it is not one."""
+    return status_for(runtime_of(request), svc)
+
+
+def status_for(rt: Any, svc: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``ServiceDeploymentStatus`` of an exposed service on ``rt``, or None when it is not one."""
     expose = svc.get("expose") or {}
     if not first_port(expose.get("api_port")):
         return None
-    deployment = deployment_of(request, svc)
+    deployment = rt.exposed.get(svc["name"]) if rt.exposed is not None else None
     if deployment is None:
         return {"service_name": svc["name"], "namespace": "oscar-svc", "state": "unavailable",
                 "reason": "Current deployment resources are unavailable.", "active_instances": 0,

@@ -5,7 +5,9 @@ credentials are refused (401, empty body, as on a cluster); an unknown
 service is 404.
 
 ``/run`` answers what the invocation produced (the contract's response
-rules) with status 200 even when the script fails, and adds
+rules), streamed from a file (the script's output part is its last
+``Options.log_cap`` bytes, 10 MB by default, after a note of what was cut),
+with status 200 even when the script fails, and adds
 ``X-Oscar-Exit-Code: <n>`` with the script's exit status (empty when it
 never ran). A request that waited too long for a free replica gets 503 with
 ``Retry-After``; one that ran out of time gets 504.
@@ -15,12 +17,13 @@ never ran). A request that waited too long for a free replica gets 503 with
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
 
 from . import auth, names, scaling, services as svcs
-from .app import read_body, runtime_of, text
+from .exchange import not_found, read_body, runtime_of, text
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +39,10 @@ async def _authorised_service(request: web.Request) -> dict:
         raise web.HTTPUnauthorized(text="")
     name = request.match_info["name"]
     if names.service_name_problem(name):
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     svc = rt.service(name)
     if svc is None:
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     if len(token) != auth.TOKEN_LENGTH and rt.oidc is not None:
         from .oidc import OidcRefused
 
@@ -73,10 +76,22 @@ async def run(request: web.Request) -> web.StreamResponse:
             headers={EXIT_CODE_HEADER: ""},
         )
     code = "" if outcome.exit_code is None else str(outcome.exit_code)
-    return web.Response(
-        status=200, body=outcome.body, content_type="text/plain", charset="utf-8",
-        headers={EXIT_CODE_HEADER: code},
-    )
+    try:  # streamed from the body file: never held whole in memory
+        response = web.StreamResponse(status=200, headers={EXIT_CODE_HEADER: code})
+        response.content_type = "text/plain"
+        response.charset = "utf-8"
+        response.content_length = outcome.body_size
+        await response.prepare(request)
+        chunks = outcome.body_chunks()
+        while True:
+            block = await asyncio.to_thread(next, chunks, None)
+            if block is None:
+                break
+            await response.write(block)
+        await response.write_eof()
+        return response
+    finally:
+        outcome.close()
 
 
 async def job(request: web.Request) -> web.Response:

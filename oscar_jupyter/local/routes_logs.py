@@ -2,19 +2,24 @@
 
 The list has the v3.7+ shape ``{"jobs": {name: JobInfo}, "next_page"?,
 "remaining_jobs"?}`` (with ``--api-version 3.6``, the bare ``{name: JobInfo}``
-map of one page), in creation order, ``?limit=`` jobs per page (default and
-maximum 1000) with ``?page=<next_page>`` continuing. OIDC callers reach only
-the jobs of services they may see (else 403).
+map of one page), in creation order, with ``?page=<next_page>`` continuing.
+A page holds the Manager's ``JOB_LISTING_LIMIT`` (70) jobs, and ``?limit`` is
+ignored, as the v3.7.1 and v4.1.2 handlers (``pkg/handlers/logs.go``) ignore
+it; with ``--api-version 3.6``, ``?limit=`` (default and maximum 1000) is
+honoured. OIDC callers reach only the jobs of services they may see (else 403).
 """
 from __future__ import annotations
 
 from aiohttp import web
 
-from . import names
-from .app import add, runtime_of, text
+from . import gojson, names
+from .exchange import add, not_found, runtime_of, text
+from .output import stamp_lines, unstamp
 from .state import PENDING, RUNNING
 
 PAGE_SIZE = 1000
+#: the Manager's default ``JOB_LISTING_LIMIT`` (``pkg/types/config.go``)
+JOB_LISTING_LIMIT = 70
 
 
 def _service(request: web.Request) -> dict:
@@ -26,7 +31,7 @@ def _service(request: web.Request) -> dict:
 def _job_name(request: web.Request, service: str) -> str:
     job = request.match_info["job"]
     if names.job_name_problem(job) or not job.startswith(service + "-"):
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     return job
 
 
@@ -48,7 +53,10 @@ def _int_query(request: web.Request, key: str, default: int, low: int, high: int
 async def list_jobs(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     svc = _service(request)
-    limit = _int_query(request, "limit", PAGE_SIZE, 1, PAGE_SIZE)
+    if rt.wire.jobs_envelope:
+        limit = JOB_LISTING_LIMIT
+    else:
+        limit = _int_query(request, "limit", PAGE_SIZE, 1, PAGE_SIZE)
     page = request.query.get("page", "")
     after = 0
     if page:
@@ -59,7 +67,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     rows, remaining = rt.state.list_jobs(svc["name"], after, limit)
     jobs = {job.name: job.info() for _, job in rows}
     next_page = str(rows[-1][0]) if remaining else None
-    return web.json_response(rt.wire.jobs_listing(jobs, next_page, remaining))
+    return gojson.response(rt.wire.jobs_listing(jobs, next_page, remaining))
 
 
 async def job_log(request: web.Request) -> web.Response:
@@ -69,11 +77,17 @@ async def job_log(request: web.Request) -> web.Response:
     job = rt.state.get_job(svc["name"], _job_name(request, svc["name"]))
     if job is None:
         return text(404)
-    body = job.log
-    if request.query.get("timestamps", "").lower() in ("true", "1") and body:
-        stamp = job.start_time or job.creation_time
-        body = "".join(f"{stamp} {line}\n" for line in body.splitlines())
+    if request.query.get("timestamps", "").lower() in ("true", "1"):
+        # each line's own time (stored with it); older logs' lines get the job's start
+        body = stamp_lines(job.log, _nano(job.start_time or job.creation_time))
+    else:
+        body = unstamp(job.log)
     return web.Response(text=body, content_type="text/plain")
+
+
+def _nano(stamp: str) -> str:
+    """A stored RFC 3339 second (``...:05Z``) in the width of per-line stamps."""
+    return stamp[:-1] + ".000000000Z" if stamp.endswith("Z") and "." not in stamp else stamp
 
 
 async def delete_job(request: web.Request) -> web.Response:

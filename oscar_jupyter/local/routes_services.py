@@ -14,42 +14,74 @@ a v3 oscar-local has no such routes (404), like a v3 Manager.
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from aiohttp import web
 
-from . import names, routes_exposed, services as svcs
-from .app import add, caller, read_json, runtime_of, text
+from . import gojson, names, routes_exposed, services as svcs
+from .exchange import RUNTIME, add, caller, not_found, read_json, runtime_of, text
+from .service_view import manager_labels, service_view
 from .state import rfc3339
-from .versions import DUPLICATE_MESSAGE
 
 log = logging.getLogger(__name__)
 
 WHAT = "service specification"
 
 
-def _checked_name(request: web.Request) -> str:
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+
+
+def _checked_name(request: web.Request, label_check: bool = False) -> str:
+    """The service name of the path; v4 first refuses what is not a Kubernetes label value
+    (deployment.go validateServiceName: 400), else an impossible name is a 404."""
     name = request.match_info["name"]
+    if label_check and runtime_of(request).wire.major_minor >= (4, 0):
+        trimmed = name.strip()
+        if not trimmed:
+            raise web.HTTPBadRequest(text="serviceName is required", content_type="text/plain")
+        if len(trimmed) > 63 or not _LABEL_VALUE.match(trimmed):
+            raise web.HTTPBadRequest(text="invalid serviceName", content_type="text/plain")
     if names.service_name_problem(name):
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     return name
 
 
-def _view(request: web.Request, svc: dict) -> dict:
-    return runtime_of(request).wire.shape_service(svcs.public_view(svc))
+def _view(request: web.Request, svc: dict) -> object:
+    """The service as the release's read/list handler writes it; v4's ``?include=deployment``
+    adds the deployment summary (list.go/read.go setDeploymentSummary)."""
+    rt = runtime_of(request)
+    include = request.query.get("include", "")
+    wanted = rt.wire.deployment_routes and any(p.strip().lower() == "deployment" for p in include.split(","))
+    return service_view(svc, rt.wire, _summary(rt, svc) if wanted else None)
+
+
+def _summary(rt: Any, svc: dict) -> dict:
+    """``types.ServiceDeploymentSummary``: an exposed service's replicas; others run as soon as they exist."""
+    exposed = routes_exposed.status_for(rt, svc)
+    if exposed is not None:
+        return {k: v for k, v in exposed.items() if k not in ("service_name", "namespace")}
+    executor = rt.executors.get(svc["name"])
+    active = (executor.running + executor.pool.ready) if executor is not None else 0
+    return dict(state="ready", reason="Runtime service is ready.", last_transition_time=rfc3339(rt.started),
+                  active_instances=active, affected_instances=0, resource_kind="knative_service")
 
 
 def _forbidden(user: str | None, name: str, action: str = "access") -> web.HTTPForbidden:
-    return web.HTTPForbidden(text=f"User '{user}' does not have permission to {action} the service '{name}'\n",
+    """The Manager's 403 texts (read.go, update.go, delete.go; its spelling kept)."""
+    verb = {"access": "get", "update": "modify", "delete": "delete"}[action]
+    return web.HTTPForbidden(text=f"User {user} doesn't have permision to {verb} this service",
                              content_type="text/plain")
 
 
-def visible_service(request: web.Request) -> dict:
-    """The service named in the path if the caller may see it; else 404/403."""
+def visible_service(request: web.Request, label_check: bool = False) -> dict:
+    """The service named in the path if the caller may see it; else 404/403 (``label_check``:
+    v4's read handler first answers 400 for a name that is no label value)."""
     rt = runtime_of(request)
-    name = _checked_name(request)
+    name = _checked_name(request, label_check)
     svc = rt.service(name)
     if svc is None:
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     user = caller(request)
     if not svcs.visible_to(svc, user):
         raise _forbidden(user, name)
@@ -59,22 +91,33 @@ def visible_service(request: web.Request) -> dict:
 async def list_services(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     user = caller(request)
-    return web.json_response([_view(request, s) for s in rt.services() if svcs.visible_to(s, user)])
+    return gojson.response([_view(request, s) for s in rt.services() if svcs.visible_to(s, user)])
 
 
 async def get_service(request: web.Request) -> web.Response:
-    return web.json_response(_view(request, visible_service(request)))
+    return gojson.response(_view(request, visible_service(request, label_check=True)))
+
+
+def _refusal(status: int, message: str) -> web.HTTPException:
+    """A plain-text refusal: 400, or 500 where the Manager hands the definition on to Kubernetes."""
+    kind = web.HTTPInternalServerError if status == 500 else web.HTTPBadRequest
+    return kind(text=message, content_type="text/plain")
 
 
 def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
     rt = runtime_of(request)
     problem = rt.wire.port_problem(data)
     if problem:
-        raise web.HTTPBadRequest(text=problem + "\n", content_type="text/plain")
+        raise web.HTTPBadRequest(text=problem, content_type="text/plain")
+    data, problem, status = rt.wire.storage_paths(data)
+    if problem:
+        raise _refusal(status, problem)
     try:
-        svc, notices = svcs.prepare(data, rt.provider(), previous, owner=caller(request))
+        svc, notices = svcs.prepare(data, rt.provider(), previous, owner=caller(request),
+                                    keep_token=rt.wire.keeps_token_on_update)
     except svcs.InvalidService as exc:
-        raise web.HTTPBadRequest(text=str(exc) + "\n", content_type="text/plain") from None
+        raise _refusal(exc.status, str(exc)) from None
+    svc["labels"] = manager_labels(svc, rt.wire, creating=previous is None)
     for notice in notices:
         log.info("service %s: %s", svc["name"], notice)
     return svc
@@ -86,7 +129,8 @@ async def create_service(request: web.Request) -> web.Response:
     svc = _prepare(request, data, None)
     async with rt._lock:
         if rt.service(svc["name"]) is not None:
-            return text(rt.wire.duplicate_status, f"{DUPLICATE_MESSAGE}: '{svc['name']}'")
+            secrets = (svc.get("environment") or {}).get("secrets")
+            return text(*rt.wire.duplicate_answer(svc["name"], bool(secrets)))
         try:
             await rt.add_service(svc)
         except Exception as exc:
@@ -104,7 +148,7 @@ async def update_service(request: web.Request) -> web.Response:
         async with rt._lock:
             previous = rt.service(data["name"])
             if previous is None:
-                return text(404, f"The service '{data['name']}' does not exist")
+                return text(404)  # the Manager's c.Status(http.StatusNotFound)
             if not svcs.owned_by(previous, user):
                 if not svcs.visible_to(previous, user):
                     raise _forbidden(user, data["name"])
@@ -142,10 +186,10 @@ async def deployment(request: web.Request) -> web.Response:
     svc = visible_service(request)
     exposed = routes_exposed.status_of(request, svc)
     if exposed is not None:
-        return web.json_response(exposed)
+        return gojson.response(exposed)
     executor = rt.executors.get(svc["name"])
     active = (executor.running + executor.pool.ready) if executor is not None else 0
-    return web.json_response({
+    return gojson.response({
         "service_name": svc["name"],
         "namespace": "oscar-svc",
         "state": "ready",
@@ -162,8 +206,8 @@ async def deployment_logs(request: web.Request) -> web.Response:
     svc = visible_service(request)
     exposed = routes_exposed.logs_of(request, svc)
     if exposed is not None:
-        return web.json_response(exposed)
-    return web.json_response({
+        return gojson.response(exposed)
+    return gojson.response({
         "service_name": svc["name"],
         "available": False,
         "message": "Deployment logs are unavailable for this service.",
@@ -172,8 +216,6 @@ async def deployment_logs(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
-    from .app import RUNTIME
-
     add(app, "GET", "/system/services", list_services)
     add(app, "POST", "/system/services", create_service)
     add(app, "PUT", "/system/services", update_service)

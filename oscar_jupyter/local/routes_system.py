@@ -7,19 +7,28 @@ import platform
 import psutil
 from aiohttp import web
 
-from . import openapi
-from .app import add, runtime_of, text
+from . import executions, gojson, gotypes, openapi
+from .exchange import add, caller, runtime_of, text
+from .s3 import StoreError
 from .state import PENDING, RUNNING, rfc3339
 
 
 INSTANCE_HEADER = "X-Oscar-Local-Instance"
+SANDBOX_HEADER = "X-Oscar-Local-Sandbox"    # on /system/info: how scripts are contained
+STORAGE_HEADER = "X-Oscar-Local-Storage"    # on /health and /system/status: "up" or "down"
 
 
 async def health(request: web.Request) -> web.Response:
     """``Ok`` exactly, as the Manager answers; the instance id header lets ``attach()``
-    tell this server from a stale endpoint file."""
-    return web.Response(status=200, text="Ok", content_type="text/plain",
-                        headers={INSTANCE_HEADER: runtime_of(request).instance})
+    tell this server from a stale endpoint file. While the embedded object storage
+    is down (being restarted) the answer is 503 saying so, as a failing liveness
+    probe would be."""
+    rt = runtime_of(request)
+    headers = {INSTANCE_HEADER: rt.instance, STORAGE_HEADER: "down" if rt.storage_down else "up"}
+    if rt.storage_down:
+        return web.Response(status=503, text="Storage unavailable: the embedded S3 endpoint stopped "
+                            "and is being restarted\n", content_type="text/plain", headers=headers)
+    return web.Response(status=200, text="Ok", content_type="text/plain", headers=headers)
 
 
 def _arch() -> str:
@@ -34,31 +43,41 @@ async def info(request: web.Request) -> web.Response:
         pkg = version("oscar-jupyter")
     except PackageNotFoundError:
         pkg = "0+unknown"
-    return web.json_response({
-        "version": runtime_of(request).wire.release,
+    rt = runtime_of(request)
+    contained = rt.containment
+    sandbox = (f"{contained.sandbox.describe()}; limits: {contained.cgroups.describe()}"
+               if contained is not None and contained.cgroups is not None else "unknown")
+    return gojson.response(gotypes.shape(gotypes.TYPES[rt.wire.api_version], "Info", {
+        "version": rt.wire.release,
         "git_commit": "oscar-local",
         "architecture": _arch(),
         "kubernetes_version": "none (oscar-local)",
         "serverless_backend": {"name": "oscar-local", "version": pkg},
-    })
+    }), headers={SANDBOX_HEADER: sandbox})
 
 
 async def config(request: web.Request) -> web.Response:
+    """``types.ConfigForUser`` of the release: the cluster's config and its MinIO provider.
+
+    ``controller_service_account`` is empty (no Kubernetes service account
+    here); ``oidc_groups`` is null without OIDC (Go's nil slice), as on a
+    Manager started without ``OIDC_GROUPS``; no repository allow-list.
+    """
     rt = runtime_of(request)
-    return web.json_response({
+    groups = list(rt.options.oidc_groups) if rt.oidc is not None and rt.options.oidc_groups else None
+    body = {
         "config": {
             "name": "oscar-local",
             "namespace": "oscar",
             "services_namespace": "oscar-svc",
+            "controller_service_account": "",
             "serverless_backend": "oscar-local",
-            "gpu_available": False,
-            "interLink_available": False,
-            "yunikorn_enable": False,
-            "kueue_enable": False,
-            "oidc_groups": list(rt.options.oidc_groups) if rt.oidc is not None else [],
+            "oidc_groups": groups,
         },
         "minio_provider": rt.provider(),
-    })
+        "allowed_image_repositories": [],
+    }
+    return gojson.response(gotypes.shape(gotypes.TYPES[rt.wire.api_version], "ConfigForUser", body))
 
 
 def _status_payload(rt) -> dict:
@@ -68,10 +87,16 @@ def _status_payload(rt) -> dict:
     used_cores = int(round(load * cores))
     free_cores = max(cores - used_cores, 0)
     counts = rt.state.count_jobs()
-    buckets = rt.store.buckets()
+    buckets: list = []
     objects = 0
-    for b in buckets:
-        objects += sum(1 for o in rt.store.list(b, "", True) if not o.is_dir)
+    storage_ok = not rt.storage_down
+    if storage_ok:
+        try:  # as the Manager, storage that does not answer leaves the MinIO figures at zero
+            buckets = rt.store.buckets()
+            for b in buckets:
+                objects += sum(1 for o in rt.store.list(b, "", True) if not o.is_dir)
+        except StoreError:
+            storage_ok, buckets, objects = False, [], 0
     node: dict = {
         "name": platform.node() or "localhost",
         "cpu": {"capacity_cores": cores, "usage_cores": used_cores},
@@ -79,7 +104,8 @@ def _status_payload(rt) -> dict:
         "gpu": 0,
         "is_interlink": False,
         "status": "Ready",
-        "conditions": [{"type": "Ready", "status": True}],
+        "conditions": [{"type": "Ready", "status": True},
+                       {"type": "StorageAvailable", "status": storage_ok}],
     }
     metrics: dict = {
         "cpu": {"total_free_cores": free_cores, "max_free_on_node_cores": free_cores},
@@ -134,7 +160,8 @@ def _cores(value: object) -> float:
 async def status(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     payload = await asyncio.to_thread(_status_payload, rt)
-    return web.json_response(payload)
+    down = not payload["cluster"]["nodes"][0]["conditions"][1]["status"]
+    return gojson.response(payload, headers={STORAGE_HEADER: "down" if down else "up"})
 
 
 async def system_logs(request: web.Request) -> web.Response:
@@ -146,9 +173,25 @@ async def system_logs(request: web.Request) -> web.Response:
     return web.Response(text="\n".join(lines) + ("\n" if lines else ""), content_type="text/plain")
 
 
+async def manager_logs(request: web.Request) -> web.Response:
+    """``GET /system/logs``: the Manager's execution log entries (see ``executions``)."""
+    rt = runtime_of(request)
+    if caller(request) is not None:
+        return text(403, "OIDC tokens are not allowed for system logs")
+    if _go_bool(request.query.get("previous", "false")):
+        return text(400, executions.NO_PREVIOUS)
+    raw = rt.executions.text(timestamps=_go_bool(request.query.get("timestamps", "false")))
+    return gojson.response({"logs": executions.parse(raw)})
+
+
+def _go_bool(value: str) -> bool:
+    """strconv.ParseBool, with what it refuses taken as false (as the handler does)."""
+    return value in ("1", "t", "T", "TRUE", "true", "True")
+
+
 async def openapi_doc(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    return web.json_response(openapi.document(str(request.url.origin()), rt.wire.release,
+    return gojson.response(openapi.document(str(request.url.origin()), rt.wire.release,
                                               v4_routes=rt.wire.deployment_routes, oidc=rt.oidc is not None))
 
 
@@ -159,4 +202,5 @@ def register(app: web.Application) -> None:
     add(app, "GET", "/system/config", config)
     add(app, "GET", "/system/status", status)
     app.router.add_get("/system/logs/", system_logs)
+    app.router.add_get("/system/logs", manager_logs)
     psutil.cpu_percent(interval=None)  # prime the CPU sampler

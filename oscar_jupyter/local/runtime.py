@@ -17,18 +17,24 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Deque
 
-from . import scaling, services as svcs
+from . import datadir, scaling, services as svcs
+from .executions import ExecutionLog
 from .exposed import ExposedOptions, ExposedServices
 from .jobs import CRASH_NOTE, JobManager
+from .limits import Cgroups
+from .output import DEFAULT_CAP
 from .s3 import S3Endpoint, S3Store
+from .sandbox import Sandbox
+from .slot import Containment
 from .state import State
 from .triggers import Triggers
 from .versions import DEFAULT as DEFAULT_API_VERSION, Wire
 
 log = logging.getLogger(__name__)
 
-VERSION = "3.7.1"  # the default release; ``Runtime.wire.release`` is the one served
+VERSION = "4.1.2"  # the default release; ``Runtime.wire.release`` is the one served
 EXTERNAL_SCAN_INTERVAL = 2.0
+STORAGE_CHECK = 0.5  # seconds between checks that the embedded S3 endpoint is alive
 
 
 @dataclass
@@ -47,6 +53,9 @@ class Options:
     max_definition: int = 4 * 1024 * 1024
     cores: float | None = None
     sync_timeout: float = 300.0
+    job_timeout: float = 3600.0  # an async job's activeDeadlineSeconds
+    sandbox: str = "auto"        # auto, bwrap, unshare or none
+    log_cap: int = DEFAULT_CAP   # bytes of a script's output kept per invocation (the end)
     queue_timeout: float = 120.0
     shutdown_grace: float = 10.0
     header_timeout: float = 30.0  # seconds a connection may go without a complete request line and headers
@@ -59,6 +68,11 @@ class Options:
         timeout = self.header_timeout
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
             raise ValueError(f"header_timeout must be a positive number of seconds, got {timeout!r}")
+        deadline = self.job_timeout
+        if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline < float("inf"):
+            raise ValueError(f"job_timeout must be a positive number of seconds, got {deadline!r}")
+        if self.sandbox not in ("auto", "bwrap", "unshare", "none"):
+            raise ValueError(f"sandbox must be one of auto, bwrap, unshare, none; got {self.sandbox!r}")
 
 
 class LogBuffer(logging.Handler):
@@ -105,10 +119,14 @@ class Runtime:
         self.executors: dict[str, Any] = {}
         self._services: dict[str, dict[str, Any]] = {}  # the stored definitions, read on every request
         self.jobs: JobManager | None = None
+        self.containment: Containment | None = None
         self.triggers: Triggers | None = None
         self.exposed: ExposedServices | None = None
         self.logs = LogBuffer()
+        self.executions = ExecutionLog()
         self._scan_task: asyncio.Task | None = None
+        self._storage_task: asyncio.Task | None = None
+        self.storage_down = False  # the embedded S3 endpoint died and is not back yet
         self._lock = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------
@@ -116,7 +134,8 @@ class Runtime:
         opts = self.options
         self.logs.thread = threading.get_ident()
         logging.getLogger("oscar_jupyter.local").addHandler(self.logs)
-        os.makedirs(opts.data_dir, exist_ok=True)
+        datadir.secure(opts.data_dir)
+        self.containment = await asyncio.to_thread(self._contain)
         self.state = State(opts.data_dir)
         failed = self.state.fail_interrupted(CRASH_NOTE)
         if failed:
@@ -129,7 +148,8 @@ class Runtime:
         else:
             self.endpoint = await asyncio.to_thread(S3Endpoint.start, opts.data_dir, 0)
         self.store = self.endpoint.store()
-        self.scheduler = scaling.JobScheduler(opts.cores or float(os.cpu_count() or 1), store=self.store)
+        self.scheduler = scaling.JobScheduler(opts.cores or float(os.cpu_count() or 1), store=self.store,
+                                              timeout=opts.job_timeout, containment=self.containment)
         self.jobs = JobManager(self.state, self.scheduler, self.service)
         self.exposed = ExposedServices(ExposedOptions.of(opts.extra))
         await self.exposed.start()
@@ -145,14 +165,18 @@ class Runtime:
         await self.triggers.start()
         if not self.endpoint.embedded:
             self._scan_task = asyncio.get_running_loop().create_task(self._rescan(), name="rescan")
+        else:
+            self._storage_task = asyncio.get_running_loop().create_task(self._supervise_storage(),
+                                                                        name="storage supervisor")
 
     async def stop(self) -> None:
         """Stop triggers, let running jobs finish (bounded), close executors and storage."""
         if self.oidc is not None:
             await self.oidc.close()
-        if self._scan_task:
-            self._scan_task.cancel()
-            await asyncio.gather(self._scan_task, return_exceptions=True)
+        for task in (self._scan_task, self._storage_task):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.triggers:
             await self.triggers.stop()
         if self.jobs:
@@ -168,7 +192,36 @@ class Runtime:
             await asyncio.to_thread(self.endpoint.stop)
         if self.state:
             self.state.close()
+        if self.containment is not None and self.containment.cgroups is not None:
+            self.containment.cgroups.close()
         logging.getLogger("oscar_jupyter.local").removeHandler(self.logs)
+
+    def _contain(self) -> Containment:
+        """Probe the sandbox and limit mechanisms once (said in the log and /system/info)."""
+        opts = self.options
+        box = Sandbox.probe(hidden=[opts.data_dir], want=opts.sandbox)
+        cgroups = Cgroups.probe()
+        log.info("sandbox: %s; limits: %s", box.describe(), cgroups.describe())
+        if box.mode == "none":
+            log.warning("scripts are not sandboxed (%s): they can see this server's processes "
+                        "and every file its user can read; see docs/security.md", box.reason or "as asked")
+        return Containment(box, cgroups, opts.log_cap)
+
+    async def _supervise_storage(self) -> None:
+        """Restart the embedded S3 endpoint when it dies (checked every STORAGE_CHECK seconds)."""
+        assert self.endpoint is not None
+        while True:
+            await asyncio.sleep(STORAGE_CHECK)
+            if self.endpoint.alive:
+                self.storage_down = False
+                continue
+            self.storage_down = True
+            log.error("object storage is down: the embedded S3 endpoint stopped; restarting it")
+            try:
+                await asyncio.to_thread(self.endpoint.restart)
+                self.storage_down = not self.endpoint.alive
+            except Exception as exc:  # tried again at the next check
+                log.error("could not restart the embedded S3 endpoint: %s", exc)
 
     async def _rescan(self) -> None:
         while True:
@@ -203,7 +256,9 @@ class Runtime:
     def _open_executor(self, svc: dict[str, Any]) -> None:
         assert self.store is not None
         self.executors[svc["name"]] = scaling.SyncExecutor(
-            svc, self.store, timeout=self.options.sync_timeout, queue_timeout=self.options.queue_timeout
+            svc, self.store, timeout=self.options.sync_timeout, queue_timeout=self.options.queue_timeout,
+            containment=self.containment,
+            prespawn=True,  # the sandbox, cgroup and shell start before the request arrives
         )
 
     def _watch(self, svc: dict[str, Any]) -> None:

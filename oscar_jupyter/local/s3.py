@@ -182,6 +182,8 @@ class S3Endpoint:
         self._reader: Optional[threading.Thread] = None
         self._watchers: Dict[str, threading.Thread] = {}
         self._stop = threading.Event()
+        self._spawn_args: Tuple[str, str, int] = ("", "", 0)
+        self.restarts = 0  # times the embedded endpoint was started again after dying
 
     def __repr__(self) -> str:
         kind = "embedded" if self.embedded else "external"
@@ -195,9 +197,38 @@ class S3Endpoint:
         Blocks until the server answers (moto's import takes a second or two).
         """
         base = os.path.join(os.path.abspath(data_dir), "s3")
-        os.makedirs(base, exist_ok=True)
+        os.makedirs(base, mode=0o700, exist_ok=True)
         access, secret = _load_or_create_credentials(os.path.join(base, "credentials.json"))
         t0 = time.monotonic()
+        proc, ready = cls._spawn(base, host, port, access, secret)
+        self = cls(f"http://{host}:{ready['port']}", access, secret, region=REGION,
+                   verify=True, embedded=True)
+        self._proc = proc
+        self._spawn_args = (base, host, int(ready["port"]))
+        self.started_in = time.monotonic() - t0
+        self._reader = threading.Thread(target=self._read_events, name="s3-events", daemon=True)
+        self._reader.start()
+        log.info("embedded S3 endpoint at %s (%d objects restored, up in %.2f s)",
+                 self.endpoint, ready.get("restored", 0), self.started_in)
+        return self
+
+    def restart(self) -> None:
+        """Start the embedded endpoint again on the same port after it died (same objects, keys)."""
+        if not self.embedded or self._stop.is_set() or self.alive:
+            return
+        base, host, port = self._spawn_args
+        old = self._reader
+        if old is not None:
+            old.join(5)
+        proc, ready = self._spawn(base, host, port, self.access_key, self.secret_key)
+        self._proc = proc
+        self.restarts += 1
+        self._reader = threading.Thread(target=self._read_events, name="s3-events", daemon=True)
+        self._reader.start()
+        log.warning("embedded S3 endpoint restarted (%d objects restored)", ready.get("restored", 0))
+
+    @staticmethod
+    def _spawn(base: str, host: str, port: int, access: str, secret: str) -> Tuple[subprocess.Popen, dict]:
         proc = subprocess.Popen(
             [sys.executable, "-c", _CHILD_BOOT, os.path.abspath(__file__)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
@@ -211,16 +242,7 @@ class S3Endpoint:
             proc.stdin.flush()
         except BrokenPipeError:
             pass
-        ready = _read_ready(proc, _START_TIMEOUT)
-        self = cls(f"http://{host}:{ready['port']}", access, secret, region=REGION,
-                   verify=True, embedded=True)
-        self._proc = proc
-        self.started_in = time.monotonic() - t0
-        self._reader = threading.Thread(target=self._read_events, name="s3-events", daemon=True)
-        self._reader.start()
-        log.info("embedded S3 endpoint at %s (%d objects restored, up in %.2f s)",
-                 self.endpoint, ready.get("restored", 0), self.started_in)
-        return self
+        return proc, _read_ready(proc, _START_TIMEOUT)
 
     @property
     def alive(self) -> bool:
@@ -235,8 +257,9 @@ class S3Endpoint:
         return self._proc.pid if self._proc else None
 
     def _read_events(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        for raw in self._proc.stdout:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        for raw in proc.stdout:
             try:
                 message = json.loads(raw)
             except ValueError:
@@ -247,12 +270,12 @@ class S3Endpoint:
         if not self._stop.is_set():
             status = None
             try:
-                status = self._proc.wait(2) if self._proc else None
+                status = proc.wait(2)
             except subprocess.TimeoutExpired:
                 pass
-            log.error("the embedded S3 endpoint at %s exited unexpectedly (status %s); "
-                      "object storage is unavailable until oscar-local restarts",
-                      self.endpoint, status)
+            log.error("the embedded S3 endpoint exited unexpectedly (status %s); "
+                      "object storage is unavailable until it is restarted", status)
+            return  # the subscribers stay: events resume when it is restarted
         self._hub.publish(None)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -276,8 +299,7 @@ class S3Endpoint:
                     proc.wait()
             if self._reader is not None:
                 self._reader.join(5)
-        else:
-            self._hub.publish(None)
+        self._hub.publish(None)
 
     def __enter__(self) -> "S3Endpoint":
         return self
@@ -792,6 +814,7 @@ def _set_parent_death_signal() -> None:
 def serve() -> None:
     """Child entry point: read the config line from stdin, serve until stdin closes."""
     ppid = os.getppid()
+    os.umask(0o077)  # objects, buckets and their metadata are private to the server's user
     _set_parent_death_signal()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     logging.basicConfig(level=logging.WARNING, format="oscar-local s3: %(levelname)s %(message)s")
@@ -877,6 +900,7 @@ class S3Store:
             cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
             retries=urllib3.Retry(total=3, backoff_factor=0.2,
                                   status_forcelist=(500, 502, 503, 504)))
+        self._signing = (access_key, secret_key, region)
         self.client = Minio(parsed.netloc, access_key=access_key, secret_key=secret_key,
                             secure=parsed.scheme == "https", region=region, http_client=http,
                             cert_check=verify)
@@ -890,6 +914,11 @@ class S3Store:
         if isinstance(exc, S3Error):
             return StoreError(f"{what} {where!r} failed: {exc.code} ({exc.message})",
                               code=exc.code or "", status=exc.response.status if exc.response else None)
+        import urllib3.exceptions
+        if isinstance(exc, (OSError, urllib3.exceptions.HTTPError)):
+            # connection errors name the endpoint's internal address: say what is wrong instead
+            return StoreError(f"{what} {where!r} failed: the object storage is not reachable "
+                              f"({type(exc).__name__}); try again shortly")
         return StoreError(f"{what} {where!r} failed: {type(exc).__name__}: {exc}")
 
     def bucket_exists(self, bucket: str) -> bool:
@@ -1017,11 +1046,19 @@ class S3Store:
         except Exception as exc:  # noqa: BLE001
             raise self._fail("deleting bucket", exc, bucket) from None
 
-    def presign(self, method: str, bucket: str, key: str, expires: float = 3600) -> str:
-        """A presigned URL for `method` (GET/PUT/...) on `bucket/key`, valid `expires` seconds."""
+    def presign(self, method: str, bucket: str, key: str, expires: float = 3600, *,
+                headers: Optional[Dict[str, str]] = None, query: Optional[Dict[str, str]] = None) -> str:
+        """A presigned URL for `method` (GET/PUT/...) on `bucket/key`, valid `expires` seconds,
+        signing `headers` (which the client must then send) and carrying `query`."""
         seconds = int(expires.total_seconds()) if isinstance(expires, _dt.timedelta) else int(expires)
         if not 1 <= seconds <= 7 * 24 * 3600:
             raise StoreError(f"presign expiry must be 1 s to 7 days, got {seconds} s")
+        if headers or query:
+            from .presign import presign_v4
+
+            access, secret, region = self._signing
+            return presign_v4(method, self.endpoint, bucket, key, access_key=access, secret_key=secret,
+                              region=region, expires=seconds, headers=headers, query=query)
         try:
             return self.client.get_presigned_url(method.upper(), bucket, key,
                                                  expires=_dt.timedelta(seconds=seconds))

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Generic, List, Mapping, Optional, TypeVar
 
 from . import supervisor
-from .supervisor import Outcome, Slot
+from .slot import Containment, Slot
+from .supervisor import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -280,8 +281,10 @@ class SyncExecutor:
     def __init__(self, service: Mapping[str, Any], store: Any, *, timeout: Optional[float] = None,
                  queue_timeout: Optional[float] = DEFAULT_QUEUE_TIMEOUT,
                  idle_timeout: float = DEFAULT_IDLE, work_dir: Optional[str] = None,
-                 machine_limit: Optional[int] = None, prespawn: bool = False) -> None:
+                 machine_limit: Optional[int] = None, prespawn: bool = False,
+                 containment: Optional[Containment] = None) -> None:
         self.store = store
+        self.containment = containment
         self.timeout = supervisor.DEFAULT_TIMEOUT if timeout is None else float(timeout)
         self.queue_timeout = queue_timeout
         self.work_dir = work_dir
@@ -330,7 +333,7 @@ class SyncExecutor:
             return 0
 
     def _make_slot(self) -> Slot:
-        slot = Slot(self.service, self.work_dir, prespawn=self.prespawn)
+        slot = Slot(self.service, self.work_dir, prespawn=self.prespawn, containment=self.containment)
         slot.prepared_ahead = True
         return slot
 
@@ -385,7 +388,8 @@ class SyncExecutor:
         holder: List[Slot] = []
 
         def work() -> Outcome:
-            s = slot if slot is not None else Slot(service, self.work_dir, prespawn=False)
+            s = slot if slot is not None else Slot(service, self.work_dir, prespawn=False,
+                                                   containment=self.containment)
             holder.append(s)
             return supervisor.run_invocation(service, body, store=self.store, mode="sync",
                                              timeout=self.timeout, slot=s, work_dir=self.work_dir)
@@ -452,7 +456,8 @@ class JobScheduler:
 
     def __init__(self, cores: Optional[float] = None, store: Any = None, *,
                  timeout: Optional[float] = None, work_dir: Optional[str] = None,
-                 max_parallel: int = 64) -> None:
+                 max_parallel: int = 64, containment: Optional[Containment] = None) -> None:
+        self.containment = containment
         self.cores = float(cores or os.cpu_count() or 1)
         self.store = store
         self.timeout = timeout
@@ -515,7 +520,7 @@ class JobScheduler:
             target_store = store if store is not None else self.store
 
             def work() -> Outcome:
-                slot = Slot(service, work_dir, prespawn=False)
+                slot = Slot(service, work_dir, prespawn=False, containment=self.containment)
                 slot_holder.append(slot)
                 self._running[job_uuid] = slot
                 try:
@@ -533,9 +538,12 @@ class JobScheduler:
             except asyncio.CancelledError:
                 for slot in slot_holder:
                     slot.cancel()
-                await asyncio.gather(future, return_exceptions=True)
-                await self._report(on_status, FAILED, job_uuid)
-                raise
+                done = (await asyncio.gather(future, return_exceptions=True))[0]
+                if not (isinstance(done, Outcome) and done.ok):
+                    await self._report(on_status, FAILED, job_uuid)
+                    raise
+                # it had finished, outputs uploaded, before the kill could stop it: it succeeded
+                outcome = done
             finally:
                 self._futures.pop(job_uuid, None)
         finally:

@@ -28,6 +28,7 @@ from typing import Callable
 
 from aiohttp import web
 
+from . import datadir
 from .app import build_app
 from .runtime import Options, Runtime
 
@@ -101,7 +102,7 @@ async def serve(
 ) -> None:
     """Run oscar-local until ``stop`` is set; ``on_ready(endpoint)`` once it answers."""
     runtime = Runtime(options)  # checks the options (api_version, OIDC) before anything is held
-    os.makedirs(options.data_dir, mode=0o700, exist_ok=True)
+    datadir.secure(options.data_dir)
     lock = DataDirLock(options.data_dir)
     lock.acquire()
     runner: web.AppRunner | None = None

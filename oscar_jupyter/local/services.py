@@ -15,7 +15,7 @@ from typing import Any
 
 from oscar_jupyter import spec
 
-from . import names
+from . import names, strictness
 from .auth import new_service_token
 from .exposed.settings import problem as exposed_problem
 
@@ -31,7 +31,16 @@ _SECRET_FIELDS = ("secret_key", "password", "token", "refresh_token", "auth_pass
 
 
 class InvalidService(ValueError):
-    """The definition cannot be accepted; ``str()`` says what and where."""
+    """The definition cannot be accepted; ``str()`` says what and where.
+
+    ``status`` is what the Manager ends up answering: 400 for what it refuses
+    itself, 500 for what it hands on to Kubernetes (or its quantity parser),
+    which refuses it (see ``strictness``).
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -54,14 +63,23 @@ def provider_ref(value: Any) -> str:
     return ref
 
 
+def _default_command_hint(data: dict[str, Any], missing: list[str]) -> str:
+    """Why an exposed service with ``default_command`` still needs its script here."""
+    if "script" not in missing or not isinstance(data.get("expose"), dict):
+        return ""
+    problem = exposed_problem({**data, "script": ""})
+    return f"\n{problem}" if problem and "default_command" in problem else ""
+
+
 def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None = None,
-            owner: str | None = None) -> tuple[dict[str, Any], list[str]]:
+            owner: str | None = None, keep_token: bool = True) -> tuple[dict[str, Any], list[str]]:
     """Turn a request body into the stored definition, or raise ``InvalidService``.
 
     ``provider`` is the server's MinIO provider (endpoint, keys, region,
     verify). ``previous`` is the stored definition on update: its token and
-    owner are kept and secrets sent back as ``"hidden"``/blank keep their
-    stored values. ``owner`` is the creator's OIDC ``sub`` (None: the admin,
+    owner are kept (the token only with ``keep_token``: Manager v3 makes a
+    new one on every update) and secrets sent back as ``"hidden"``/blank keep
+    their stored values. ``owner`` is the creator's OIDC ``sub`` (None: the admin,
     ``cluster_admin``).
     Returns the definition and the normalisation notices.
     """
@@ -69,24 +87,62 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
         raise InvalidService(
             f"The service specification is not valid: expected a JSON object, got {type(data).__name__}"
         )
+    missing = [field for field in ("name", "image", "script") if data.get(field) in (None, "")]
+    if missing:  # gin's binding:"required" on types.Service, in its validator's words
+        raise InvalidService("The service specification is not valid: " + "\n".join(
+            f"Key: 'Service.{f.capitalize()}' Error:Field validation for '{f.capitalize()}' failed on the "
+            "'required' tag" for f in missing) + _default_command_hint(data, missing))
+    failed = f"Error {'updating' if previous else 'creating'} the service"  # the Manager's 500 prefix
     problem = names.service_name_problem(data.get("name"))
+    if problem and "DNS label" in problem:
+        raise InvalidService(f"{failed}: name: {problem} (Kubernetes refuses it)", 500)
     if problem:
         raise InvalidService(f"The service specification is not valid: name: {problem}")
+    problem = strictness.environment_problem(data)
+    if problem:
+        raise InvalidService(f"The service specification is not valid: {problem}")
+    sent = data
     data, notices = spec.normalise(copy.deepcopy(data))
     problem = exposed_problem(data)  # before validation: its message says what to write instead
     if problem:
         raise InvalidService(f"The service specification is not valid: {problem}")
     errors = [p for p in spec.validate(data, unknown="ignore") if getattr(p, "severity", "error") == "error"]
-    if errors:
+    refused, failing = strictness.split(errors)
+    if refused:
         raise InvalidService(
-            "The service specification is not valid: " + "; ".join(str(p) for p in errors)
+            "The service specification is not valid: " + "; ".join(str(p) for p in refused)
+        )
+    quantity = strictness.quantity_refusal(data)
+    if quantity:
+        raise InvalidService(f"{failed}: {quantity}", 500)
+    if failing:
+        raise InvalidService(
+            f"{failed}: " + "; ".join(str(p) for p in failing) + " (Kubernetes refuses it)", 500
         )
     svc = spec.with_defaults(data)
+    if "expose" in data:  # the Manager fills no expose defaults: zeros stay zeros
+        svc["expose"] = copy.deepcopy(data["expose"])
+    if isinstance(svc.get("allowed_users"), list):  # the Manager's sanitizeUsers
+        svc["allowed_users"] = [u.strip() for u in svc["allowed_users"] if isinstance(u, str) and u.strip()]
 
-    svc["owner"] = (previous or {}).get("owner") or owner or DEFAULT_OWNER
+    for field in ("input", "output"):  # providers are stored as sent ("minio" stays "minio")
+        entries, sent_entries = svc.get(field), sent.get(field)
+        if isinstance(entries, list) and isinstance(sent_entries, list) and len(entries) == len(sent_entries):
+            for entry, raw in zip(entries, sent_entries):
+                if isinstance(entry, dict) and isinstance(raw, dict):
+                    if isinstance(raw.get("storage_provider"), str):
+                        entry["storage_provider"] = raw["storage_provider"]
+                    elif "storage_provider" not in raw:
+                        entry.pop("storage_provider", None)
+    if previous is None:
+        svc["owner"] = owner or DEFAULT_OWNER
+    elif owner is None:  # the admin's PUT: the Manager stores the owner the body names ("" if none)
+        svc["owner"] = sent.get("owner") if isinstance(sent.get("owner"), str) else ""
+    else:  # an OIDC user's PUT keeps the stored owner
+        svc["owner"] = previous.get("owner") or owner
     level = str(svc.get("log_level") or "INFO").upper()
     svc["log_level"] = level if level in LOG_LEVELS else "INFO"
-    svc["token"] = previous["token"] if previous else new_service_token()
+    svc["token"] = previous["token"] if previous and keep_token else new_service_token()
     svc.setdefault("cpu", "0.2")
     svc.setdefault("memory", "256Mi")
     svc.setdefault("visibility", "private")
@@ -106,9 +162,8 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     for field in ("input", "output"):
         entries = svc.get(field) or []
         for i, entry in enumerate(entries):
-            entry["storage_provider"] = provider_ref(entry.get("storage_provider"))
             where = f"{field}[{i}]"
-            ref = entry["storage_provider"]
+            ref = provider_ref(entry.get("storage_provider"))  # stored as sent, as the Manager does
             kind, _, ident = ref.partition(".")
             if kind not in ("minio", "s3", "onedata", "webdav", "rucio") or not ident:
                 raise InvalidService(

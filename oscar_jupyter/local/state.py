@@ -107,6 +107,8 @@ class State:
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.path = os.path.join(os.fspath(data_dir), "state.sqlite3")
         self._lock = threading.RLock()
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite gives -wal/-shm this mode
+        os.chmod(self.path, 0o600)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -116,7 +118,9 @@ class State:
             cur.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
             )
-        os.chmod(self.path, 0o600)
+        for extra in ("-wal", "-shm"):
+            if os.path.exists(self.path + extra):
+                os.chmod(self.path + extra, 0o600)
 
     # -- plumbing -------------------------------------------------------
     class _Tx:

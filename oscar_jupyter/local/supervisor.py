@@ -11,13 +11,12 @@ are not objects are written as JSON instead of crashing, and an exit status of
 the script is reported (`Outcome.exit_code`) although the real supervisor
 ignores it.
 
-A `Slot` is everything that can be prepared before a request arrives: the
-directories, the script file, the environment and, optionally, a `/bin/sh`
-already started and waiting for its per-request variables.
-`scaling.SyncExecutor` keeps `min_scale` of them ready. Without a slot,
-`run_invocation` prepares one on the spot (about 1 ms). Starting `/bin/sh`
-costs about 0.4 ms on Linux and the waiting shell needs one more `exec`, so the
-executor prepares slots without one unless asked (`prespawn=True`).
+Each invocation runs in a `slot.Slot` (its directories, script and
+environment, often prepared before the request) contained by the server's
+`slot.Containment` (sandbox, cgroups, log cap). The script's output goes to a
+capped, time-stamped file (`output.StampedLog`) read on the calling thread
+while a pidfd says when the script ends; the response body is written to a
+file and streamed from it, never held whole in memory.
 """
 from __future__ import annotations
 
@@ -27,37 +26,33 @@ import json
 import logging
 import mimetypes
 import os
-import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import uuid
+import weakref
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from . import output as outlog
+from .slot import (KEEPER, LARGE_EVENT, SCRIPT_FILE_NAME, Cancelled as _Cancelled, Containment, Slot,
+                   clean_environment, env_value, remove_quietly as _remove_quietly, service_environment)
+
+__all__ = ["Containment", "KEEPER", "LARGE_EVENT", "Outcome", "SCRIPT_FILE_NAME", "Slot", "clean_environment",
+           "env_value", "run_invocation", "service_environment"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 300.0
-SCRIPT_FILE_NAME = "script.sh"
 _FORMATTER = logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s")
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
            "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
-# Variables of oscar-local's own environment a script must not see.
-_CREDENTIAL_NAME = re.compile(
-    r"^(AWS_|MINIO_|OSCAR_|OIDC_|JUPYTER_TOKEN$|JPY_)|"
-    r"(PASSWORD|PASSWD|SECRET|TOKEN|ACCESS_KEY|CREDENTIAL|API_KEY|PRIVATE_KEY|AUTH)",
-    re.IGNORECASE)
-_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# A pre-started shell: wait for one line on stdin, load the per-request
-# variables, then become the script (so its pid, group and pipes are the slot's).
-_WAITING_SHELL = 'IFS= read -r _oscar_go || exit 0; . "$1"; exec /bin/sh "$2"'
+OOM_MESSAGE = ("OOMKilled: the script used more than its memory limit ({limit}) and was killed; "
+               "raise the service's memory")
 
 
 @dataclass
@@ -65,8 +60,8 @@ class Outcome:
     """The result of one invocation."""
 
     exit_code: Optional[int]          # the script's exit status; None when it was killed on timeout
-    body: bytes                       # the synchronous response body, by the contract's rules
-    log: str                          # supervisor lines, then the script's output
+    body_file: Optional[str]          # the synchronous response body (a private file, deleted with the Outcome)
+    stamped_log: str                  # supervisor lines, then the script's output; each line time-stamped
     outputs: List[str] = field(default_factory=list)   # uploaded "bucket/key"s
     timed_out: bool = False
     error: Optional[str] = None       # supervisor-level failure (bad body, download/upload failed)
@@ -75,9 +70,45 @@ class Outcome:
     finished_at: float = 0.0
     timings: Dict[str, float] = field(default_factory=dict)  # seconds per phase
 
+    oom_killed: bool = False          # the kernel killed the script for exceeding its memory limit
+
+    def __post_init__(self) -> None:
+        if self.body_file:
+            weakref.finalize(self, _remove_quietly, self.body_file)
+
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and self.error is None
+
+    @property
+    def log(self) -> str:
+        """The log without its per-line stamps."""
+        return outlog.unstamp(self.stamped_log)
+
+    @property
+    def body_size(self) -> int:
+        return os.path.getsize(self.body_file) if self.body_file else 0
+
+    def body_chunks(self, size: int = 1 << 16) -> Iterator[bytes]:
+        """The response body block by block (never held whole)."""
+        if not self.body_file:
+            return
+        with open(self.body_file, "rb") as fh:
+            while True:
+                block = fh.read(size)
+                if not block:
+                    return
+                yield block
+
+    @property
+    def body(self) -> bytes:
+        """The whole response body (tests and small bodies; the server streams ``body_chunks``)."""
+        return b"".join(self.body_chunks())
+
+    def close(self) -> None:
+        """Delete the body file now."""
+        if self.body_file:
+            _remove_quietly(self.body_file)
 
 
 class _SupervisorLog:
@@ -86,12 +117,16 @@ class _SupervisorLog:
     def __init__(self, level_name: str) -> None:
         self.level = _LEVELS.get(str(level_name or "INFO").strip().upper(), logging.INFO)
         self.lines: List[str] = []
+        self.stamps: List[str] = []
 
     def add(self, level: int, msg: str, *args: Any) -> None:
         if level < self.level:
             return
         record = logging.LogRecord("supervisor", level, __file__, 0, msg, args, None)
-        self.lines.append(_FORMATTER.format(record) + "\n")
+        text = _FORMATTER.format(record) + "\n"
+        self.lines.append(text)
+        stamp = outlog.rfc3339_nano()
+        self.stamps.append("".join(f"{stamp} {line}" for line in text.splitlines(keepends=True)))
 
     def debug(self, msg: str, *args: Any) -> None:
         self.add(logging.DEBUG, msg, *args)
@@ -108,251 +143,8 @@ class _SupervisorLog:
     def text(self) -> str:
         return "".join(self.lines)
 
-
-# --------------------------------------------------------------------------- environment
-
-def clean_environment(environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-    """oscar-local's environment without its credentials (and without OSCAR_* settings)."""
-    source = os.environ if environ is None else environ
-    return {k: v for k, v in source.items() if not _CREDENTIAL_NAME.search(k)}
-
-
-def env_value(value: Any) -> str:
-    """An environment value as OSCAR (Go, YAML) would write it."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
-def _exposed_base_path(service: Mapping[str, Any]) -> str:
-    expose = service.get("expose") or {}
-    port = expose.get("api_port") if isinstance(expose, dict) else None
-    if port in (None, 0, "", []):
-        return ""
-    return f"/system/services/{service.get('name', '')}/exposed"
-
-
-def service_environment(service: Mapping[str, Any]) -> Dict[str, str]:
-    """The variables a service's container gets: user variables, secrets, OSCAR_SERVICE_*."""
-    env: Dict[str, str] = {}
-    environment = service.get("environment") or {}
-    for part in ("variables", "Variables", "secrets"):
-        values = environment.get(part) or {}
-        if isinstance(values, dict):
-            for name, value in values.items():
-                env[str(name)] = env_value(value)
-    env["OSCAR_SERVICE_NAME"] = str(service.get("name") or "")
-    env["OSCAR_SERVICE_TOKEN"] = str(service.get("token") or "")
-    env["OSCAR_SERVICE_BASE_PATH"] = _exposed_base_path(service)
-    return env
-
-
-def _shell_quote(value: str) -> str:
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
-# --------------------------------------------------------------------------- orphans
-
-# The keeper: a helper process that holds the process groups of running
-# scripts and kills them when oscar-local's end of its stdin closes - also
-# when oscar-local is killed with SIGKILL, which would otherwise leave the
-# scripts (each in its own session) running.
-_KEEPER_CODE = r"""# oscar-local process keeper
-import os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-try:
-    import ctypes
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)
-except Exception:
-    pass
-groups = set()
-def kill_all(*_):
-    for group in groups:
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except OSError:
-            pass
-    os._exit(0)
-signal.signal(signal.SIGTERM, kill_all)
-for line in sys.stdin:
-    try:
-        op, group = line[0], int(line[1:])
-    except ValueError:
-        continue
-    if op == "+":
-        groups.add(group)
-    else:
-        groups.discard(group)
-kill_all()
-"""
-
-
-class _Keeper:
-    """Registers script process groups with the keeper process (started on first use)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._proc: Optional[subprocess.Popen] = None
-        self._pid = 0
-
-    def _send(self, line: str) -> None:
-        with self._lock:
-            if self._proc is None or self._pid != os.getpid() or self._proc.poll() is not None:
-                if self._pid != os.getpid():
-                    self._proc = None  # forked: the parent's keeper is not ours
-                try:
-                    self._proc = subprocess.Popen([sys.executable, "-c", _KEEPER_CODE],
-                                                  stdin=subprocess.PIPE, close_fds=True,
-                                                  stdout=subprocess.DEVNULL)
-                    self._pid = os.getpid()
-                except OSError:
-                    log.warning("could not start the process keeper; scripts may outlive "
-                                "oscar-local if it is killed")
-                    return
-            try:
-                assert self._proc.stdin is not None
-                self._proc.stdin.write(line.encode() + b"\n")
-                self._proc.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                self._proc = None
-
-    def hold(self, group: int) -> None:
-        self._send(f"+{group}")
-
-    def release(self, group: int) -> None:
-        self._send(f"-{group}")
-
-    @property
-    def pid(self) -> Optional[int]:
-        return self._proc.pid if self._proc is not None else None
-
-
-KEEPER = _Keeper()
-
-
-# --------------------------------------------------------------------------- slots
-
-class Slot:
-    """A prepared invocation: directories, script file and (optionally) a waiting shell."""
-
-    def __init__(self, service: Mapping[str, Any], work_dir: Optional[str] = None, *,
-                 prespawn: bool = False) -> None:
-        t0 = time.perf_counter()
-        self.service_name = re.sub(r"[^A-Za-z0-9_-]", "_", str(service.get("name") or "service"))[:40]
-        self.script = str(service.get("script") or "")
-        root = work_dir or tempfile.gettempdir()
-        os.makedirs(root, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix=f"oscar-{self.service_name}-", dir=root)
-        self.input_dir = os.path.join(self.dir, "input")
-        self.output_dir = os.path.join(self.dir, "output")
-        self.cwd = os.path.join(self.dir, "work")
-        for d in (self.input_dir, self.output_dir, self.cwd):
-            os.mkdir(d)
-        self.script_path = os.path.join(self.input_dir, SCRIPT_FILE_NAME)
-        with open(self.script_path, "w", encoding="utf-8") as fh:
-            fh.write(self.script)
-        self.env_file = os.path.join(self.dir, "request.env")
-        env = clean_environment()
-        env.update(service_environment(service))
-        env["TMP_INPUT_DIR"] = self.input_dir
-        env["TMP_OUTPUT_DIR"] = self.output_dir
-        self.env = env
-        self.proc: Optional[subprocess.Popen] = None
-        if prespawn:
-            self.proc = self._spawn(["/bin/sh", "-c", _WAITING_SHELL, "oscar-slot",
-                                     self.env_file, self.script_path], env)
-        self.prepared_in = time.perf_counter() - t0
-        self.created = time.monotonic()
-        self.used = False
-        self.prepared_ahead = False  # set by whoever prepares slots before requests arrive
-        self._cancelled = threading.Event()
-
-    @property
-    def warm(self) -> bool:
-        """True when a shell is already waiting."""
-        return self.proc is not None and self.proc.poll() is None
-
-    def _spawn(self, argv: List[str], env: Dict[str, str]) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, cwd=self.cwd, env=env,
-                                start_new_session=True, close_fds=True)
-        KEEPER.hold(proc.pid)  # its own session: the group id is its pid
-        return proc
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def cancel(self) -> None:
-        """Stop this invocation from any thread: the script is killed or never started."""
-        self._cancelled.set()
-        self.signal_group()
-
-    def signal_group(self, sig: int = signal.SIGKILL) -> None:
-        """Send `sig` to the slot's process group (safe while another thread reads its output)."""
-        proc = self.proc
-        if proc is not None:
-            try:
-                os.killpg(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-    def launch(self, request_env: Dict[str, str]) -> subprocess.Popen:
-        """Start the script with the per-request variables; returns the running process."""
-        if self.cancelled:
-            raise _Cancelled()
-        self.used = True
-        names_ok = all(_SHELL_NAME.match(k) for k in request_env)
-        if self.warm and names_ok:
-            with open(self.env_file, "w", encoding="utf-8") as fh:
-                for name, value in request_env.items():
-                    fh.write(f"export {name}={_shell_quote(value)}\n")
-            assert self.proc is not None and self.proc.stdin is not None
-            try:
-                self.proc.stdin.write(b"go\n")
-                self.proc.stdin.close()
-                self.proc.stdin = None  # the script reads end-of-file
-                return self.proc
-            except BrokenPipeError:
-                pass
-        self.kill()
-        env = dict(self.env)
-        env.update(request_env)
-        self.proc = self._spawn(["/bin/sh", self.script_path], env)
-        if self.cancelled:  # cancel() ran while we were spawning
-            self.kill()
-            raise _Cancelled()
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.stdin = None
-        return self.proc
-
-    def kill(self) -> None:
-        """Kill the slot's process group (the waiting shell or the script and its children)."""
-        proc = self.proc
-        if proc is None:
-            return
-        self.signal_group()
-        for pipe in (proc.stdin, proc.stdout):
-            try:
-                if pipe:
-                    pipe.close()
-            except OSError:
-                pass
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            log.warning("process %d did not die after SIGKILL", proc.pid)
-        KEEPER.release(proc.pid)
-
-    def discard(self) -> None:
-        """Kill anything left and delete the directories."""
-        self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def stamped(self) -> str:
+        return "".join(self.stamps)
 
 
 # --------------------------------------------------------------------------- events
@@ -410,10 +202,6 @@ def _provider_type(provider: str) -> str:
 
 
 # --------------------------------------------------------------------------- the invocation
-
-class _Cancelled(Exception):
-    """The invocation was cancelled before its script started."""
-
 
 class _StorageFailure(Exception):
     def __init__(self, step: str, message: str) -> None:
@@ -475,6 +263,8 @@ def _output_files(output_dir: str) -> List[Tuple[str, str]]:
     for dirpath, _dirs, files in os.walk(output_dir):
         for name in files:
             full = os.path.join(dirpath, name)
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue  # a link could name any file the server may read: never follow one
             found.append((full, os.path.relpath(full, output_dir)))
     return sorted(found, key=lambda item: item[1])
 
@@ -511,34 +301,51 @@ def _upload_outputs(service: Mapping[str, Any], store: Any, output_dir: str,
     return uploaded
 
 
-def _base64_file(path: str) -> bytes:
-    """Base64 of a file, encoded in chunks (the file is never held twice)."""
-    out = bytearray()
-    with open(path, "rb") as fh:
+def _copy_base64(path: str, out: Any) -> None:
+    """Base64 of a file into ``out``, in blocks (never held whole)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
         while True:
-            chunk = fh.read(3 * (1 << 20))
+            chunk = fh.read(3 * (1 << 18))
             if not chunk:
                 break
-            out += base64.b64encode(chunk)
-    return bytes(out)
+            out.write(base64.b64encode(chunk))
 
 
-def _response_payload(event: _Event, output_dir: str, work_dir: str, script_output: str) -> bytes:
-    """faas-supervisor's create_response: files only answer non-storage events."""
+def _response_payload(event: _Event, output_dir: str, zip_path: str) -> Optional[str]:
+    """faas-supervisor's create_response: the file whose base64 answers (files only
+    answer non-storage events; several are zipped into ``zip_path``), or None
+    when the script's output does."""
     if event.kind == "UNKNOWN":
         files = _output_files(output_dir)
         if len(files) == 1:
-            return _base64_file(files[0][0])
+            return files[0][0]
         if len(files) > 1:
-            zip_path = os.path.join(work_dir, f"response-{uuid.uuid4()}.zip")
             with zipfile.ZipFile(zip_path, "w") as zf:
                 for full, name in files:
                     zf.write(full, name)
-            try:
-                return _base64_file(zip_path)
-            finally:
-                os.remove(zip_path)
-    return script_output.encode("utf-8", "surrogateescape")
+            return zip_path
+    return None
+
+
+def _write_body(root: str, slog: _SupervisorLog, printed: str, captured: Optional[outlog.StampedLog],
+                payload: Optional[str], answered: bool) -> str:
+    """The response body in a new private file: supervisor lines, then (``answered``)
+    the payload's base64 or the script's (capped) output and a newline, or (a
+    failed invocation) what was printed and the script's output."""
+    fd, path = tempfile.mkstemp(prefix="oscar-body-", dir=root)
+    with os.fdopen(fd, "wb") as out:
+        out.write(slog.text().encode("utf-8", "surrogateescape"))
+        if payload is not None:
+            _copy_base64(payload, out)
+        else:
+            out.write(printed.encode("utf-8", "surrogateescape"))
+            if captured is not None:
+                for block in captured.chunks():
+                    out.write(block)
+        if answered:
+            out.write(b"\n")
+    return path
 
 
 def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode: str = "sync",
@@ -563,13 +370,15 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
     slog = _SupervisorLog(str(service.get("log_level") or "INFO"))
     text = body.decode("utf-8", "surrogateescape") if isinstance(body, (bytes, bytearray)) else str(body)
     request_env: Dict[str, str] = {}
-    script_output = ""
+    captured: Optional[outlog.StampedLog] = None
+    oom = False
     exit_code: Optional[int] = None
     timed_out = False
     error: Optional[str] = None
     uploaded: List[str] = []
     printed = ""  # what faas-supervisor prints on stdout besides the response
-    payload: Optional[bytes] = None
+    payload: Optional[str] = None
+    answered = False
     try:
         slog.debug("EVENT received: %s", text)
         # 1-2. event, storage configuration, input
@@ -616,39 +425,44 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
         # 3. the script
         slog.info("Script file created in '%s'", slot.script_path)
         t0 = time.perf_counter()
+        captured = outlog.StampedLog(slot.private_file("output-"), slot.containment.log_cap)
         proc = slot.launch(request_env)
         timings["spawn"] = time.perf_counter() - t0
+        assert proc.stdout is not None
         remaining = (None if timeout is None
                      else max(0.001, timeout - (time.perf_counter() - t_start)))
         try:
-            raw, _ = proc.communicate(timeout=remaining)
-            exit_code = proc.returncode
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            timed_out = not outlog.follow(proc.stdout.fileno(), captured, proc.pid, remaining)
+        finally:
+            # the invocation ends with its script: strays die with it
+            oom = slot.group.oom_killed() if slot.group is not None else False
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+            slot.end_group()
             try:
-                raw, _ = proc.communicate(timeout=5)
-            except (subprocess.TimeoutExpired, ValueError, OSError):
-                raw = b""
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # strays the script left behind
-            except (ProcessLookupError, PermissionError):
+                proc.wait(5)
+                exit_code = None if timed_out else proc.returncode
+            except subprocess.TimeoutExpired:
                 pass
-        script_output = (raw or b"").decode("utf-8", "ignore")
+            # what is still in the pipe (a stray outside any cgroup may hold it: no-sandbox mode)
+            outlog.drain(proc.stdout.fileno(), captured, 2.0)
+            captured.close()
         timings["script"] = time.perf_counter() - t0
-        slog.debug("CONTAINER OUTPUT:\n %s", "")
-        for line in script_output.splitlines():
-            slog.debug(line.strip())
+        if slog.level <= logging.DEBUG:
+            slog.debug("CONTAINER OUTPUT:\n %s", "")
+            for line in captured.read().decode("utf-8", "ignore").splitlines():
+                slog.debug(line.strip())
         if slot.cancelled:
             raise _Cancelled()
+        if oom:
+            error = OOM_MESSAGE.format(limit=service.get("memory"))
+            slog.error("%s", error)
         if timed_out:
             error = f"the script ran longer than {timeout:g} s and was killed"
             slog.error("Timeout: %s", error)
-        else:
+        elif not oom:
             # 4. outputs
             t0 = time.perf_counter()
             uploaded = _upload_outputs(service, store, slot.output_dir, slog)
@@ -656,7 +470,8 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
             # 5. response
             slog.info("Creating response")
             t0 = time.perf_counter()
-            payload = _response_payload(event, slot.output_dir, slot.dir, script_output)
+            payload = _response_payload(event, slot.output_dir, slot.private_file("response-"))
+            answered = True
             timings["response"] = time.perf_counter() - t0
     except _Cancelled:
         error = "the invocation was cancelled (oscar-local is stopping or the job was deleted)"
@@ -668,14 +483,15 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
         error = str(failure)
         exit_code = 1
     finally:
-        slot.discard()
-    lines = slog.text()
-    log_text = lines + printed + script_output
-    if payload is not None:
-        body_out = lines.encode("utf-8", "surrogateescape") + payload + b"\n"
-    else:
-        body_out = (lines + printed + script_output).encode("utf-8", "surrogateescape")
+        try:
+            body_file = _write_body(tempfile.gettempdir(), slog, printed, captured, payload, answered)
+            stamp = outlog.rfc3339_nano()
+            stamped = slog.stamped() + "".join(f"{stamp} {line}" for line in printed.splitlines(keepends=True))
+            if captured is not None:
+                stamped += captured.read(stamped=True).decode("utf-8", "replace")
+        finally:
+            slot.discard()
     timings["total"] = time.perf_counter() - t_start
-    return Outcome(exit_code=exit_code, body=body_out, log=log_text, outputs=uploaded,
+    return Outcome(exit_code=exit_code, body_file=body_file, stamped_log=stamped, outputs=uploaded,
                    timed_out=timed_out, error=error, warm=warm, started_at=started_at,
-                   finished_at=time.time(), timings=timings)
+                   finished_at=time.time(), timings=timings, oom_killed=oom)

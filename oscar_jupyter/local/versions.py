@@ -13,7 +13,20 @@ Manager's specs (v3.7.1, v4.1.2) and source:
   v4 only (a v3 Manager answers 404: no such route);
 * ``GET /system/status``: v4 adds schedulable totals and per-node requests;
 * ``GET /system/logs/{name}``: ``{"jobs": {...}, "next_page"?,
-  "remaining_jobs"?}`` from v3.7, the bare ``{job: info}`` map before.
+  "remaining_jobs"?}`` from v3.7, the bare ``{job: info}`` map before;
+* ``PUT /system/services``: v3 runs ``checkValues`` again, which makes a new
+  service token; v4 keeps the stored one;
+* storage paths: v4 trims ``" /"`` from input/output paths and turns a
+  bucket-only MinIO/S3 path ``p`` into ``<service>/p`` (``normalizeStoragePaths``,
+  an empty path is a 400); v3 takes paths as sent, and a bucket-only MinIO
+  input or output fails after the service was stored (a 500, which
+  oscar-local gives without storing anything);
+* the service view: v4's ``types.Service`` adds ``ephemeral_storage_request``,
+  ``federation``, ``volume``, ``volume_status``, ``deployment``, ``kserve``
+  and drops ``replicas``, ``delegation``, ``rescheduler_threshold``
+  (``gotypes``); v4 adds the ``owner_name`` and user-service labels
+  (``service_view``); ``/system/config`` adds ``volume_enable``,
+  ``minio_quota_enabled`` and ``allowed_image_repositories``.
 """
 from __future__ import annotations
 
@@ -23,7 +36,7 @@ from typing import Any
 
 #: accepted ``api_version`` values and the Manager release each one answers as
 RELEASES = {"3.6": "3.6.5", "3.7": "3.7.1", "4.1": "4.1.2"}
-DEFAULT = "3.7"
+DEFAULT = "4.1"
 #: the Manager's message for a taken service name
 DUPLICATE_MESSAGE = "A service with the provided name already exists"
 
@@ -83,6 +96,63 @@ class Wire:
         """``/system/status`` carries schedulable totals and node requests (v4)."""
         return self.major_minor >= (4, 0)
 
+    def duplicate_answer(self, name: str, has_secrets: bool) -> tuple[int, str]:
+        """Status and text of a POST whose name is taken.
+
+        A definition with environment secrets first meets the existing
+        Secret: v4 answers 409 ``A secret with the given name already
+        exists``; v3 writes that, the Secret error and the duplicate message
+        one after the other in one 409 body (its handler does not return
+        between them). Otherwise 409 (v3) or 400 (v4) with the duplicate message.
+        """
+        if has_secrets:
+            if self.major_minor >= (4, 0):
+                return 409, "A secret with the given name already exists"
+            return 409, ("A secret with the given name already exists"
+                         f'Error creating secrets for service: secrets "{name}" already exists'
+                         + DUPLICATE_MESSAGE)
+        return self.duplicate_status, DUPLICATE_MESSAGE
+
+    @property
+    def keeps_token_on_update(self) -> bool:
+        """A PUT keeps the service token (v4); v3 makes a new one."""
+        return self.major_minor >= (4, 0)
+
+    def storage_paths(self, data: Any) -> tuple[Any, str | None, int]:
+        """``data`` with input/output paths as this release stores them, or a refusal.
+
+        Returns ``(data, message, status)``; ``message`` is None when accepted.
+        """
+        if not isinstance(data, dict):
+            return data, None, 0
+        name = data.get("name") if isinstance(data.get("name"), str) else ""
+        out = dict(data)
+        for field in ("input", "output"):
+            entries = data.get(field)
+            if not isinstance(entries, list):
+                continue
+            fixed = []
+            for i, entry in enumerate(entries):
+                if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+                    fixed.append(entry)
+                    continue
+                kind = str(entry.get("storage_provider") or "").partition(".")[0]
+                path = entry["path"]
+                if self.major_minor >= (4, 0):
+                    path = path.strip(" /")
+                    if not path:
+                        return data, f"{field} path cannot be empty", 400
+                    if kind in ("minio", "s3") and "/" not in path:
+                        path = f"{name}/{path}"
+                    entry = dict(entry, path=path)
+                elif kind == "minio" and "/" not in path.strip(" /"):
+                    return data, (f"Error creating the service: {field}[{i}].path: Manager v{self.release} "
+                                  f"needs 'bucket/folder' for MinIO, got {path!r} (its bucket and "
+                                  "notification setup fails on a bare bucket)"), 500
+                fixed.append(entry)
+            out[field] = fixed
+        return out, None, 0
+
     def shape_service(self, view: dict[str, Any]) -> dict[str, Any]:
         """``view`` (a copy the caller owns) with ``expose`` ports in this release's shape."""
         expose = view.get("expose")
@@ -127,10 +197,13 @@ class Wire:
 
     def jobs_listing(self, jobs: dict[str, Any], next_page: str | None, remaining: int) -> dict[str, Any]:
         """The body of ``GET /system/logs/{name}`` in this release's shape."""
+        from . import gotypes
+
+        types = gotypes.TYPES[self.api_version]
         if not self.jobs_envelope:
-            return jobs
+            return {name: gotypes.shape(types, "JobInfo", info) for name, info in jobs.items()}
         out: dict[str, Any] = {"jobs": jobs}
         if next_page is not None:
             out["next_page"] = next_page
             out["remaining_jobs"] = remaining
-        return out
+        return gotypes.shape(types, "JobsResponse", out)

@@ -156,6 +156,9 @@ def build_oscar_parser() -> MagicArgumentParser:
     p.add_argument("fdl", help="an FDL file path, or a variable holding an FDL, dict or YAML text")
     p.add_argument("--no-wait", dest="wait", action="store_false",
                    help="return without waiting for the services to be ready")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse keys the service schema does not know (by default they are "
+                        "warnings: oscar-cli and OSCAR ignore them)")
     _out(p)
 
     p = add("rm")
@@ -271,8 +274,11 @@ def build_fdl_parser() -> MagicArgumentParser:
                    help="create or update the services and wait until they are ready")
     p.add_argument("--name", "-n", metavar="VAR", default="fdl",
                    help="the variable that keeps the FDL object (default: fdl)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse keys the service schema does not know (by default they are "
+                        "warnings naming the likely field: oscar-cli and OSCAR ignore them)")
     p.add_argument("--allow-unknown", dest="allow_unknown", action="store_true",
-                   help="accept keys the service schema does not know (with a warning)")
+                   help="accept unknown keys with a warning (the default; kept for old notebooks)")
     p.add_argument("--no-wait", dest="wait", action="store_false",
                    help="with --deploy, do not wait for the services to be ready")
     _traceback(p)

@@ -10,6 +10,7 @@ import argparse
 import datetime as _dt
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, MutableMapping, Optional
@@ -144,25 +145,30 @@ def services(args: argparse.Namespace, ctx: Context) -> Any:
     return found
 
 
-def load_fdl(value: Any) -> Any:
+def load_fdl(value: Any, *, strict: bool = False) -> Any:
     """An FDL object from a variable's value or a path."""
     from .. import fdl
     if isinstance(value, (str, Path)) and Path(value).expanduser().is_file():
-        return fdl.load(Path(value).expanduser())
+        return fdl.load(Path(value).expanduser(), strict=strict)
     if isinstance(value, str):
-        return fdl.load(value)
+        return fdl.load(value, strict=strict)
     return value
 
 
-def deploy_fdl(definition: Any, ctx: Context, *, wait: bool) -> List[Any]:
+def deploy_fdl(definition: Any, ctx: Context, *, wait: bool, strict: bool = False,
+               warnings_shown: bool = False) -> List[Any]:
     """Create or update every service of `definition` and say what was done.
 
     Services keyed by a cluster id that names an open connection go there;
     any other id (e.g. `oscar-cluster` from a published example) means the
-    current connection.
+    current connection. Warnings (unknown keys, ...) are said first unless
+    the caller has shown them; with `strict` unknown keys are errors.
     """
     from ..service import specs_of
-    specs = specs_of(definition)
+    specs = specs_of(definition, strict=strict)
+    if not warnings_shown:
+        for warning in specs.warnings:
+            ctx.say(f"warning: {warning}")
     open_ = _open_clusters()
     cur = current_cluster()
     ids = []
@@ -173,7 +179,9 @@ def deploy_fdl(definition: Any, ctx: Context, *, wait: bool) -> List[Any]:
     applied: List[Any] = []
     for cid in ids:
         target = open_.get(cid, cur) if cid is not None else cur
-        done = target.apply(definition, wait=wait, cluster_id=cid)
+        with warnings.catch_warnings():  # said above, or shown with the cell's FDL
+            warnings.simplefilter("ignore", errors.DefinitionWarning)
+            done = target.apply(definition, wait=wait, cluster_id=cid, strict=strict)
         for svc in done:
             ctx.say(f"Deployed {svc.name} on {target.id}" + (" (ready)." if wait else "."))
         applied.extend(done)
@@ -184,7 +192,8 @@ def deploy(args: argparse.Namespace, ctx: Context) -> Any:
     value = inputs.one(args.fdl, ctx.namespace)
     if isinstance(value, str) and not Path(value).expanduser().is_file() and "\n" not in value:
         raise errors.InvalidInput(f"No FDL file or variable named {args.fdl!r}.")
-    applied = deploy_fdl(load_fdl(value), ctx, wait=args.wait)
+    applied = deploy_fdl(load_fdl(value, strict=args.strict), ctx, wait=args.wait,
+                         strict=args.strict)
     return applied
 
 

@@ -178,7 +178,10 @@ class OscarMagics(Magics):
     def oscar_fdl(self, line: str = "", cell: str = "") -> None:
         """The cell is an FDL (YAML, scripts inline): validate it, keep it, deploy it.
 
-        %%oscar_fdl [--deploy] [--name VAR] [--allow-unknown] [--no-wait] [--traceback]
+        %%oscar_fdl [--deploy] [--name VAR] [--strict] [--no-wait] [--traceback]
+
+        Keys the service schema does not know are shown as warnings (oscar-cli
+        and OSCAR ignore them); with --strict they are errors.
         """
         words = arguments.split(line)
         wants_tb = "--traceback" in words
@@ -189,12 +192,12 @@ class OscarMagics(Magics):
                 raise UsageError(f"--name needs a variable name, not {args.name!r}.")
             from .. import fdl
             # the cell's first line is the magic: the YAML starts on cell line 2
-            definition = fdl.FDL.parse(cell, source="cell", line_offset=1,
-                                       unknown="warn" if args.allow_unknown else "error")
+            definition = fdl.FDL.parse(cell, source="cell", line_offset=1, strict=args.strict)
             self.shell.user_ns[args.name] = definition
-            self._show(definition)
+            self._show(definition)  # its warnings (unknown keys, ...) are shown with it
             if args.deploy:
-                commands.deploy_fdl(definition, self._context(), wait=args.wait)
+                commands.deploy_fdl(definition, self._context(), wait=args.wait,
+                                    strict=args.strict, warnings_shown=True)
             else:
                 self._say(f"Kept as `{args.name}`; deploy it with `%oscar deploy {args.name}` "
                           "or run this cell with --deploy.")

@@ -28,7 +28,8 @@ from .cli import main
 from .comparison import comparable, is_int, prune
 from .defaults import DEFAULTS, EXPOSE_DEFAULTS, with_defaults
 from .normalisation import SOURCES, normalise, stringify, version_tuple
-from .problems import PathT, Problem, errors_of, format_path, show, warnings_of
+from .problems import (UNKNOWN_FIELD, UNKNOWN_MODES, PathT, Problem, errors_of, format_path, show,
+                       unknown_fields_of, unknown_message, unknown_mode, warnings_of)
 from .regenerate import regenerate
 from .rules import check_quantity, io_key_of
 from .schema import (SCHEMA_PATH, SUPPLEMENT_PATH, field_types, known_fields, schema_at,
@@ -46,9 +47,10 @@ __all__ = [
     "LABEL_FIELDS", "LOG_LEVELS", "NAME_MAX", "ORIGIN_CLUSTER_ANNOTATION",
     "ORIGIN_SERVICE_ANNOTATION", "PROVIDER_TYPES", "PathT", "Problem", "REDACTED",
     "SCHEMA_PATH", "SECRET_FIELDS", "SERVER_LABELS", "SERVER_SET_FIELDS", "SOURCES",
-    "SUPPLEMENT_PATH", "ServiceSpec", "VISIBILITIES", "check_quantity", "comparable",
+    "SUPPLEMENT_PATH", "ServiceSpec", "UNKNOWN_FIELD", "UNKNOWN_MODES", "VISIBILITIES", "check_quantity", "comparable",
     "errors_of", "field_types", "format_path", "io_key_of", "is_int", "is_secret_path",
     "known_fields", "main", "normalise", "prune", "redact_service", "regenerate", "schema_at",
-    "service_schema", "show", "stringify", "suggest", "suggest_name", "validate",
+    "service_schema", "show", "stringify", "suggest", "suggest_name", "unknown_fields_of", "unknown_message",
+    "unknown_mode", "validate",
     "version_tuple", "warnings_of", "with_defaults",
 ]

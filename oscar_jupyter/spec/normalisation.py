@@ -13,11 +13,10 @@ What is rewritten depends on where the definition comes from (`source`):
   turns a number or boolean given for a text field into its text
   (``cpu: 1.0`` is ``"1.0"``) and a whole float for a whole-number field into
   that number (``max_scale: 2.0`` is ``2``; ``2.5`` stays an error here,
-  where oscar-cli would silently cut it to 2). A tolerant reader also takes what published
-  FDLs write and oscar-cli's decoder would refuse: a list or mapping as an
-  environment value (written as JSON text), a single string where a list of
-  strings is wanted (``suffix: .jpg``), a one-item list for ``vo``. Each
-  such rewrite is reported as a notice.
+  where oscar-cli would silently cut it to 2). What oscar-cli's decoder
+  refuses stays for :func:`~.validation.validate` to report: a list or
+  mapping where text is wanted (``vo: [x]``, a list as an environment value),
+  a single string where a list is wanted (``suffix: .jpg``).
 
 Both sources get what the Manager itself does on creation: case of field
 names, nulls dropped, bare ``minio`` providers, trimmed storage paths,
@@ -86,11 +85,6 @@ def normalise(data: Dict[str, Any], *, source: str = "api", target_version: Opti
         out["script"] = script.replace("\r\n", "\n").replace("\r", "\n")
         notices.append("script: Windows (CRLF) line endings converted to LF, as OSCAR does")
 
-    vo = out.get("vo")
-    if lenient and isinstance(vo, list) and len(vo) == 1 and isinstance(vo[0], str):
-        notices.append(f"vo given as a list {vo!r}; using the single value {vo[0]!r}")
-        out["vo"] = vo[0]
-
     expose = out.get("expose")
     if isinstance(expose, dict) and target_version:
         wants_list = version_tuple(target_version) >= (4, 1)
@@ -134,11 +128,6 @@ def _normalise_io(item: Dict[str, Any], path: PathT, notices: List[str], lenient
         if stripped != p:
             notices.append(f"{where}.path {p!r} trimmed to {stripped!r} (OSCAR trims spaces and slashes)")
             item["path"] = stripped
-    for key in ("prefix", "suffix") if lenient else ():
-        value = item.get(key)
-        if isinstance(value, str):
-            notices.append(f"{where}.{key} {value!r} written as a list [{value!r}]")
-            item[key] = [value]
 
 
 def _expand_bucketless(service: Dict[str, Any], item: Dict[str, Any], path: PathT,
@@ -215,7 +204,7 @@ def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: Li
                     value[key] = ""
                     notices.append(f"{format_path(path + (key,))}: empty (null) value written as ''")
                 elif (lenient and extra_kinds == {"string"}
-                      and isinstance(sub, (bool, int, float, list, dict))):
+                      and isinstance(sub, (bool, int, float))):
                     value[key] = stringify(sub)
                     kind = type(sub).__name__
                     if is_secret_path(path + (key,)):
@@ -249,9 +238,4 @@ def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: Li
         else:
             notices.append(f"{where}: {type(value).__name__} {value!r} written as the string {text!r}")
         return text
-    if kinds == {"array"} and isinstance(value, str):
-        items = items_schema(schema)
-        if items is not None and types_of(items) == {"string"}:
-            notices.append(f"{where}: {value!r} written as a list [{value!r}]")
-            return [value]
     return value

@@ -7,6 +7,12 @@ import re
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 
+#: `Problem.code` of a key the schema does not know (oscar-cli and the Manager ignore it).
+UNKNOWN_FIELD = "unknown-field"
+
+#: What ``unknown=`` may say an unknown key is: an error, a warning, or nothing.
+UNKNOWN_MODES = ("error", "warn", "ignore")
+
 #: A location inside a service: keys and list indexes from its root.
 PathT = Tuple[Union[str, int], ...]
 
@@ -27,6 +33,8 @@ class Problem:
     severity: str = "error"
     line: Optional[int] = None
     column: Optional[int] = None
+    #: What kind of problem, for code that treats some apart (``UNKNOWN_FIELD``); '' otherwise.
+    code: str = ""
 
     @property
     def field(self) -> str:
@@ -70,3 +78,28 @@ def errors_of(problems: Iterable[Problem]) -> List[Problem]:
 def warnings_of(problems: Iterable[Problem]) -> List[Problem]:
     """Only the problems with severity 'warning'."""
     return [p for p in problems if p.severity != "error"]
+
+
+def unknown_fields_of(problems: Iterable[Problem]) -> List[Problem]:
+    """Only the problems about keys the schema does not know."""
+    return [p for p in problems if p.code == UNKNOWN_FIELD]
+
+
+def unknown_mode(unknown: Optional[str], strict: bool) -> str:
+    """What an unknown key is, from a loader's ``unknown=`` and ``strict=`` arguments.
+
+    Strict checking makes it an error; otherwise it is what `unknown` says,
+    a warning by default (oscar-cli and the Manager ignore unknown keys).
+    """
+    if unknown is not None and unknown not in UNKNOWN_MODES:
+        raise ValueError("unknown must be 'error', 'warn' or 'ignore'")
+    if strict:
+        return "error"
+    return unknown or "warn"
+
+
+def unknown_message(where: str, severity: str) -> str:
+    """The text of an unknown-key problem (a warning says what OSCAR does with the key)."""
+    if severity == "error":
+        return f"unknown field (not a field of {where})"
+    return f"unknown field, ignored by oscar-cli and OSCAR (not a field of {where})"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from .problems import PathT, Problem, format_path
+from .problems import UNKNOWN_FIELD, UNKNOWN_MODES, PathT, Problem, format_path, unknown_message
 from .rules import oscar_rules
 from .schema import SCHEMA_CACHE, alternatives, deref, items_schema, object_shape, service_schema
 from .secret_fields import is_secret_path
@@ -17,7 +17,7 @@ def validate(data: Dict[str, Any], *, unknown: str = "error") -> List[Problem]:
     warning) or ``"ignore"`` (the Manager drops unknown fields silently).
     Run :func:`normalise` first: this checks the canonical shape.
     """
-    if unknown not in ("error", "warn", "ignore"):
+    if unknown not in UNKNOWN_MODES:
         raise ValueError("unknown must be 'error', 'warn' or 'ignore'")
     if not isinstance(data, dict):
         return [Problem((), f"a service definition must be a mapping, not {type(data).__name__}")]
@@ -30,6 +30,7 @@ def validate(data: Dict[str, Any], *, unknown: str = "error") -> List[Problem]:
     for p in problems:
         if is_secret_path(p.path) and p.value is not None:
             p.value = None
+            p.suggestion = None  # it may be made of the value
             if "value hidden" not in p.message:
                 p.message += " (value hidden)"
     return problems
@@ -78,7 +79,13 @@ def _schema_problems(data: Dict[str, Any]) -> List[Problem]:
                     problems.append(Problem(path + (field,), "required field is missing"))
             continue
         if err.validator in ("type", "anyOf"):
-            problems.append(Problem(path, f"must be {_expected(err.schema)}", value=err.instance))
+            expected = _expected(err.schema)
+            suggestion = None
+            if (expected == "a string" and isinstance(err.instance, list) and len(err.instance) == 1
+                    and isinstance(err.instance[0], (str, int, float))):
+                suggestion = str(err.instance[0])  # `vo: [x]`: YAML's flow list, not the text x
+            problems.append(Problem(path, f"must be {expected}", value=err.instance,
+                                    suggestion=suggestion))
             continue
         problems.append(Problem(path, err.message, value=None))
     return problems
@@ -95,8 +102,9 @@ def _unknown_fields(value: Any, schema: Dict[str, Any], path: PathT, severity: s
                     continue
                 suggestion = suggest(str(key), list(props))
                 where = format_path(path) if path else "a service"
-                problems.append(Problem(path + (key,), f"unknown field (not a field of {where})",
-                                        suggestion=suggestion, severity=severity))
+                problems.append(Problem(path + (key,), unknown_message(where, severity),
+                                        suggestion=suggestion, severity=severity,
+                                        code=UNKNOWN_FIELD))
         elif extra is not None:
             for key, sub in value.items():
                 problems.extend(_unknown_fields(sub, extra, path + (key,), severity))

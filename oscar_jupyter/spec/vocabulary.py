@@ -19,7 +19,7 @@ SERVER_SET_FIELDS = ("token", "owner", "bucket_list", "namespace", "deployment",
 #: Also left out of comparisons: the FDL cluster key oscar-cli copies into each service.
 LABEL_FIELDS = ("cluster_id",)
 #: Labels the Manager adds to every service (Kubernetes bookkeeping, not user settings).
-SERVER_LABELS = ("oscar_service", "applicationId", "queue", "uid", "vo",
+SERVER_LABELS = ("oscar_service", "applicationId", "queue", "uid", "vo", "owner_name",
                  "kueue.x-k8s.io/queue-name")
 #: Annotations that mark a federated copy; its bucket-less outputs use the origin's bucket.
 ORIGIN_SERVICE_ANNOTATION = "oscar.grycap/origin-service"

@@ -212,7 +212,7 @@ def test_a_script_that_never_answers_fails_its_startup_probe(tmp_path):
 def test_v3_serves_the_exposed_path_but_not_the_v4_routes(tmp_path):
     from oscar_jupyter import local
 
-    with local.start(data_dir=str(tmp_path / "d"), port=0, password="pw",
+    with local.start(data_dir=str(tmp_path / "d"), port=0, password="pw", api_version="3.7",
                      extra={"exposed": {"timings": TIMINGS}}) as c:
         s = requests.Session()
         s.auth = (c.user, c.password)
@@ -251,3 +251,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_a_stored_exposed_service_runs_again_after_oscar_local_restarts(tmp_path):
+    from oscar_jupyter import local
+
+    data = str(tmp_path / "d")
+    port = replica_port()
+    spec = {"name": "again", "image": "x", "script": backend(port), "expose": {"api_port": [port]}}
+    with local.start(data_dir=data, port=0, password="pw", api_version="4.1",
+                     extra={"exposed": {"timings": TIMINGS}}) as c:
+        s = requests.Session()
+        s.auth = (c.user, c.password)
+        assert s.post(c.endpoint + "/system/services", json=spec, timeout=30).status_code == 201
+        first = wait_state(c, s, "again", "ready")
+        pid = requests.get(url(c, "again", "x"), timeout=30).json()["pid"]
+    assert first["active_instances"] == 1
+    with local.start(data_dir=data, port=0, password="pw", api_version="4.1",
+                     extra={"exposed": {"timings": TIMINGS}}) as c:
+        s = requests.Session()
+        s.auth = (c.user, c.password)
+        wait_state(c, s, "again", "ready", instances=1)
+        assert requests.get(url(c, "again", "x"), timeout=30).json()["pid"] != pid

@@ -79,7 +79,7 @@ def test_restart_keeps_services_tokens_jobs_logs_and_reruns_nothing(tmp_path: Pa
             local.start(data_dir=data, port=0)
         attached = local.attach(data)
         assert attached is not None and attached.endpoint == first.endpoint and not attached.owned
-        assert attached.api_version == first.api_version == "3.7"
+        assert attached.api_version == first.api_version == "4.1"  # the default release
     finally:
         first.stop()
     assert not os.path.exists(os.path.join(data, "endpoint.json"))

@@ -125,7 +125,7 @@ def test_unknown_subcommand_suggests_closest(shell: TestingShell):
 @pytest.mark.parametrize("source, expected", [
     ("%oscar help", "connect"), ("%oscar --help", "COMMAND"), ("%oscar", "usage: %oscar"),
     ("%oscar help run", "usage: %oscar run"), ("%oscar run --help", "--encoding"),
-    ("%%oscar_fdl --help\nx: 1\n", "--allow-unknown"),
+    ("%%oscar_fdl --help\nx: 1\n", "--strict"),
 ])
 def test_help(shell: TestingShell, source: str, expected: str):
     out = shell.check(source)
@@ -267,11 +267,30 @@ def test_fdl_cell_kept_and_errors_point_at_cell_lines(shell):
     assert f"line {bad_line}" in text, text
 
 
-def test_fdl_cell_allow_unknown_and_bad_name(shell):
-    cell = fdl_cell("mg-unk", ECHO_SCRIPT, args="--allow-unknown --name unk").replace(
-        "      cpu: '0.5'", "      cpu: '0.5'\n      colour: blue")
+def test_fdl_cell_unknown_keys_warn_strict_refuses_and_bad_name(shell, admin_get):
+    cell = fdl_cell("mg-unk", ECHO_SCRIPT, args="--name unk").replace(
+        "      cpu: '0.5'", "      cpu: '0.5'\n      memroy: 1Gi")
     out = shell.check(cell)
-    assert out.error is None and "colour" in out.text + out.html
+    shown = out.text + out.html
+    assert out.error is None and "line 9, column 7: functions.oscar[0].oscar-cluster.memroy: " \
+        "unknown field, ignored by oscar-cli and OSCAR" in out.text
+    assert "did you mean &#x27;memory&#x27;?" in out.html or "did you mean &#39;memory&#39;?" in shown
+    out = shell.check(cell.replace("--name unk", "--name unk2 --strict"))
+    text = plain(out.stdout)
+    assert text.startswith("InvalidDefinition:") and "line 9, column 7" in text and "memroy" in text
+    assert "unk2" not in shell.user_ns
+    # --deploy with an unknown key: deployed, the warning shown once with the FDL
+    out = shell.check(cell.replace("--name unk", "--name unk3 --deploy --no-wait").replace(
+        "mg-unk", "mg-unk3"))
+    assert out.error is None, out.stdout + out.stderr
+    assert (out.text + out.stdout).count("memroy") == 1 and "DefinitionWarning" not in out.stderr
+    assert admin_get("/system/services/mg-unk3").status_code == 200
+    out = shell.check(cell.replace("--name unk", "--name unk4 --deploy --strict").replace(
+        "mg-unk", "mg-unk4"))
+    assert plain(out.stdout).startswith("InvalidDefinition:")
+    assert admin_get("/system/services/mg-unk4").status_code == 404
+    out = shell.check("%oscar rm mg-unk3 --yes")
+    assert out.error is None
     out = shell.check(fdl_cell("mg-x", ECHO_SCRIPT, args="--name 9bad"))
     assert "--name needs a variable name" in one_error_line(out)
 
@@ -613,3 +632,21 @@ def test_tab_completion(shell, services):
     assert found == [services["copy"]]
     shell.user_ns["zz_input_var"] = 1
     assert "zz_input_var" in shell.complete("zz_", f"%oscar run {services['echo']} zz_")[1]
+
+
+def test_deploy_says_unknown_key_warnings_and_strict_refuses(shell, tmp_path, admin_get):
+    path = tmp_path / "typo.yaml"
+    path.write_text(fdl_cell("mg-dep-unk", ECHO_SCRIPT).split("\n", 1)[1].replace(
+        "      cpu: '0.5'", "      cpu: '0.5'\n      log_levle: DEBUG"))
+    shell.user_ns["typo_path"] = str(path)
+    out = shell.check("%oscar deploy {typo_path} --strict")
+    assert plain(out.stdout).startswith("InvalidDefinition:") and "log_levle" in out.stdout
+    assert admin_get("/system/services/mg-dep-unk").status_code == 404
+    out = shell.check("%oscar deploy {typo_path} --no-wait")
+    assert out.error is None, out.stdout + out.stderr
+    said = plain(out.stdout)
+    assert "warning: line 8, column 7: functions.oscar[0].oscar-cluster.log_levle: unknown field, " \
+           "ignored by oscar-cli and OSCAR" in said and "did you mean 'log_level'?" in said
+    assert said.count("log_levle") == 1 and "DefinitionWarning" not in out.stderr
+    assert admin_get("/system/services/mg-dep-unk").status_code == 200
+    assert shell.check("%oscar rm mg-dep-unk --yes").error is None

@@ -5,6 +5,8 @@ import base64
 import io
 import re
 import time
+import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple
 
@@ -152,6 +154,30 @@ def test_validation_lists_problems_with_field_and_line_and_deploys_nothing(clust
 
     panel.env.value = "NOT A PAIR"
     assert "KEY=value" in panel.problems_html.value
+
+
+def test_unknown_keys_are_warnings_with_their_line_and_strict_makes_them_errors(cluster: Any) -> None:
+    name = "panel-unk-" + uuid.uuid4().hex[:4]
+    text = _fdl(name, buckets=False).replace("  memory: 256Mi", "  memory: 256Mi\n      memroy: 1Gi")
+    assert "memroy" in text
+    panel = DeployPanel(cluster, fdl=text)
+    assert panel.problems == [] and [w.path[-1] for w in panel.warnings] == ["memroy"]
+    shown = panel.problems_html.value
+    assert "⚠" in shown and "memroy" in shown and "did you mean" in shown and "line 8" in shown
+    assert "✔ valid" in shown
+    panel.strict.value = True  # ticking the box re-checks
+    assert [p.path[-1] for p in panel.problems] == ["memroy"] and "✖" in panel.problems_html.value
+    with pytest.raises(InvalidDefinition):
+        panel.deploy()
+    assert name not in _names(cluster)
+    panel.strict.value = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the panel lists the warnings; nothing else is raised
+        (svc,) = panel.deploy()
+    try:
+        assert svc.name == name and name in _names(cluster)
+    finally:
+        cluster.delete(name, check_buckets=False)
 
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'

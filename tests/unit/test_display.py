@@ -497,3 +497,18 @@ def test_detection_table_most_confident_first_with_box_colour_swatches():
     assert swatch in table
     one = display.mimebundle(DetectionResult(value[:1], input=inp))
     assert "1 detection ·" in one["text/html"] and "1 detections" not in one["text/plain"]
+
+
+def test_applied_services_show_the_warnings_of_their_definitions():
+    from oscar_jupyter import display
+    from oscar_jupyter.service import ServiceList
+    from oscar_jupyter.spec import Problem
+    warning = Problem(("functions", "oscar", 0, "c", "memroy"), "unknown field, ignored by oscar-cli "
+                      "and OSCAR (not a field of a service)", suggestion="memory", severity="warning",
+                      line=7, column=7)
+    applied = ServiceList([], warnings=[warning])
+    bundle = display.mimebundle(applied)
+    assert "warning: line 7, column 7: functions.oscar[0].c.memroy: unknown field" in bundle["text/plain"]
+    assert "did you mean &#x27;memory&#x27;?" in bundle["text/html"] or \
+        "did you mean &#39;memory&#39;?" in bundle["text/html"]
+    assert "warning" not in display.mimebundle(ServiceList([]))["text/plain"]

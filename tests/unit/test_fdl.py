@@ -62,7 +62,7 @@ def test_pure_python_loader_fallback_reads_the_same(monkeypatch):
     monkeypatch.setattr(document, "LOADER", yaml.SafeLoader)
     monkeypatch.setattr(document, "HAVE_LIBYAML", False)
     assert FDL.from_file(DATA / "grayify/grayify.yaml").services == expected
-    p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"))
+    p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"), strict=True)
     assert (p.line, p.column) == (7, 7)
 
 
@@ -76,18 +76,19 @@ def test_exposed_v3_shape_scalar_port_float_cpu_bool_and_list_env():
     assert env == {"DEBUG": "yes", "WORKERS": "2", "MODELS": '["resnet","vgg"]'}
     text = "\n".join(f.notices)
     assert "DEBUG: yes kept as the string 'yes'" in text
-    assert "MODELS: list ['resnet', 'vgg'] written as the string" in text
     assert spec.validate(spec.normalise(s.data, target_version="4.1.2")[0]) == []
 
 
 def test_v3_replicas_null_credentials_and_unknown_cluster_memory():
     path = DATA / "replicas/fish-eu.yaml"
     with pytest.raises(InvalidDefinition) as info:
-        FDL.from_file(path)
+        FDL.from_file(path, strict=True)
     (p,) = info.value.problems
     assert (p.path, p.line, p.column) == (("clusters", "oscar-us", "memory"), 26, 5)
     assert str(p).startswith("line 26, column 5: clusters.oscar-us.memory: unknown field")
-    f = FDL.from_file(path, unknown="warn")
+    f = FDL.from_file(path)  # oscar-cli ignores the key: a warning by default
+    assert str(f.warnings[0]).startswith("line 26, column 5: clusters.oscar-us.memory: unknown "
+                                         "field, ignored by oscar-cli and OSCAR")
     s = f["fish-detector"]
     assert s.cluster_id == "oscar-eu"
     assert s.data["replicas"][0]["cluster_id"] == "oscar-us"
@@ -129,7 +130,7 @@ def test_multi_service_same_cluster_key_storage_providers_and_relative_scripts()
 
 def test_expose_port_typo_points_at_the_key():
     p = one((DATA / "broken/expose-port.yaml").read_text(), source="expose-port.yaml",
-            base_dir=DATA / "broken")
+            base_dir=DATA / "broken", strict=True)
     assert p.suggestion == "api_port"
     assert (p.line, p.column) == (9, 9)
     assert p.path == ("functions", "oscar", 0, "oscar-cluster", "expose", "port")
@@ -201,7 +202,9 @@ def test_written_fdl_is_read_by_oscar_python(tmp_path):
     f = FDL.from_file(DATA / "grayify/grayify.yaml")
     fdl_path, _ = f.write(tmp_path, secrets=True)
     read = client._check_fdl_definition(str(fdl_path))
-    assert read == {k: v for k, v in f[0].data.items() if k != "cluster_id"}
+    # written as `Variables` for oscar-cli; the Manager matches either spelling
+    assert read["environment"]["Variables"] == f[0].data["environment"]["variables"]
+    assert spec.normalise(read)[0] == {k: v for k, v in f[0].data.items() if k != "cluster_id"}
 
 
 def test_environment_secrets_blanked_unless_asked():
@@ -231,7 +234,17 @@ def test_both_variables_spellings(key):
             A: "1"
         """))
     assert f[0].data["environment"] == {"variables": {"A": "1"}}
-    assert bool(f.notices) is (key != "variables")
+    # 'Variables' is what oscar-cli reads (case-sensitively); the Manager reads every spelling
+    assert bool([n for n in f.notices if "oscar-cli reads only 'Variables'" in n]) is \
+        (key != "Variables")
+    assert bool([n for n in f.notices if "renamed" in n]) is (key != "variables")
+
+
+def test_secrets_are_noted_as_something_oscar_cli_does_not_send():
+    f = FDL.parse(svc("name: env\nimage: alpine\nscript: echo\nenvironment:\n  Variables:\n"
+                      "    A: '1'\n  secrets:\n    TOKEN: s3cr3t-value\n"))
+    (notice,) = [n for n in f.notices if "secrets" in n]
+    assert "oscar-cli (v1.12) does not send secrets" in notice and "s3cr3t" not in "".join(f.notices)
 
 
 def test_both_spellings_at_once_merge():
@@ -283,7 +296,7 @@ def test_every_problem_is_reported_with_its_position():
         synchronous:
           min_scale: 5
           max_scale: 2
-        """))
+        """), strict=True)
     where = {p.path[-1] if not isinstance(p.path[-1], int) else p.path[-2]: (p.line, p.column)
              for p in found}
     assert where == {
@@ -319,7 +332,8 @@ def test_structure_errors():
 
 
 def test_top_level_unknown_keys():
-    found = problems_of(svc("name: a\nimage: b\nscript: echo\n") + "memory: 1Gi\nstorage_provider: {}\n")
+    found = problems_of(svc("name: a\nimage: b\nscript: echo\n") + "memory: 1Gi\nstorage_provider: {}\n",
+                        strict=True)
     assert [(p.line, p.column) for p in found] == [(7, 1), (8, 1)]
     assert "service fields go under functions.oscar" in found[0].message
     assert found[1].suggestion == "storage_providers"
@@ -332,14 +346,14 @@ def test_same_service_twice_under_one_cluster():
 
 
 def test_line_offset_shifts_positions():
-    p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"), line_offset=1)
+    p = one(svc("name: a\nimage: b\nscript: echo\nmemroy: 1\n"), line_offset=1, strict=True)
     assert p.line == 8
 
 
 def test_top_level_provider_problem_reported_once_at_its_place():
     text = (svc("name: a\nimage: b\nscript: echo\n") + svc("name: c\nimage: b\nscript: echo\n")[20:]
             + "storage_providers:\n  s3:\n    aws:\n      regoin: x\n")
-    p = one(text)
+    p = one(text, strict=True)
     assert p.path == ("storage_providers", "s3", "aws", "regoin")
     assert (p.line, p.suggestion) == (14, "region")
 
@@ -365,7 +379,7 @@ def test_secret_values_stay_out_of_errors():
         """) + "clusters:\n  c:\n    auth_password: {x: hunter2-pass}\n")
     text = "\n".join(str(p) for p in found)
     assert "s3cr3t-value" not in text and "hunter2-pass" not in text
-    assert len(found) == 1  # the mapping under secrets is stringified, the password is not
+    assert len(found) == 2  # a mapping is no text, under secrets or as a password (oscar-cli refuses both)
 
 
 def test_secret_values_stay_out_of_notices():
@@ -376,10 +390,9 @@ def test_secret_values_stay_out_of_notices():
         environment:
           secrets:
             PIN: 987654321
-            LIST: [s3cr3t-value]
         """) + "clusters:\n  c:\n    auth_password: 123456789\n")
     text = "\n".join(f.notices)
-    for secret in ("987654321", "s3cr3t-value", "123456789"):
+    for secret in ("987654321", "123456789"):
         assert secret not in text
     assert f[0].data["environment"]["secrets"]["PIN"] == "987654321"
     assert f[0].data["clusters"]["c"]["auth_password"] == "123456789"
@@ -389,7 +402,10 @@ def test_secret_values_stay_out_of_notices():
 
 def test_unknown_field_modes():
     text = svc("name: a\nimage: b\nscript: echo\nmemroy: 1Gi\nexpose:\n  port: 80\n  api_port: 80\n")
-    assert len(problems_of(text)) == 2
+    assert len(problems_of(text, strict=True)) == 2
+    assert len(problems_of(text, unknown="error")) == 2
+    assert [str(w) for w in FDL.parse(text).warnings] == \
+        [str(w) for w in FDL.parse(text, unknown="warn").warnings]  # warnings are the default
     warned = FDL.parse(text, unknown="warn")
     assert [(w.path[-1], w.severity) for w in warned.warnings] == [("memroy", "warning"),
                                                                     ("port", "warning")]

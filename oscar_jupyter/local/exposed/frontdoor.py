@@ -25,9 +25,9 @@ The configuration is rewritten and nginx reloaded (SIGHUP: new workers, old
 ones finish their requests) whenever the set of ready replicas changes.
 Known limits, why it is not the default yet: a reload closes clients' idle
 keep-alive connections (a client that does not retry a request on a
-dropped idle connection sees an error during a rolling restart), and under
-repeated reloads with a replica dying a request was seen to hang until its
-read timeout. By default aiohttp serves the public address itself and its
+dropped idle connection sees an error during a rolling restart), and once (not
+reproduced since) a request hung until its read timeout while a replica
+was dying and nginx reloading. By default aiohttp serves the public address itself and its
 own streaming proxy carries exposed traffic.
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from aiohttp import web
 
-from ..supervisor import KEEPER
+from ..slot import KEEPER
 
 if TYPE_CHECKING:
     from .deployment import ExposedDeployment

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from ..supervisor import clean_environment, service_environment
+from ..slot import clean_environment, service_environment
 
 # Inside the namespace: start the relay, then become the service's command.
 _RELAY_THEN_EXEC = ('socat -b65536 "UNIX-LISTEN:$1,fork,unlink-early,mode=600,backlog=256" '

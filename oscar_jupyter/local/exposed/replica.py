@@ -26,7 +26,7 @@ from typing import Any, Callable
 import aiohttp
 import psutil
 
-from ..supervisor import KEEPER
+from ..slot import KEEPER
 from .launch import Isolation, replica_environment, wrap
 from .logs import ReplicaLog
 from .settings import ExposeSettings

@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -22,7 +23,7 @@ import ipywidgets as widgets
 import yaml
 
 from oscar_jupyter import fdl as fdl_module
-from oscar_jupyter.errors import InvalidDefinition, OscarError
+from oscar_jupyter.errors import DefinitionWarning, InvalidDefinition, OscarError
 from oscar_jupyter.spec import format_path
 
 from .base import Panel
@@ -79,8 +80,10 @@ class DeployPanel(Panel):
 
     Drive it from code: set `panel.fdl_text.value = "..."` or the form widgets
     (`name`, `image`, `cpu`, `memory`, `gpu`, `script`, `env`, `input_path`,
-    `output_path`, `min_scale`, `max_scale`, `api_port`), read `problems`, call
-    `deploy()`, `write_files(folder)` or `download_links()`.
+    `output_path`, `min_scale`, `max_scale`, `api_port`), read `problems`
+    (errors) and `warnings` (e.g. keys OSCAR ignores, each with the field it
+    most likely meant), call `deploy()`, `write_files(folder)` or
+    `download_links()`. Tick `strict` to make unknown keys errors.
     """
 
     panel_title = "Deploy a service"
@@ -91,6 +94,7 @@ class DeployPanel(Panel):
         self.cluster_id = cluster_id or fdl_module.DEFAULT_CLUSTER_ID
         self.ready_timeout = ready_timeout
         self.problems: List[Any] = []
+        self.warnings: List[Any] = []
         self.notices: List[str] = []
         self.deployed: List[Any] = []
         self._base: Dict[str, Any] = {}     # the service as last parsed: keeps fields the form lacks
@@ -129,6 +133,9 @@ class DeployPanel(Panel):
         for code in (self.script, self.fdl_text):
             code.add_class(CODE_CLASS)  # YAML and scripts are not wrapped: indentation stays readable
         self.problems_html = widgets.HTML("")
+        self.strict = widgets.Checkbox(value=False, description="Strict: unknown keys are errors",
+                                       indent=False, layout=widgets.Layout(width="auto"))
+        self.strict.observe(lambda _change: self.validate(), names="value")
         self.deploy_button = widgets.Button(description="Deploy", button_style="primary", icon="rocket")
         self.progress = widgets.IntProgress(value=0, min=0, max=4, description="",
                                             layout=widgets.Layout(width="16em", visibility="hidden"))
@@ -165,7 +172,7 @@ class DeployPanel(Panel):
             self.title,
             widgets.HBox([form, yaml_box]),
             self.problems_html,
-            widgets.HBox([self.deploy_button, self.progress, self.diff_button]),
+            widgets.HBox([self.deploy_button, self.progress, self.diff_button, self.strict]),
             self.diff_html,
             widgets.HBox([self.write_button, self.folder, self.links_button]),
             self.links,
@@ -245,9 +252,9 @@ class DeployPanel(Panel):
 
     def validate(self) -> List[Any]:
         """Validate the FDL text; list the problems in the panel and return the errors."""
-        self.problems, self.notices = [], []
+        self.problems, self.warnings, self.notices = [], [], []
         try:
-            loaded = fdl_module.load(self.fdl_text.value)
+            loaded = self._load()
         except InvalidDefinition as exc:
             self.problems = list(exc.problems) or [exc.message]
             loaded = None
@@ -255,7 +262,8 @@ class DeployPanel(Panel):
             self.problems = [str(exc)]
             loaded = None
         if loaded is not None:
-            self.notices = [str(n) for n in loaded.notices] + [str(w) for w in loaded.warnings]
+            self.warnings = list(loaded.warnings)
+            self.notices = [str(n) for n in loaded.notices]
             if len(loaded) > 1:
                 self.notices.append(f"The form edits the first of {len(loaded)} services "
                                     f"({loaded.names[0]}); edit the others in the FDL text.")
@@ -273,11 +281,13 @@ class DeployPanel(Panel):
             self.progress.bar_style = "danger"
             raise InvalidDefinition("The FDL has problems; nothing was deployed", problems)
         self.progress.value = 1
-        loaded = fdl_module.load(self.fdl_text.value)
+        loaded = self._load()
         started = time.monotonic()
         self.set_status("applying to the cluster…", "busy")
         try:
-            services = list(self.cluster.apply(loaded, wait=False))
+            with warnings.catch_warnings():  # the panel lists them
+                warnings.simplefilter("ignore", DefinitionWarning)
+                services = list(self.cluster.apply(loaded, wait=False, strict=self.strict.value))
             self.progress.value = 2
             for svc in services:
                 self.set_status(f"waiting for {svc.name} to be ready…", "busy")
@@ -298,7 +308,7 @@ class DeployPanel(Panel):
         """What deploying would change: a unified diff per service ('' when the same or new)."""
         if self.validate():
             raise InvalidDefinition("The FDL has problems; fix them before comparing it", self.problems)
-        loaded = fdl_module.load(self.fdl_text.value)
+        loaded = self._load()
         deployed = {s.name for s in self.cluster.services()}
         diffs: Dict[str, str] = {}
         blocks = []
@@ -342,10 +352,13 @@ class DeployPanel(Panel):
 
     # -- internals --------------------------------------------------------------------
     def _write_fdl(self, folder: Path) -> List[Path]:
-        loaded = fdl_module.load(self.fdl_text.value)
+        loaded = self._load()
         name = self.name.value.strip() or "service"
         fdl_path, scripts = loaded.write(folder, filename=f"{name}.yaml")
         return [Path(fdl_path)] + [Path(p) for p in scripts]
+
+    def _load(self) -> Any:
+        return fdl_module.load(self.fdl_text.value, strict=self.strict.value)
 
     def _on_form_change(self, _change: Any) -> None:
         if self._syncing:
@@ -414,6 +427,9 @@ class DeployPanel(Panel):
         for problem in self.problems:
             field, line, message, _severity = _problem_line(problem)
             rows.append(_problem_row("✖", "#c01c28", field, line, message))
+        for warning in self.warnings:
+            field, line, message, _severity = _problem_line(warning)
+            rows.append(_problem_row("⚠", "#c64600", field, line, message))
         for notice in self.notices:
             rows.append(_problem_row("ℹ", "#986a00", "", None, notice))
         valid = "" if self.problems else '<span style="color:#26a269">✔ valid</span>'

@@ -7,7 +7,7 @@ from oscar_jupyter.local.oidc import OidcValidator, groups_from_userinfo
 from oscar_jupyter.local.versions import UnknownVersion, Wire
 
 
-@pytest.mark.parametrize("given,key", [("3.7", "3.7"), ("3.7.1", "3.7"), ("v4.1.2", "4.1"), (None, "3.7"),
+@pytest.mark.parametrize("given,key", [("3.7", "3.7"), ("3.7.1", "3.7"), ("v4.1.2", "4.1"), (None, "4.1"),
                                        ("3.6", "3.6"), (" 4.1 ", "4.1"), (4.1, "4.1")])
 def test_versions_are_recognised(given, key):
     assert Wire.of(given).api_version == key

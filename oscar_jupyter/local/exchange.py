@@ -1,0 +1,120 @@
+"""What every oscar-local route handler uses to read requests and write answers.
+
+The runtime a request belongs to, its caller's identity, its body (with the
+endpoint's size limit) and JSON, plain-text answers, and route registration
+with the trailing-slash twin. ``app`` (middlewares, route table) and the
+``routes_*`` modules import from here; this module imports neither.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from .runtime import Runtime
+
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def text(status: int, message: str = "", headers: dict[str, str] | None = None) -> web.Response:
+    """gin's ``c.String(status, message)`` (exactly ``message``, ``text/plain; charset=utf-8``),
+    or its ``c.Status(status)`` (no body, no Content-Type) when ``message`` is empty."""
+    if not message:
+        return web.Response(status=status, headers=headers)
+    return web.Response(status=status, text=message, content_type="text/plain", charset="utf-8", headers=headers)
+
+
+class BareStatus(Exception):
+    """Raised to answer with gin's ``c.Status(status)``: no body, no Content-Type
+    (``app``'s error middleware turns it into that answer)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def not_found() -> BareStatus:
+    """gin's ``c.Status(http.StatusNotFound)``."""
+    return BareStatus(404)
+
+
+def runtime_of(request: web.Request) -> Runtime:
+    return request.app[RUNTIME]
+
+
+def limit_for(path: str, runtime: Runtime) -> int:
+    """Largest body accepted on ``path``: invocation payloads vs. JSON definitions."""
+    if path.startswith("/run/") or path.startswith("/job/"):
+        return runtime.options.max_body
+    return runtime.options.max_definition
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, or a 413 naming the limit when it is larger."""
+    limit = refuse_declared_oversize(request)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(None, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def refuse_declared_oversize(request: web.Request) -> int:
+    """The body limit of ``request``'s endpoint; 413 naming it when the declared length is larger."""
+    limit = limit_for(request.path, runtime_of(request))
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(request.content_length, limit)
+    return limit
+
+
+def _too_large(size: int | None, limit: int) -> web.HTTPException:
+    got = f"{size} bytes" if size is not None else "more than that"
+    return web.HTTPRequestEntityTooLarge(
+        max_size=limit, actual_size=size or limit + 1,
+        text=f"Request body too large: the limit for this endpoint is {limit} bytes, got {got}\n",
+        content_type="text/plain",
+    )
+
+
+async def read_json(request: web.Request, what: str) -> Any:
+    """Parse the body as JSON, or raise 400 saying where it is malformed."""
+    raw = await read_body(request)
+    if not raw.strip():
+        raise web.HTTPBadRequest(text=f"The {what} is not valid: the request body is empty\n", content_type="text/plain")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise web.HTTPBadRequest(
+            text=f"The {what} is not valid: the body is not UTF-8 (byte {exc.start})\n", content_type="text/plain"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise web.HTTPBadRequest(
+            text=f"The {what} is not valid: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}\n",
+            content_type="text/plain",
+        ) from None
+    except RecursionError:
+        raise web.HTTPBadRequest(
+            text=f"The {what} is not valid: JSON nested too deeply\n", content_type="text/plain"
+        ) from None
+
+
+# request storage key of the caller's identity (aiohttp >= 3.12 has typed request keys)
+CALLER: Any = web.RequestKey("oscar_caller", str) if hasattr(web, "RequestKey") else "oscar_caller"
+
+
+def caller(request: web.Request) -> str | None:
+    """Who is calling ``/system/*``: an OIDC ``sub``, or None for the cluster admin (Basic)."""
+    return request.get(CALLER)
+
+
+def add(app: web.Application, method: str, path: str, handler: Handler) -> None:
+    """Register ``path`` and its trailing-slash twin (clients use both)."""
+    app.router.add_route(method, path, handler)
+    twin = path[:-1] if path.endswith("/") and len(path) > 1 else path + "/"
+    app.router.add_route(method, twin, handler)
