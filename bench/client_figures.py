@@ -81,3 +81,58 @@ def submit_files(cluster: Any, files: int) -> Tuple[float, int]:
 
 def median(values: List[float]) -> float:
     return statistics.median(values)
+
+
+GRAYSCALE_SCRIPT = ('python3 -c "import sys; from PIL import Image; '
+                    'Image.open(sys.argv[1]).convert(\'L\').save(sys.argv[2])" '
+                    '"$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/out.png"')
+TEN_MB_SCRIPT = 'head -c 10000000 /dev/urandom > "$TMP_OUTPUT_DIR/out.bin"'
+
+
+def against_oscar_python(cluster: Any, endpoint: str, user: str, password: str, n: int,
+                         workdir: str) -> Dict[str, Tuple[List[float], List[float]]]:
+    """The same call made by ``Service.run`` and by oscar-python's ``run_service``
+    (the official client, given the service token as ours has it, writing the
+    answer to a file as it does), interleaved and alternating which goes first.
+
+    Two services: a 600x600 PNG sent to a grayscale script (a ~480 kB base64
+    answer) and a script answering 10 MB. Returns {case: (official s, ours s)}.
+    """
+    import os
+
+    import numpy as np
+    from oscar_python.client import Client
+    from PIL import Image
+
+    image = os.path.join(workdir, "bench-600.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (600, 600, 3), dtype=np.uint8)).save(image)
+    official = Client({"cluster_id": "bench", "endpoint": endpoint, "user": user, "password": password,
+                       "ssl": False})
+    out: Dict[str, Tuple[List[float], List[float]]] = {}
+    for case, name, script in (("png", "bench-gray", GRAYSCALE_SCRIPT), ("10mb", "bench-10mb", TEN_MB_SCRIPT)):
+        [svc] = cluster.apply({"name": name, "image": "local/bench", "script": script,
+                               "synchronous": {"min_scale": 1, "max_scale": 2}})
+        token = svc.token
+        answer = os.path.join(workdir, f"{name}.out")
+        from pathlib import Path
+
+        ours_t: List[float] = []
+        theirs_t: List[float] = []
+
+        def ours() -> None:
+            t0 = time.perf_counter()
+            svc.run(Path(image))
+            ours_t.append(time.perf_counter() - t0)
+
+        def theirs() -> None:
+            t0 = time.perf_counter()
+            official.run_service(name, input=image, output=answer, token=token)
+            theirs_t.append(time.perf_counter() - t0)
+
+        svc.run(Path(image))
+        official.run_service(name, input=image, output=answer, token=token)
+        for i in range(n):
+            for call in ((theirs, ours) if i % 2 == 0 else (ours, theirs)):
+                call()
+        out[case] = (theirs_t, ours_t)
+    return out

@@ -52,3 +52,16 @@ def render(rows: List[Row], title: str) -> str:
 
     rule = "-" * len(line(head))
     return "\n".join([title, line(head), rule] + [line(c) for c in cells] + [rule])
+
+
+def markdown(rows: List[Row], title: str, machine: Sequence[str], command: str) -> str:
+    """The table as a Markdown page: what was run, on which machine, when, and the figures."""
+    lines = [f"# {title}", "", f"Written by `{command}`: do not edit by hand, run it again.", ""]
+    lines += [f"- {m}" for m in machine] + ["", "| measure | figure | goal | ok | n | p50 ms | p99 ms |",
+                                             "|---|---|---|---|---:|---:|---:|"]
+    for r in rows:
+        dist = (str(len(r.samples)), f"{percentile(r.samples, 50) * 1e3:.1f}",
+                f"{percentile(r.samples, 99) * 1e3:.1f}") if r.samples else ("", "", "")
+        cells = (r.measure, r.value, r.goal, r.mark) + dist
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

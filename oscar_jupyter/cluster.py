@@ -100,6 +100,8 @@ class Cluster:
                  run_timeout: Optional[float] = None, id: Optional[str] = None,
                  local: Any = None) -> None:
         endpoint = (endpoint or "").strip()
+        #: no scheme given: https:// is assumed, and a plain-HTTP server is told apart in errors
+        self.scheme_assumed = "://" not in endpoint
         parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
         if not parts.hostname:
             raise errors.ConfigError(f"{endpoint!r} is not a cluster URL.",
@@ -189,6 +191,12 @@ class Cluster:
         try:
             response = self.session.request(method, self.url(path), timeout=read_timeout, **kwargs)
         except requests.exceptions.SSLError:
+            if self.scheme_assumed or not self.ssl_verify:
+                host = urlsplit(self.endpoint).netloc
+                raise errors.ConnectionFailed(
+                    f"{what}: {host} does not answer TLS at {self.endpoint}"
+                    + (" (no scheme was given, so https:// was assumed)." if self.scheme_assumed else "."),
+                    hint=f"If the cluster serves plain HTTP (as oscar-local does), write http://{host}.") from None
             raise errors.ConnectionFailed(
                 f"{what}: TLS verification of {self.endpoint} failed.",
                 hint="Check the endpoint; for a self-signed certificate pass ssl_verify=False "

@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import re
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,14 +382,24 @@ def _try_base64(text: str) -> Optional[bytes]:
     known file kind or to clean text (random words rarely decode to either);
     undecodable binary counts only for runs of 24+ characters.
     """
-    stripped = text.strip()
-    if len(stripped) < 4 or len(stripped) % 4 or any(c.isspace() for c in stripped):
+    raw = text.strip().encode("ascii", "ignore")
+    if len(raw) != len(text.strip()):
         return None
-    raw = stripped.encode("ascii", "ignore")
-    if len(raw) != len(stripped) or not _BASE64.match(raw):
+    return _try_base64_bytes(raw)
+
+
+def _try_base64_bytes(data: bytes) -> Optional[bytes]:
+    """`_try_base64` on bytes. Every step runs in C (strip, length, the alphabet check
+    and the decoding in one `b64decode(validate=True)` pass), never per character in
+    Python: answers are megabytes."""
+    stripped = data.strip()
+    if len(stripped) < 4 or len(stripped) % 4:
         return None
     try:
-        decoded = base64.b64decode(raw, validate=True)
+        if _STRICT_BASE64:  # one C pass: alphabet check and decoding together
+            decoded = binascii.a2b_base64(stripped, strict_mode=True)
+        else:  # a regex pass, then the decoding
+            decoded = base64.b64decode(stripped, validate=True)
     except (binascii.Error, ValueError):
         return None
     kind = sniff(decoded)
@@ -438,8 +449,12 @@ def _structured_from_text(text: str) -> Optional[Any]:
 
 
 def result_from_bytes(data: bytes, *, name: Optional[str] = None, log: str = "",
-                      elapsed: Optional[float] = None, input: Any = None) -> Result:
-    """A `Result` for one output file's bytes, by sniffing them."""
+                      elapsed: Optional[float] = None, input: Any = None,
+                      unzip_budget: Optional["UnzipBudget"] = None) -> Result:
+    """A `Result` for one output file's bytes, by sniffing them.
+
+    A zip is unpacked into a `FilesResult`, zips inside it too, all within one
+    `UnzipBudget` (a fresh one of `MAX_UNZIPPED` bytes unless given)."""
     common = dict(log=log, elapsed=elapsed, input=input, name=name)
     kind = sniff(data)
     if kind in ("png", "jpeg", "gif", "tiff", "image"):
@@ -447,7 +462,7 @@ def result_from_bytes(data: bytes, *, name: Optional[str] = None, log: str = "",
     if kind == "pdf":
         return PDFResult(data, **common)
     if kind == "zip":
-        return _files_result(data, **common)
+        return _files_result(data, unzip_budget or UnzipBudget(MAX_UNZIPPED), **common)
     if kind == "npy":
         return ArrayResult(data, **common)
     if kind == "json":
@@ -470,17 +485,45 @@ MAX_UNZIPPED = 1 << 30
 MAX_LITERAL = 1 << 20
 
 
-def _files_result(data: bytes, **common: Any) -> Result:
+#: zips inside zips are unpacked this many levels deep at most
+MAX_ZIP_DEPTH = 8
+
+
+class UnzipBudget:
+    """The bytes still allowed to be unpacked for one answer, across nested zips
+    (a zip of zips must not unpack each level up to the limit)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.remaining = limit
+        self.depth = 0
+
+    def take(self, size: int) -> bool:
+        """Reserve `size` bytes; False (nothing reserved) when they do not fit."""
+        if size > self.remaining:
+            return False
+        self.remaining -= size
+        return True
+
+
+def _files_result(data: bytes, budget: UnzipBudget, **common: Any) -> Result:
+    if budget.depth >= MAX_ZIP_DEPTH:
+        logger.warning("A zip nested %d deep in the answer is kept as bytes.", budget.depth + 1)
+        return BytesResult(data, **common)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in archive.infolist() if not i.is_dir()]
         total = sum(i.file_size for i in infos)
-        if total > MAX_UNZIPPED:
-            logger.warning("The zip answer would unpack to %d bytes; kept as bytes (limit %d).",
-                           total, MAX_UNZIPPED)
+        if not budget.take(total):
+            logger.warning("The zip answer would unpack to %d more bytes; kept as bytes "
+                           "(limit %d for the whole answer, nested zips included).", total, budget.limit)
             return BytesResult(data, **common)
-        names = [i.filename for i in infos]
-        files = {n: result_from_bytes(archive.read(n), name=n) for n in names}
+        budget.depth += 1
+        try:
+            files = {i.filename: result_from_bytes(archive.read(i), name=i.filename, unzip_budget=budget)
+                     for i in infos}
+        finally:
+            budget.depth -= 1
     except (zipfile.BadZipFile, RuntimeError, ValueError, OSError, EOFError):
         return BytesResult(data, **common)
     return FilesResult(files, raw=data, **common)
@@ -509,24 +552,61 @@ def decode(body: bytes, *, headers: Optional[Mapping[str, str]] = None, service:
     (no output file) shows a Python traceback or a shell error.
     """
     exit_code = _exit_code(headers)
-    text = _as_text(body) if body else ""
-    log, rest = ("", "")
-    if text is not None:
-        log, rest = split_log(text)
+    log_bytes, rest = _split_log_bytes(body)
+    log = log_bytes.decode("utf-8", "replace")
     who = f"Service {service!r}" if service else "The service"
-    if exit_code not in (None, 0) or (text is not None and failure_in_log(log)):
-        shown = text if text is not None else body.decode("utf-8", "replace")
+    if exit_code not in (None, 0) or failure_in_log(log):
+        shown = body.decode("utf-8", "replace")
         status = f"exited with status {exit_code}" if exit_code not in (None, 0) else "reported an error"
         raise errors.ServiceFailed(f"{who} {status}.", log=shown, exit_code=exit_code,
                                    hint="Read .log on this exception for the script's output.")
     common = dict(log=log, elapsed=elapsed, input=input)
-    if text is None:
-        return result_from_bytes(body, **common)
-    decoded = _try_base64(rest)
+    decoded = _try_base64_bytes(rest)
     if decoded is not None:
         return result_from_bytes(decoded, **common)
-    reason = failure_in_output(rest) if exit_code is None else None
-    if reason:
-        raise errors.ServiceFailed(f"{who} failed: its output shows {reason}.", log=text,
-                                   hint="Read .log on this exception for the script's output.")
-    return result_from_bytes(rest.encode("utf-8"), **common)
+    if exit_code is None and sniff(rest) in ("text", "json"):
+        text = rest.decode("utf-8")
+        reason = failure_in_output(text)
+        if reason:
+            raise errors.ServiceFailed(f"{who} failed: its output shows {reason}.",
+                                       log=body.decode("utf-8", "replace"),
+                                       hint="Read .log on this exception for the script's output.")
+    return result_from_bytes(rest, **common)
+
+
+_STRICT_BASE64 = sys.version_info >= (3, 11)
+# without `^`: matched at offsets, where `^` would not match (match() anchors there anyway)
+_LOG_LINE_BYTES = re.compile(_LOG_LINE.pattern.lstrip("^").encode("ascii"))
+
+
+def _split_log_bytes(body: bytes) -> Tuple[bytes, bytes]:
+    """`split_log` on the bytes of an answer: supervisor lines at its start (blank lines
+    among them) and at its end become the log, the rest is the payload. Only the log
+    lines are looked at, never the whole (often megabytes of) payload line by line;
+    an answer that is not text keeps its bytes whole."""
+    head: List[bytes] = []
+    pos = 0
+    while pos < len(body):
+        end = body.find(b"\n", pos)
+        end = len(body) if end < 0 else end + 1
+        # match at an offset, never on a slice: a slice of a one-line answer copies it
+        if _LOG_LINE_BYTES.match(body, pos, end) or (head and not body[pos:end].strip()):
+            head.append(body[pos:end])
+            pos = end
+        else:
+            break
+    tail: List[bytes] = []
+    stop = len(body)
+    while stop > pos:
+        start = max(body.rfind(b"\n", pos, stop - 1) + 1, pos)
+        if _LOG_LINE_BYTES.match(body, start, stop):
+            tail.insert(0, body[start:stop])
+            stop = start
+        else:
+            break
+    if not head and not tail:
+        return b"", body
+    log = b"".join(head + tail)
+    if _as_text(log) is None:  # binary that happened to start like a log line
+        return b"", body
+    return log, (body if pos == 0 and stop == len(body) else body[pos:stop])

@@ -124,7 +124,7 @@ class APIError(OscarError):
 
 
 def redact(text: str, secrets: Iterable[Optional[str]]) -> str:
-    """Replace every occurrence of each secret in `text` with '***'."""
+    """Replace every occurrence of each secret in `text` with ``***``."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")

@@ -20,6 +20,9 @@ import requests
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--reliability", action="store_true", default=False,
                      help="also run the long load/burst/restart/fuzz tests marked 'reliability'")
+    parser.addoption("--reliability-doc", metavar="PATH", default=None,
+                     help="with --reliability: write the figures, the machine and the date to this "
+                          "Markdown page (docs/reliability.md)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

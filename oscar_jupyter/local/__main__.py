@@ -23,6 +23,14 @@ from .versions import DEFAULT as DEFAULT_API_VERSION, RELEASES
 S3_SECRET_ENV = "OSCAR_LOCAL_S3_SECRET_KEY"
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("oscar-jupyter")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
     from . import default_data_dir
 
@@ -30,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
         prog="oscar-local",
         description="An OSCAR-compatible cluster on this machine (Manager API, S3 storage, sync and async runs).",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: %(default)s)")
     p.add_argument("--data-dir", default=default_data_dir(),

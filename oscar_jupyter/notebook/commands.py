@@ -13,7 +13,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, MutableMapping, Optional
+from typing import Any, Callable, Dict, FrozenSet, List, MutableMapping, Optional
 
 from .. import errors
 from . import inputs
@@ -33,6 +33,8 @@ class Context:
     default_timeout: Optional[float] = None
     map_concurrency: int = 4
     progress: bool = True
+    #: the words of the magic line that were quoted (sent as text, never looked up)
+    quoted: FrozenSet[str] = frozenset()
 
 
 def _oj():
@@ -213,7 +215,8 @@ def rm(args: argparse.Namespace, ctx: Context) -> Any:
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
     svc = find_service(current_cluster(), args.service)
-    data = b"" if args.input is None else inputs.one(args.input, ctx.namespace, text=args.text)
+    data = b"" if args.input is None else inputs.one(args.input, ctx.namespace,
+                                                    text=args.text or args.input in ctx.quoted)
     kw: Dict[str, Any] = {}
     if args.encoding:
         kw["encoding"] = args.encoding

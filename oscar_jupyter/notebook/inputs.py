@@ -1,11 +1,13 @@
 """Turning the words of a magic line into data: variables, paths, globs, literals."""
 from __future__ import annotations
 
+import difflib
 import glob
 import json
 import os
+import shlex
 from pathlib import Path
-from typing import Any, List, Mapping
+from typing import Any, FrozenSet, List, Mapping
 
 from .. import errors
 
@@ -31,13 +33,34 @@ def _looks_like_path(word: str) -> bool:
             or (Path(word).suffix != "" and " " not in word and not word.replace(".", "").isdigit()))
 
 
+def quoted_words(line: str) -> FrozenSet[str]:
+    """The words of a magic line that were written in quotes (``'x'`` or ``"x"``),
+    as the shell-like split gives them: a quoted word is meant as text."""
+    try:
+        tokens = shlex.split(line, posix=False)
+    except ValueError:
+        return frozenset()
+    return frozenset(t[1:-1] for t in tokens if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"")
+
+
+def _looks_like_name(word: str) -> bool:
+    return all(part.isidentifier() for part in word.split("."))
+
+
+def _variables(namespace: Mapping[str, Any]) -> List[str]:
+    return [k for k in namespace if isinstance(k, str) and not k.startswith("_")
+            and k not in ("In", "Out", "exit", "quit", "get_ipython")]
+
+
 def one(word: str, namespace: Mapping[str, Any], *, text: bool = False) -> Any:
     """The data a single INPUT word stands for.
 
     In order: a notebook variable (or `var.attr`), an existing file (as a
     `Path`), a JSON literal (number, object, list, quoted string), else the word
-    as text. A word that looks like a file path but names nothing is an error,
-    so a typo is not sent as text; `text=True` sends the word as it is.
+    as text. A word that looks like a file path, or like a variable name, but
+    names nothing is an error (naming the variables it may have meant), so a
+    typo is not sent as text; `text=True` (a quoted word, or --text) sends the
+    word as it is.
     """
     if text:
         return word
@@ -57,6 +80,11 @@ def one(word: str, namespace: Mapping[str, Any], *, text: bool = False) -> Any:
     if _looks_like_path(word):
         raise errors.InvalidInput(f"No variable or file named {word!r}.",
                                   hint="Check the name; use --text to send it as literal text.")
+    if _looks_like_name(word):
+        close = difflib.get_close_matches(word, _variables(namespace), n=3, cutoff=0.6)
+        meant = f" Did you mean {', '.join(close)}?" if close else ""
+        raise errors.InvalidInput(f"No variable or file named {word!r}.{meant}",
+                                  hint=f"To send the word itself as text, quote it ('{word}') or add --text.")
     return word
 
 

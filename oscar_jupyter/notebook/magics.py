@@ -21,7 +21,7 @@ from traitlets import Bool, Float, Int, TraitError, observe, validate
 
 from .. import display as _display
 from .. import errors
-from . import arguments, commands
+from . import arguments, commands, inputs
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +122,12 @@ class OscarMagics(Magics):
                                     hint="Add --yes to confirm on the command line.") from None
         return str(answer).strip().lower() in ("y", "yes")
 
-    def _context(self) -> commands.Context:
+    def _context(self, line: str = "") -> commands.Context:
         return commands.Context(namespace=self.shell.user_ns, show=self._show, say=self._say,
                                 ask_password=_prompt_password, confirm=self._confirm,
                                 default_timeout=self.default_timeout,
-                                map_concurrency=self.map_concurrency, progress=self.progress)
+                                map_concurrency=self.map_concurrency, progress=self.progress,
+                                quoted=inputs.quoted_words(line))
 
     def _guard(self, traceback: bool, fn: Callable[[], Any]) -> Any:
         """Run `fn`; expected errors become one-line errors unless tracebacks are wanted."""
@@ -154,7 +155,7 @@ class OscarMagics(Magics):
             if args.command == "help":
                 self._help(args.topic)
                 return
-            value = commands.COMMANDS[args.command](args, self._context())
+            value = commands.COMMANDS[args.command](args, self._context(line))
             out = getattr(args, "out", None)
             if out:
                 if not out.isidentifier():

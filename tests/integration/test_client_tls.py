@@ -107,3 +107,16 @@ def test_a_ca_bundle_path_verifies(local_cluster, tls_endpoint):
     c = oj.connect(url, user=local_cluster.user, password=local_cluster.password, ssl_verify=cert)
     assert c.ssl_verify == cert and c.info()["version"]
     oj.disconnect(c)
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_an_endpoint_without_scheme_on_plain_http_says_so(local_cluster, verify):
+    # '127.0.0.1:PORT' gets https:// assumed; oscar-local speaks plain HTTP. The error must
+    # name the missing http://, not TLS verification (ssl_verify=False was given).
+    hostport = urlsplit(local_cluster.endpoint).netloc
+    with pytest.raises(errors.ConnectionFailed) as info:
+        oj.connect(hostport, user=local_cluster.user, password=local_cluster.password,
+                   ssl_verify=verify, retry=0)
+    message = str(info.value)
+    assert f"http://{hostport}" in message and "no scheme" in message, message
+    assert "pass ssl_verify=False" not in message

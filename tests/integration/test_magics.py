@@ -590,6 +590,17 @@ def test_in_a_real_kernel_errors_are_one_line_and_results_rich(local_cluster, tm
     assert local_cluster.password not in shown
 
 
+def test_a_misspelt_variable_is_an_error_not_text(shell, services):
+    from PIL import Image
+    shell.user_ns["picture"] = Image.new("RGB", (4, 4))
+    out = shell.check(f"%oscar run {services['echo']} pictrue")
+    line = one_error_line(out)
+    assert isinstance(out.error, errors.InvalidInput) and "pictrue" in line and "picture" in line, line
+    # quoted, the same word is text and is sent as it is
+    out = shell.check(f"%oscar run {services['echo']} 'pictrue' -o sent")
+    assert out.error is None and shell.user_ns["sent"].text.strip() == "pictrue"
+
+
 # -- how words become inputs (no cluster needed) ------------------------------------------
 
 def test_input_words(tmp_path, monkeypatch):
@@ -608,7 +619,11 @@ def test_input_words(tmp_path, monkeypatch):
     assert inputs.one("h.image", ns) == "the image"
     assert inputs.one("a.txt", ns) == Path("a.txt")
     assert inputs.one('{"k": 1}', ns) == {"k": 1} and inputs.one("3.5", ns) == 3.5
-    assert inputs.one("hello", ns) == "hello" and inputs.one("v", ns, text=True) == "v"
+    assert inputs.one("hello there", ns) == "hello there" and inputs.one("v", ns, text=True) == "v"
+    assert inputs.one("hello", ns, text=True) == "hello"
+    with pytest.raises(errors.InvalidInput, match="Did you mean s\\?"):
+        inputs.one("ss", ns)  # a name-like word that names nothing is a typo, not text
+    assert inputs.quoted_words("""svc 'pictrue' "two words" bare""") == {"pictrue", "two words"}
     for bad in ("missing.jpg", "dir/file", "imgs"):
         with pytest.raises(errors.InvalidInput):
             inputs.one(bad, ns)

@@ -263,3 +263,49 @@ def test_zip_bomb_is_kept_as_bytes(monkeypatch):
     monkeypatch.setattr(codecs, "MAX_UNZIPPED", 100_000)
     result = codecs.decode(b64(buf.getvalue()))
     assert isinstance(result, BytesResult) and result.raw == buf.getvalue()
+
+
+def _zip_of(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_zip_of_zips_shares_one_unzip_budget(monkeypatch):
+    # each inner zip alone unpacks under the limit; together (and with the outer level) they do not
+    inner = _zip_of({"part.txt": b"0" * 40_000})
+    outer = _zip_of({f"inner{i}.zip": inner for i in range(4)})
+    monkeypatch.setattr(codecs, "MAX_UNZIPPED", 100_000)
+    result = codecs.decode(b64(outer))
+    assert isinstance(result, FilesResult)
+    kinds = [type(r).__name__ for r in result.files.values()]
+    unpacked = sum(1 for r in result.files.values() if isinstance(r, FilesResult))
+    # the outer level costs ~4 small zips; at most two inner 40 kB zips then fit in 100 kB
+    assert unpacked <= 2 and "BytesResult" in kinds, kinds
+
+
+def test_zips_nested_past_the_depth_limit_stay_bytes():
+    data = b"leaf"
+    for _ in range(codecs.MAX_ZIP_DEPTH + 2):
+        data = _zip_of({"next.zip" if data[:2] == b"PK" else "leaf.txt": data})
+    result = codecs.decode(b64(data))
+    depth = 0
+    while isinstance(result, FilesResult):
+        [result] = result.files.values()
+        depth += 1
+    assert depth == codecs.MAX_ZIP_DEPTH and isinstance(result, BytesResult)
+
+
+def test_log_lines_around_a_large_base64_answer_are_split_off():
+    png = io.BytesIO()
+    Image.new("RGB", (300, 300), "red").save(png, format="PNG")
+    head = b"2025-01-10 10:00:00,123 - supervisor - INFO - Script file created\n\n"
+    tail = b"\n2025-01-10 10:00:01,456 - supervisor - INFO - Creating response\n"
+    result = codecs.decode(head + b64(png.getvalue()) + tail)
+    assert isinstance(result, ImageResult) and result.image.size == (300, 300)
+    assert "Script file created" in result.log and "Creating response" in result.log
+    # a binary answer is kept whole, even with newlines inside it
+    raw = bytes(range(256)) * 8 + b"\n2025-01-10 10:00:01,456 -"
+    assert codecs.decode(raw).raw == raw

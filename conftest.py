@@ -1,5 +1,8 @@
 """pytest hooks for `pytest --nbmake notebooks/`: one oscar-local for every tutorial.
 
+It lives at the repository root, not in notebooks/, so that JupyterLab shows
+only the tutorials there; pytest loads it for every path below the root.
+
 nbmake items are not pytest functions, so fixtures do not run for them. The
 cluster is started when the first notebook is about to run (answering as
 Manager v3.7; a notebook whose name says ``exposed`` gets a second one
