@@ -4,9 +4,7 @@ It lives at the repository root, not in notebooks/, so that JupyterLab shows
 only the tutorials there; pytest loads it for every path below the root.
 
 nbmake items are not pytest functions, so fixtures do not run for them. The
-cluster is started when the first notebook is about to run (answering as
-Manager v3.7; a notebook whose name says ``exposed`` gets a second one
-answering as v4.1, whose exposed services can be stopped and started), its endpoint and
+cluster is started when the first notebook is about to run, its endpoint and
 credentials are put in the environment the notebook's kernel inherits (and
 removed again after each notebook, so other tests in the same session do not
 see them), and it is stopped when the session ends.
@@ -21,32 +19,27 @@ from typing import Any, Dict, Optional
 import pytest
 
 _ENV_KEYS = ("OSCAR_ENDPOINT", "OSCAR_USER", "OSCAR_PASSWORD")
-_state: Dict[str, Any] = {"clusters": {}, "data_dirs": [], "saved": {}}
+_state: Dict[str, Any] = {"cluster": None, "data_dir": None, "saved": {}}
 
 
 def _is_notebook(item: pytest.Item) -> bool:
     return str(getattr(item, "path", "")).endswith(".ipynb")
 
 
-def _api_version(item: pytest.Item) -> str:
-    return "4.1" if "exposed" in os.path.basename(str(getattr(item, "path", ""))) else "3.7"
-
-
-def _cluster(api_version: str = "3.7") -> Any:
-    if api_version not in _state["clusters"]:
+def _cluster() -> Any:
+    if _state["cluster"] is None:
         from oscar_jupyter import local
 
-        data_dir = tempfile.mkdtemp(prefix="oscar-local-notebooks-")
-        _state["data_dirs"].append(data_dir)
-        _state["clusters"][api_version] = local.start(data_dir=data_dir, port=0, api_version=api_version)
-    return _state["clusters"][api_version]
+        _state["data_dir"] = tempfile.mkdtemp(prefix="oscar-local-notebooks-")
+        _state["cluster"] = local.start(data_dir=_state["data_dir"], port=0)
+    return _state["cluster"]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if not _is_notebook(item):
         return
-    cluster = _cluster(_api_version(item))
+    cluster = _cluster()
     _state["saved"] = {k: os.environ.get(k) for k in _ENV_KEYS}
     os.environ.update(OSCAR_ENDPOINT=cluster.endpoint, OSCAR_USER=cluster.user,
                       OSCAR_PASSWORD=cluster.password)
@@ -64,9 +57,9 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: Optional[pytest.Item]) 
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    clusters, _state["clusters"] = _state["clusters"], {}
-    for cluster in clusters.values():
+    cluster, _state["cluster"] = _state["cluster"], None
+    if cluster is not None:
         cluster.stop()
-    for data_dir in _state["data_dirs"]:
-        shutil.rmtree(data_dir, ignore_errors=True)
-    _state["data_dirs"] = []
+    if _state["data_dir"]:
+        shutil.rmtree(_state["data_dir"], ignore_errors=True)
+        _state["data_dir"] = None
