@@ -153,8 +153,8 @@ class Proxy:
             if response is None and retry:
                 raise _Unreached() from exc
             return self._failed(request, replica, response, exc)
-        except aiohttp.ServerDisconnectedError as exc:
-            # closed before answering: an idempotent request without a body is tried on another
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            # closed or reset before answering: an idempotent request without a body is tried on another
             # replica, as ingress-nginx does (proxy_next_upstream error)
             if response is None and retry and body is None and request.method in _IDEMPOTENT:
                 raise _Unreached() from exc
