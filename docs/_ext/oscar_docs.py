@@ -34,7 +34,7 @@ OPTIONAL_PAGES = ("security.md", "exposed-services.md", "tutorials/05-exposed-mo
 
 
 def copy_tutorials(docs: Path) -> None:
-    """notebooks/*.ipynb into docs/tutorials/ (a copy, not a link: links between tutorials
+    """notebooks/*.ipynb and the folders beside them into docs/tutorials/ (a copy, not a link: links between tutorials
     are resolved beside the file), rewritten only when changed so the execution cache holds."""
     target = docs / "tutorials"
     target.mkdir(exist_ok=True)
@@ -46,6 +46,10 @@ def copy_tutorials(docs: Path) -> None:
         dest = target / name
         if not dest.exists() or dest.read_bytes() != source.read_bytes():
             shutil.copyfile(source, dest)
+    # what the tutorials read beside themselves (the digits model's FDLs and code)
+    for folder in sorted(p for p in (ROOT / "notebooks").iterdir() if p.is_dir() and not p.name.startswith(".")):
+        shutil.copytree(folder, target / folder.name, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
 
 
 def missing_optional_pages(docs: Path) -> List[str]:
