@@ -90,7 +90,7 @@ def proxy_vs_direct(endpoint: str, auth: Tuple[str, str], clients: Sequence[int]
             if time.monotonic() > deadline:
                 raise RuntimeError("the benchmark's exposed service never became ready")
             time.sleep(0.2)
-        time.sleep(0.5)  # a front door follows readiness with a reload
+        time.sleep(0.5)  # settle after readiness
         front = requests.get(url, timeout=30).headers.get("Server", "")
         via = "nginx" if front.startswith("nginx") else "aiohttp"
         sock = _replica_socket(name)

@@ -203,14 +203,15 @@ def _client_rows(cluster, args: argparse.Namespace) -> List[Row]:
 
 
 def _exposed_rows(cluster, args: argparse.Namespace, tmp: str) -> List[Row]:
-    rows = _exposed_front_rows(cluster, args)
+    rows = _exposed_front_rows(cluster, args)  # the default front door: nginx where installed
     from oscar_jupyter.local.exposed.frontdoor import nginx_binary
 
     if nginx_binary("nginx") is not None:
         from oscar_jupyter import local
 
-        front = local.start(data_dir=os.path.join(tmp, "data-nginx"), port=0, password="bench-password",
-                            extra={"exposed": {"front": "nginx"}})
+        # the fallback where nginx is missing, for comparison
+        front = local.start(data_dir=os.path.join(tmp, "data-aiohttp"), port=0, password="bench-password",
+                            extra={"exposed": {"front": "aiohttp"}})
         try:
             rows += _exposed_front_rows(front, args)
         finally:
