@@ -32,7 +32,9 @@ one worker, a child of oscar-local) on the public address:
 
 The configuration is rewritten and nginx reloaded (SIGHUP: new workers, old
 ones finish their requests) only when a service's route changes: created,
-deleted, its auth, rewrite or slot count changed.
+deleted, its auth, rewrite or slot count changed. Such a reload closes
+clients' idle keep-alive connections (a request sent at that instant is
+reset), which is why replicas coming and going must not reload.
 """
 from __future__ import annotations
 
