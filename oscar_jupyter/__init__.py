@@ -17,8 +17,11 @@ from .auth import BasicAuth, BearerAuth, OidcAgentAuth, RefreshTokenAuth
 from .cluster import Cluster
 from .codecs import oscar_files
 from .connections import clusters, connect, current, disconnect, use
+from .deepaas import Deepaas, DeepaasModel
+from .deployment import Deployment, DeploymentLogs
+from .exposed import ExposedService
 from .errors import (APIError, AuthError, ConfigError, Conflict, ConnectionFailed, InvalidDefinition,
-                     InvalidInput, NotFound, OscarError, ServiceFailed, StorageError, Timeout)
+                     InvalidInput, NotFound, NotSupported, OscarError, ServiceFailed, StorageError, Timeout)
 from .jobs import AsyncRun, Job, JobList
 from .results import (ArrayResult, BatchItem, BatchResult, BytesResult, DetectionResult, FilesResult,
                       ImageResult, JSONResult, PDFResult, PredictionResult, Result, TextResult)
@@ -35,6 +38,7 @@ __all__ = [
     "BytesResult", "PDFResult", "ArrayResult", "FilesResult", "BatchItem", "BatchResult",
     "errors", "OscarError", "AuthError", "NotFound", "InvalidDefinition", "ServiceFailed", "Timeout",
     "StorageError", "ConnectionFailed", "Conflict", "ConfigError", "InvalidInput", "APIError",
+    "NotSupported", "Deployment", "DeploymentLogs", "ExposedService", "Deepaas", "DeepaasModel",
     "load_ipython_extension", "unload_ipython_extension",
 ]
 

@@ -105,6 +105,12 @@ def disconnect(cluster: Union[str, Cluster, None] = None) -> None:
         found.close()
 
 
+#: the Manager release an oscar-local started on demand answers as: the current one (v4.1 has
+#: the exposed services' stop/start/restart and deployment routes). One already running on
+#: the data dir is attached as it is.
+EMBEDDED_API_VERSION = "4.1"
+
+
 def _local_cluster(data_dir: Union[str, Path, None], **kwargs: Any) -> Cluster:
     try:
         from . import local
@@ -112,7 +118,7 @@ def _local_cluster(data_dir: Union[str, Path, None], **kwargs: Any) -> Cluster:
         raise errors.ConfigError(f"oscar-local cannot be imported ({exc}).",
                                  hint="Install oscar-jupyter with its dependencies.") from None
     directory = str(Path(data_dir).expanduser()) if data_dir else str(local_data_dir())
-    handle = local.ensure(directory)
+    handle = local.ensure(directory, api_version=EMBEDDED_API_VERSION)
     logger.info("Using oscar-local at %s (data dir %s).", handle.endpoint, directory)
     return Cluster(handle.endpoint, BasicAuth(handle.user, handle.password), ssl_verify=True,
                    id="local", local=handle, **kwargs)

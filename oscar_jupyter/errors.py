@@ -108,6 +108,11 @@ class InvalidInput(OscarError, ValueError):
     """Data given to `run`/`submit`/`map` cannot be encoded as asked."""
 
 
+class NotSupported(OscarError):
+    """The cluster or the service cannot do this: a route its Manager version lacks (stop/start
+    on v3.7), or an exposed-service call on a service that is not exposed."""
+
+
 class APIError(OscarError):
     """The Manager answered with an unexpected status."""
 

@@ -114,7 +114,9 @@ def _raise_stop(signum: int, frame: Any) -> None:
 def run_lab(args: argparse.Namespace) -> int:
     from oscar_jupyter import local
 
-    cluster = local.ensure(data_dir=str(args.data_dir) if args.data_dir else None)
+    from .connections import EMBEDDED_API_VERSION
+    cluster = local.ensure(data_dir=str(args.data_dir) if args.data_dir else None,
+                           api_version=EMBEDDED_API_VERSION)
     print(f"oscar-local is serving {cluster.endpoint} as user {cluster.user!r} "
           f"(data in {cluster.data_dir})", flush=True)
     env = dict(os.environ)

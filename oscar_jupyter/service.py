@@ -311,8 +311,61 @@ class Service:
         """Delete the service (warns when its buckets hold objects)."""
         self.cluster.delete(self.name)
 
-    def wait_ready(self, timeout: float = 120.0, *, poll: float = 1.0) -> "Service":
-        """Wait until the service is deployed (and, on v4, its deployment reports ready)."""
+    # -- exposed services (a long-running server per replica) ---------------------------------
+
+    @property
+    def exposed(self):
+        """The HTTP API of the service's server (`ExposedService`, one per handle while the
+        definition's expose section and token stay the same); `NotSupported` when not exposed."""
+        from .exposed import ExposedService
+        key = json.dumps([self.spec.get("expose"), self.spec.get("token")], sort_keys=True, default=str)
+        cached = getattr(self, "_exposed", None)
+        if cached is None or cached[0] != key:
+            if cached is not None:
+                cached[1].close()
+            self._exposed = (key, ExposedService(self))
+        return self._exposed[1]
+
+    def deployment(self):
+        """The deployment's state and replicas (`Deployment`; Manager v4)."""
+        from .deployment import get_deployment
+        return get_deployment(self.cluster, self.name, expose=(self._spec or {}).get("expose"))
+
+    def deployment_logs(self, *, timestamps: bool = False, tail_lines: Optional[int] = None):
+        """The replicas' recent output (`DeploymentLogs`; Manager v4)."""
+        from .deployment import get_logs
+        return get_logs(self.cluster, self.name, timestamps=timestamps, tail_lines=tail_lines)
+
+    def stop(self):
+        """Scale the exposed service to zero and suspend its autoscaling (Manager v4.1); the definition,
+        route and buckets stay. Returns the new `Deployment`."""
+        from .deployment import change
+        return change(self.cluster, self.name, "stop")
+
+    def start(self):
+        """Start a stopped exposed service again (its replicas before the stop, else min_scale)."""
+        from .deployment import change
+        return change(self.cluster, self.name, "start")
+
+    def restart(self):
+        """Replace the exposed service's replicas one by one (in-memory state is lost)."""
+        from .deployment import change
+        return change(self.cluster, self.name, "restart")
+
+    def wait_ready(self, timeout: float = 120.0, *, poll: float = 1.0,
+                   progress: Optional[bool] = None) -> "Service":
+        """Wait until the service is deployed (and, on v4, its deployment reports ready).
+
+        An exposed service is ready once its replicas answer their health check: its
+        deployment says so (v4, with a progress bar of ready replicas unless
+        `progress=False`), or - where the Manager has no deployment route - its
+        ``health_path`` answers through the exposed URL.
+        """
+        from .deployment import wait_exposed
+        from .exposed import api_port, expose_settings
+        if api_port(expose_settings(self.refresh().spec)):
+            wait_exposed(self, timeout=timeout, poll=poll, progress=progress is not False)
+            return self
         deadline = time.monotonic() + timeout
         state = "not found"
         while True:

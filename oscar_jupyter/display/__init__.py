@@ -15,8 +15,11 @@ from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 from PIL import Image
 
 from .batch import render_batch
+from .exposed import (render_deployment, render_deployment_logs, render_exposed, render_model,
+                      render_models)
 from .fdl import render_fdl
 from .gallery import render_files
+from .latency import LatencyChart, render_latency
 from .listings import (render_cluster, render_jobs, render_mapping, render_objects,
                        render_service, render_services)
 from .options import Options, options
@@ -26,12 +29,14 @@ from .tree import json_text, json_tree
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["mimebundle", "options", "Options", "renderer_for", "Table"]
+__all__ = ["mimebundle", "options", "Options", "renderer_for", "Table", "LatencyChart"]
 
 Renderer = Callable[[Any], Tuple[str, str]]
 
 _BY_KIND: Dict[str, Renderer] = dict(RENDERERS, files=render_files, batch=render_batch,
-                                     pdf=render_bytes)
+                                     pdf=render_bytes, deployment=render_deployment)
+_BY_KIND.update({"deployment-logs": render_deployment_logs, "deepaas-model": render_model,
+                 "deepaas-models": render_models})
 
 _BY_CLASS: Dict[str, Renderer] = {
     "BatchResult": render_batch, "AsyncRun": render_batch, "FilesResult": render_files,
@@ -40,6 +45,7 @@ _BY_CLASS: Dict[str, Renderer] = {
     "BucketList": render_objects,
     "Service": render_service, "Cluster": render_cluster,
     "FDL": render_fdl, "ServiceSpec": render_fdl, "Table": render_table,
+    "ExposedService": render_exposed, "LatencyChart": render_latency,
 }
 
 # a list whose items all have one of these class names renders as that listing

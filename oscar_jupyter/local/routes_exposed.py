@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import names, services as svcs
+from . import gojson, gotypes, names, services as svcs
 from .exchange import RUNTIME, add, caller, runtime_of, text
 from .exposed import access
 from .exposed.deployment import ExposedDeployment
@@ -44,6 +44,18 @@ def _deployment(request: web.Request, name: str) -> ExposedDeployment | None:
 def deployment_of(request: web.Request, svc: dict[str, Any]) -> ExposedDeployment | None:
     """The running deployment of an exposed service (None for other services)."""
     return _deployment(request, svc["name"])
+
+
+def deployment_answer(request: web.Request, status: dict[str, Any]) -> web.Response:
+    """A ``types.ServiceDeploymentStatus`` written as the Manager's gin writes it (struct order, omitempty)."""
+    types = gotypes.TYPES[runtime_of(request).wire.api_version]
+    return gojson.response(gotypes.shape(types, "ServiceDeploymentStatus", status))
+
+
+def logs_answer(request: web.Request, stream: dict[str, Any]) -> web.Response:
+    """A ``types.DeploymentLogStream`` written as the Manager's gin writes it."""
+    types = gotypes.TYPES[runtime_of(request).wire.api_version]
+    return gojson.response(gotypes.shape(types, "DeploymentLogStream", stream))
 
 
 def status_of(request: web.Request, svc: dict[str, Any]) -> dict[str, Any] | None:
@@ -136,19 +148,19 @@ def _managed(request: web.Request) -> tuple[dict[str, Any], ExposedDeployment]:
 async def stop(request: web.Request) -> web.Response:
     _, deployment = _managed(request)
     deployment.stop()
-    return web.json_response(deployment.status())
+    return deployment_answer(request, deployment.status())
 
 
 async def start(request: web.Request) -> web.Response:
     _, deployment = _managed(request)
     deployment.start_again()
-    return web.json_response(deployment.status())
+    return deployment_answer(request, deployment.status())
 
 
 async def restart(request: web.Request) -> web.Response:
     _, deployment = _managed(request)
     deployment.restart()
-    return web.json_response(deployment.status())
+    return deployment_answer(request, deployment.status())
 
 
 async def service_auth(request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import gojson, names
-from .exchange import add, not_found, runtime_of, text
+from .exchange import BareStatus, add, not_found, runtime_of, text
 from .output import stamp_lines, unstamp
 from .state import PENDING, RUNNING
 
@@ -92,7 +92,13 @@ def _nano(stamp: str) -> str:
 
 async def delete_job(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    svc = _service(request)
+    try:
+        svc = _service(request)
+    except BareStatus as exc:
+        if exc.status == 404 and rt.wire.major_minor >= (4, 0):
+            # v4.1.2 MakeDeleteJobHandler writes its 403 over getAuthorizedService's 404
+            return text(403, "You do not have permission to access this service")
+        raise
     assert rt.state is not None and rt.jobs is not None
     name = _job_name(request, svc["name"])
     job = rt.state.get_job(svc["name"], name)

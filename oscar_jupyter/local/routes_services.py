@@ -118,6 +118,16 @@ def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
     except svcs.InvalidService as exc:
         raise _refusal(exc.status, str(exc)) from None
     svc["labels"] = manager_labels(svc, rt.wire, creating=previous is None)
+    federation = svc.get("federation")
+    if rt.wire.major_minor >= (4, 0) and isinstance(federation, dict):
+        federation.setdefault("topology", "")
+        if not federation["topology"]:
+            federation["topology"] = "none"  # create.go checkValues
+        secrets = (svc.get("environment") or {}).get("secrets") or {}
+        refresh = secrets.get("refresh_token") if isinstance(secrets, dict) else None
+        if previous is None and federation.get("members") and not str(refresh or "").strip():
+            raise web.HTTPBadRequest(text="refresh_token secret is required for federated services",
+                                     content_type="text/plain")
     for notice in notices:
         log.info("service %s: %s", svc["name"], notice)
     return svc
@@ -186,10 +196,10 @@ async def deployment(request: web.Request) -> web.Response:
     svc = visible_service(request)
     exposed = routes_exposed.status_of(request, svc)
     if exposed is not None:
-        return gojson.response(exposed)
+        return routes_exposed.deployment_answer(request, exposed)
     executor = rt.executors.get(svc["name"])
     active = (executor.running + executor.pool.ready) if executor is not None else 0
-    return gojson.response({
+    return routes_exposed.deployment_answer(request, {
         "service_name": svc["name"],
         "namespace": "oscar-svc",
         "state": "ready",
@@ -206,8 +216,8 @@ async def deployment_logs(request: web.Request) -> web.Response:
     svc = visible_service(request)
     exposed = routes_exposed.logs_of(request, svc)
     if exposed is not None:
-        return gojson.response(exposed)
-    return gojson.response({
+        return routes_exposed.logs_answer(request, exposed)
+    return routes_exposed.logs_answer(request, {
         "service_name": svc["name"],
         "available": False,
         "message": "Deployment logs are unavailable for this service.",

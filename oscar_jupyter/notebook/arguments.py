@@ -89,17 +89,23 @@ COMMANDS: Dict[str, str] = {
     "put": "upload a local file to BUCKET/PATH",
     "get": "download BUCKET/PATH to a local file",
     "ls": "list buckets, or the objects under BUCKET/PATH",
-    "panel": "open a widget panel (deploy, services, invoke, jobs, storage)",
+    "call": "send an HTTP request to an exposed service's server (PATH below its root)",
+    "stop": "stop an exposed service (its replicas go; definition and route stay)",
+    "start": "start a stopped exposed service again",
+    "restart": "replace an exposed service's replicas one by one",
+    "deployment": "an exposed service's state and replicas (--logs: its recent output)",
+    "panel": "open a widget panel (deploy, services, invoke, jobs, storage, exposed, deepaas)",
 }
 
-PANELS = ("deploy", "services", "invoke", "jobs", "storage")
+PANELS = ("deploy", "services", "invoke", "jobs", "storage", "exposed", "deepaas")
 
 #: `%oscar panel` option (its argparse dest) -> the panels it applies to
 PANEL_OPTIONS: Dict[str, Tuple[str, ...]] = {
-    "service": ("invoke", "jobs"), "fdl": ("deploy",), "cluster_id": ("deploy",),
+    "service": ("invoke", "jobs", "exposed", "deepaas"), "model": ("deepaas",), "fdl": ("deploy",), "cluster_id": ("deploy",),
     "ready_timeout": ("deploy",), "timeout": ("invoke",), "concurrency": ("invoke",),
-    "run": ("jobs",), "interval": ("jobs",), "expected": ("jobs",), "auto_refresh": ("jobs",),
-    "path": ("storage",),
+    "run": ("jobs",), "interval": ("jobs", "exposed"), "expected": ("jobs",),
+    "auto_refresh": ("jobs", "exposed"),
+    "path": ("storage", "exposed"),
 }
 
 
@@ -208,9 +214,40 @@ def build_oscar_parser() -> MagicArgumentParser:
     p.add_argument("path", nargs="?", metavar="BUCKET/PATH")
     _out(p)
 
+    p = add("call")
+    p.add_argument("service")
+    p.add_argument("path", nargs="?", default="", help="the path below the service's root, e.g. v2/models/")
+    p.add_argument("--json", "-j", metavar="JSON", help="a JSON body: a literal or a variable")
+    p.add_argument("--data", "-d", metavar="INPUT", help="a body: a variable, a file or a literal")
+    p.add_argument("--file", "-f", action="append", default=[], metavar="[FIELD=]INPUT",
+                   help="a multipart file field (repeatable; FIELD defaults to 'data')")
+    p.add_argument("--field", action="append", default=[], metavar="NAME=VALUE",
+                   help="a multipart text field (repeatable)")
+    p.add_argument("--query", "-q", action="append", default=[], metavar="NAME=VALUE",
+                   help="a query parameter (repeatable)")
+    p.add_argument("--header", "-H", action="append", default=[], metavar="'NAME: VALUE'",
+                   help="a request header (repeatable)")
+    p.add_argument("--method", "-X", help="the HTTP method (default: POST with a body, else GET)")
+    p.add_argument("--timeout", "-t", type=float, help="seconds to wait for the answer")
+    _out(p)
+
+    for action in ("stop", "start", "restart"):
+        p = add(action)
+        p.add_argument("service")
+        p.add_argument("--wait", action="store_true", help="wait until the replicas are ready (start, "
+                       "restart)")
+        _out(p)
+
+    p = add("deployment")
+    p.add_argument("service")
+    p.add_argument("--logs", action="store_true", help="show the replicas' recent output too")
+    p.add_argument("--tail", type=int, metavar="N", help="with --logs: the last N lines (default 200)")
+    _out(p)
+
     p = add("panel")
     p.add_argument("name", help="one of: " + ", ".join(PANELS))
-    p.add_argument("--service", "-s", help="invoke, jobs: the service selected at first")
+    p.add_argument("--service", "-s", help="invoke, jobs, exposed, deepaas: the service selected at first")
+    p.add_argument("--model", "-m", help="deepaas: the model (default: the service's only one)")
     p.add_argument("--fdl", help="deploy: an FDL file path, or a variable holding an FDL")
     p.add_argument("--cluster-id", dest="cluster_id", help="deploy: the FDL's cluster id to deploy")
     p.add_argument("--ready-timeout", dest="ready_timeout", type=float,
@@ -218,11 +255,12 @@ def build_oscar_parser() -> MagicArgumentParser:
     p.add_argument("--timeout", "-t", type=float, help="invoke: seconds to wait for an answer")
     p.add_argument("-c", "--concurrency", type=int, help="invoke: invocations at once for a batch")
     p.add_argument("--run", help="jobs: a variable holding the AsyncRun to follow")
-    p.add_argument("--interval", type=float, help="jobs: seconds between refreshes")
+    p.add_argument("--interval", type=float, help="jobs, exposed: seconds between refreshes")
     p.add_argument("--expected", type=int, help="jobs: how many jobs the progress bar counts to")
     p.add_argument("--auto-refresh", dest="auto_refresh", action="store_true", default=None,
-                   help="jobs: refresh on its own every --interval seconds")
-    p.add_argument("--path", help="storage: the BUCKET/PATH shown at first")
+                   help="jobs, exposed: refresh on its own every --interval seconds")
+    p.add_argument("--path", help="storage: the BUCKET/PATH shown at first; exposed: the web UI's path "
+                   "below the service (e.g. api)")
     _out(p)
     return parser
 

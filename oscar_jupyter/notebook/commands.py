@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import logging
 import warnings
 from dataclasses import dataclass
@@ -319,6 +320,75 @@ def ls(args: argparse.Namespace, ctx: Context) -> Any:
                            title=f"{len(names)} buckets" if names else "no buckets"))
     return names
 
+# -- exposed services --------------------------------------------------------------------
+
+def _pairs(words: List[str], sep: str, what: str) -> List[tuple]:
+    out = []
+    for word in words:
+        name, found, value = word.partition(sep)
+        if not found or not name.strip():
+            raise errors.InvalidInput(f"{what} {word!r} is not NAME{sep}VALUE.")
+        out.append((name.strip(), value.strip() if sep == ":" else value))
+    return out
+
+
+def call(args: argparse.Namespace, ctx: Context) -> Any:
+    svc = find_service(current_cluster(), args.service)
+    api = svc.exposed
+    kw: Dict[str, Any] = {"params": dict(_pairs(args.query, "=", "--query")),
+                          "headers": dict(_pairs(args.header, ":", "--header"))}
+    if args.json is not None:
+        value = inputs.one(args.json, ctx.namespace)
+        kw["json"] = json.loads(value.read_text(encoding="utf-8")) if isinstance(value, Path) else value
+    if args.data is not None:
+        kw["data"] = inputs.one(args.data, ctx.namespace)
+    files: Dict[str, Any] = {}
+    for word in args.file:
+        field, found, rest = word.partition("=")
+        if not found or not field.isidentifier():
+            field, rest = "data", word
+        files[field] = inputs.one(rest, ctx.namespace)
+    if files:
+        kw["files"] = files
+    if args.field:
+        kw["form"] = dict(_pairs(args.field, "=", "--field"))
+    if args.method:
+        kw["method"] = args.method
+    timeout = args.timeout if args.timeout is not None else ctx.default_timeout
+    if timeout is not None:
+        kw["timeout"] = timeout
+    try:
+        result = api.call(args.path, **kw)
+    finally:
+        api.close()
+    ctx.show(result)
+    return result
+
+
+def _lifecycle(action: str) -> Callable[[argparse.Namespace, Context], Any]:
+    def command(args: argparse.Namespace, ctx: Context) -> Any:
+        svc = find_service(current_cluster(), args.service)
+        deployment = getattr(svc, action)()
+        if args.wait and action != "stop":
+            svc.wait_ready(progress=ctx.progress)
+            deployment = svc.deployment()
+        ctx.say(f"{action.capitalize()}{'ped' if action == 'stop' else 'ed'} {svc.name}.")
+        ctx.show(deployment)
+        return deployment
+    command.__name__ = action
+    return command
+
+
+def deployment(args: argparse.Namespace, ctx: Context) -> Any:
+    svc = find_service(current_cluster(), args.service)
+    state = svc.deployment()
+    ctx.show(state)
+    if args.logs:
+        logs = svc.deployment_logs(timestamps=True, tail_lines=args.tail)
+        ctx.show(logs)
+        return logs
+    return state
+
 
 def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
@@ -360,7 +430,7 @@ def panel(args: argparse.Namespace, ctx: Context) -> Any:
             raise errors.InvalidInput(f"--run {given['run']!r} is not a variable holding an AsyncRun.",
                                       hint="Keep one with `%oscar job SVC FILES -o run`.")
         given["run"] = value
-    if args.name == "invoke":
+    if args.name in ("invoke", "deepaas"):
         given.setdefault("namespace", ctx.namespace)
     from .panels import open_panel
     widget = open_panel(args.name, cl, **given)
@@ -372,5 +442,6 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace, Context], Any]] = {
     "connect": connect, "clusters": clusters, "use": use, "info": info,
     "services": services, "deploy": deploy, "rm": rm, "run": run, "map": map_,
     "job": job, "jobs": jobs, "logs": logs, "put": put, "get": get, "ls": ls,
-    "panel": panel,
+    "call": call, "stop": _lifecycle("stop"), "start": _lifecycle("start"),
+    "restart": _lifecycle("restart"), "deployment": deployment, "panel": panel,
 }

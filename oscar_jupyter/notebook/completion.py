@@ -16,7 +16,8 @@ from .arguments import COMMANDS, PANEL_OPTIONS, PANELS
 
 logger = logging.getLogger(__name__)
 
-SERVICE_COMMANDS = ("run", "map", "job", "jobs", "logs", "rm")
+SERVICE_COMMANDS = ("run", "map", "job", "jobs", "logs", "rm", "call", "stop", "start", "restart",
+                    "deployment")
 DATA_COMMANDS = ("run", "map", "job", "deploy")
 CACHE_SECONDS = 10.0
 

@@ -11,13 +11,14 @@ def test_bench_prints_its_table(tmp_path: Path) -> None:
     page = tmp_path / "benchmarks.md"
     proc = subprocess.run([sys.executable, "-m", "bench", "--sync", "5", "--uploads", "3", "--gap", "0.05",
                            "--first", "2", "-n", "5", "--files", "3", "--parses", "10", "--official", "2",
-                           "--exposed-seconds", "0.5", "--exposed-clients", "1", "4",
-                           "--markdown", str(page)],
-                          cwd=root, capture_output=True, text=True, timeout=300)
+                           "--markdown", str(page), "--exposed-seconds", "0.5", "--exposed-clients", "1", "4",
+                           "--model-sync", "2", "--model-exposed", "5"],
+                          cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for row in ("/bin/sh direct", "oscar-local POST /run", "upload -> job script start", "ratio",
-                "replica direct, 4 clients (baseline)", "p50 added, 1 client"):
+                "replica direct, 4 clients (baseline)", "p50 added, 1 client",
+                "digits model per-invocation sync", "digits model exposed"):
         assert row in out, out
     line = next(l for l in out.splitlines() if l.startswith("oscar-local POST /run"))
     n, p50, p99 = line.split()[-3:]

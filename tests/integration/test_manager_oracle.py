@@ -235,3 +235,35 @@ def test_health_and_info(pair: Pair) -> None:
     want, got = pair.send("GET", "/system/info")
     # the oracle's fake backend reports no serverless backend (omitempty); oscar-local names itself
     assert [k for k in got.json() if k != "serverless_backend"] == list(want.json())
+
+
+def test_job_routes_unknown(pair: Pair) -> None:
+    """logs.go: unknown services and jobs are c.Status(404); an empty listing is {"jobs":{}}."""
+    name = _name()
+    pair.same("GET", f"/system/logs/{name}")
+    pair.same("GET", f"/system/logs/{name}/{name}-job")
+    pair.same("DELETE", f"/system/logs/{name}/{name}-job")  # v4: 403 written over the 404
+    pair.same("POST", "/system/services", json={"name": name, "image": "alpine", "script": "x"})
+    try:
+        pair.same("GET", f"/system/logs/{name}")
+        pair.same("GET", f"/system/logs/{name}", params={"limit": 3})
+        # (a job's log needs a pod: the fake clientset's answer is no golden; see test_local_hostile)
+        pair.same("DELETE", f"/system/logs/{name}/{name}-00000000-0000-4000-8000-000000000000")
+    finally:
+        pair.same("DELETE", f"/system/services/{name}")
+
+
+def test_federation_fields(pair: Pair) -> None:
+    """v4.1.2 create.go: topology defaults to "none"; members need a refresh_token secret (400).
+    v3.7.1 has no federation field (dropped)."""
+    name = _name()
+    pair.same("POST", "/system/services", json={"name": name, "image": "alpine", "script": "x",
+                                                 "federation": {"group_id": "g"}})
+    try:
+        pair.same("GET", f"/system/services/{name}")
+    finally:
+        pair.same("DELETE", f"/system/services/{name}")
+    pair.same("POST", "/system/services", json={"name": _name(), "image": "alpine", "script": "x",
+                                                 "federation": {"group_id": "g", "members": [
+                                                     {"type": "oscar", "cluster_id": "c"}]}},
+              status_only=True)

@@ -29,10 +29,14 @@ def test_the_license_file_is_the_one_pyproject_names() -> None:
 
 
 def test_lab_shows_only_the_tutorials_in_notebooks() -> None:
-    # JupyterLab serves notebooks/: pytest's hooks live at the root, not among the tutorials
+    # JupyterLab serves notebooks/: pytest's hooks live at the root, not among the tutorials;
+    # models/ holds the tutorials' own material (the digits model tutorial 05 deploys)
     extra = [p.name for p in (ROOT / "notebooks").iterdir()
-             if p.suffix != ".ipynb" and p.name not in (".ipynb_checkpoints", "__pycache__")]
+             if p.suffix != ".ipynb" and p.name not in (".ipynb_checkpoints", "__pycache__", "models")]
     assert extra == []
+    material = [p.relative_to(ROOT / "notebooks").as_posix() for p in (ROOT / "notebooks" / "models").rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts]
+    assert material and all(m.startswith("models/digits/") for m in material), material
 
 
 @pytest.mark.parametrize("module, prog", [("oscar_jupyter.lab", "oscar-jupyter"),

@@ -1,4 +1,4 @@
-"""Notebook panels built from stock ipywidgets: deploy, services, invoke, jobs, storage.
+"""Notebook panels built from stock ipywidgets: deploy, services, invoke, jobs, storage, exposed, deepaas.
 
 Each panel is a `VBox` subclass that code can drive as well as a user can click
 it. `open_panel(name, cluster=None, **kw)` is what `%oscar panel NAME` calls.
@@ -10,7 +10,9 @@ from typing import Any, Dict, Type
 from oscar_jupyter.errors import OscarError
 
 from .base import Panel
+from .deepaas import DeepaasPanel
 from .deploy import DeployPanel
+from .exposed import ExposedPanel
 from .invoke import InvokePanel
 from .jobs import JobsPanel
 from .services import ServicesPanel
@@ -22,14 +24,16 @@ PANELS: Dict[str, Type[Panel]] = {
     "invoke": InvokePanel,
     "jobs": JobsPanel,
     "storage": StoragePanel,
+    "exposed": ExposedPanel,
+    "deepaas": DeepaasPanel,
 }
 
 __all__ = ["open_panel", "PANELS", "Panel", "DeployPanel", "ServicesPanel", "InvokePanel",
-           "JobsPanel", "StoragePanel"]
+           "JobsPanel", "StoragePanel", "ExposedPanel", "DeepaasPanel"]
 
 
 def open_panel(name: str, cluster: Any = None, **kwargs: Any) -> Panel:
-    """Build the panel called `name` (deploy, services, invoke, jobs, storage) on `cluster`.
+    """Build the panel called `name` (deploy, services, invoke, jobs, storage, exposed, deepaas) on `cluster`.
 
     `cluster` defaults to the current cluster (`oscar_jupyter.current()`), else
     `connect()`. Keyword arguments go to the panel, e.g. `service="grayify"`.
