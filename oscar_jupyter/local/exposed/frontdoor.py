@@ -370,5 +370,6 @@ http {{
       proxy_send_timeout {READ_TIMEOUT}s;
       proxy_next_upstream error timeout;
       proxy_next_upstream_tries 0;
+      error_log {os.path.join(self.prefix, "error.log")} alert;  # not a line per try of an empty slot
       error_page 502 504 = @bad_gateway;
     }}"""
