@@ -31,8 +31,10 @@ one worker, a child of oscar-local) on the public address:
   ``header_timeout`` as before.
 
 The configuration is rewritten and nginx reloaded (SIGHUP: new workers, old
-ones finish their requests) only when a service's route changes: created,
-deleted, its auth, rewrite or slot count changed. Such a reload closes
+ones finish their requests) only when a service's route is new or changed:
+created, its auth, rewrite or slot count changed (a deleted service's route
+without ingress auth stays until the next reload: its slots are gone, so
+aiohttp answers 404). Such a reload closes
 clients' idle keep-alive connections (a request sent at that instant is
 reset), which is why replicas coming and going must not reload.
 """
@@ -105,7 +107,8 @@ class FrontDoor:
         self._deployments: dict[str, "ExposedDeployment"] = {}
         self._slots: dict[str, Slots] = {}
         self._users: dict[str, str] = {}     # service -> token its users file was written for
-        self._rendered = ""
+        self._blocks: dict[str, str] = {}    # service -> its upstream and locations, as last rendered
+        self._loaded: dict[str, str] = {}    # ... as nginx runs them
         self.reloads = 0
 
     async def open(self, runner: web.AppRunner, host: str, port: int) -> int:
@@ -165,8 +168,11 @@ class FrontDoor:
         self._sync_slots()
         if self.proc is None:
             return
-        if self.render() == self._rendered:
-            return
+        self.render()
+        stale = [block for name, block in self._loaded.items() if name not in self._blocks]
+        if (all(self._loaded.get(name) == block for name, block in self._blocks.items())
+                and not any("auth_" in block for block in stale)):
+            return  # a deleted service's route may stay: its slots are gone, so aiohttp answers 404
         if self._reload is None or self._reload.done():
             self._reload = asyncio.get_running_loop().create_task(self._apply())
 
@@ -220,7 +226,7 @@ class FrontDoor:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, self._conf)
-        self._rendered = text
+        self._loaded = dict(self._blocks)
 
     def render(self) -> str:
         p = self.prefix
@@ -231,6 +237,7 @@ class FrontDoor:
         if os.geteuid() == 0:
             user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
         upstreams, locations = [], []
+        blocks: dict[str, str] = {}
         fallback = os.path.join(p, "fallback.sock")
         for name, d in sorted(self._deployments.items()):
             slots = self._slots.get(name)
@@ -241,6 +248,8 @@ class FrontDoor:
                              f"    server unix:{fallback} backup;\n"
                              f"    keepalive 64;\n    keepalive_timeout 4s;\n    keepalive_time 2s;\n  }}")
             locations.append(self._location(d))
+            blocks[name] = upstreams[-1] + locations[-1]
+        self._blocks = blocks
         return f"""# written by oscar-local: the front door of {self.listen}
 {user}
 worker_processes 1;
