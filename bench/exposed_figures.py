@@ -53,10 +53,13 @@ class Pair:
         return self.proxied["p50_ms"] - self.direct["p50_ms"]
 
 
-def _load_pair(direct_url: str, unix: str, proxied_url: str, clients: int, seconds: float) -> Tuple[dict, dict]:
+def _load_pair(direct_url: str, unix: str, proxied_url: str, clients: int, seconds: float,
+               upload: str | None = None) -> Tuple[dict, dict]:
     """Both targets in alternating slices by one load-generator process."""
     cmd = [sys.executable, "-m", "bench.exposed_load", direct_url, "--unix", unix, "--versus", proxied_url,
            "--clients", str(clients), "--seconds", str(seconds), "--slice", str(min(0.25, seconds / 2))]
+    if upload:
+        cmd += ["--upload", upload]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=root, timeout=seconds * 4 + 60)
     direct, proxied = json.loads(out.stdout)
@@ -77,26 +80,29 @@ def _replica_socket(name: str, timeout: float = 30) -> str:
 
 
 def proxy_vs_direct(endpoint: str, auth: Tuple[str, str], clients: Sequence[int], seconds: float,
-                    api_version: str | None = None) -> Tuple[List[Pair], str]:
-    """Throughput and p50 straight to the replica and through oscar-local, per client count."""
-    name = "bench-hello-" + uuid.uuid4().hex[:8]
-    port: object = [8080] if api_version == "4.1" else 8080
-    svc = {"name": name, "image": "python:3", "script": HELLO, "expose": {"api_port": port}}
+                    api_version: str | None = None, *, script: str = HELLO, port: int = 8080,
+                    path: str = "hello", upload: str | None = None, prefix: str = "bench-hello-",
+                    ready_timeout: float = 120) -> Tuple[List[Pair], str]:
+    """Throughput and p50 straight to the replica and through oscar-local, per client count
+    (``upload``: each request POSTs that file as the multipart field ``data``)."""
+    name = prefix + uuid.uuid4().hex[:8]
+    ports: object = [port] if api_version == "4.1" else port
+    svc = {"name": name, "image": "python:3", "script": script, "expose": {"api_port": ports}}
     requests.post(endpoint + "/system/services", json=svc, auth=auth, timeout=60).raise_for_status()
     try:
-        deadline = time.monotonic() + 120
-        url = f"{endpoint}/system/services/{name}/exposed/hello"
-        while requests.get(url, timeout=30).status_code != 200:
+        deadline = time.monotonic() + ready_timeout
+        url = f"{endpoint}/system/services/{name}/exposed/{path}"
+        while requests.get(url, timeout=30).status_code not in (200, 405):
             if time.monotonic() > deadline:
                 raise RuntimeError("the benchmark's exposed service never became ready")
             time.sleep(0.2)
-        time.sleep(0.5)  # a front door follows readiness with a reload
+        time.sleep(0.5)  # settle after readiness
         front = requests.get(url, timeout=30).headers.get("Server", "")
         via = "nginx" if front.startswith("nginx") else "aiohttp"
         sock = _replica_socket(name)
         pairs = []
         for n in clients:
-            direct, proxied = _load_pair("http://replica/hello", sock, url, n, seconds)
+            direct, proxied = _load_pair(f"http://replica/{path}", sock, url, n, seconds, upload)
             pairs.append(Pair(n, direct, proxied))
         return pairs, via
     finally:

@@ -37,7 +37,7 @@ class Tally:
 
 
 async def _slice(session: aiohttp.ClientSession, url: str, clients: int, seconds: float,
-                 tally: Tally | None) -> None:
+                 tally: Tally | None, upload: bytes | None = None) -> None:
     until = time.perf_counter() + seconds
 
     async def one() -> None:
@@ -46,7 +46,13 @@ async def _slice(session: aiohttp.ClientSession, url: str, clients: int, seconds
             if t0 >= until:
                 return
             try:
-                async with session.get(url) as resp:
+                if upload is not None:  # a multipart file field "data", as DEEPaaS predicts take it
+                    form = aiohttp.FormData()
+                    form.add_field("data", upload, filename="input.png", content_type="image/png")
+                    request = session.post(url, data=form)
+                else:
+                    request = session.get(url)
+                async with request as resp:
                     await resp.read()
                     ok = resp.status == 200
             except aiohttp.ClientError:
@@ -64,17 +70,17 @@ async def _slice(session: aiohttp.ClientSession, url: str, clients: int, seconds
 
 
 async def run(targets: list[tuple[str, str | None]], clients: int, seconds: float, slice_s: float,
-              warmup: float) -> list[dict]:
+              warmup: float, upload: bytes | None = None) -> list[dict]:
     sessions = [aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=unix, limit=0) if unix
                                       else aiohttp.TCPConnector(limit=0)) for _, unix in targets]
     tallies = [Tally() for _ in targets]
     try:
         for (url, _), session in zip(targets, sessions):
-            await _slice(session, url, clients, warmup, None)
+            await _slice(session, url, clients, warmup, None, upload)
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             for (url, _), session, tally in zip(targets, sessions, tallies):
-                await _slice(session, url, clients, slice_s, tally)
+                await _slice(session, url, clients, slice_s, tally, upload)
     finally:
         for session in sessions:
             await session.close()
@@ -90,9 +96,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="total seconds per target")
     p.add_argument("--slice", type=float, default=0.25, help="seconds per turn of one target")
     p.add_argument("--warmup", type=float, default=0.3)
+    p.add_argument("--upload", default=None, help="POST this file as the multipart field 'data'")
     a = p.parse_args()
+    upload = open(a.upload, "rb").read() if a.upload else None
     targets = [(a.url, a.unix)] + ([(a.versus, None)] if a.versus else [])
-    print(json.dumps(asyncio.run(run(targets, a.clients, a.seconds * len(targets), a.slice, a.warmup))))
+    print(json.dumps(asyncio.run(run(targets, a.clients, a.seconds * len(targets), a.slice, a.warmup, upload))))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from typing import List, Sequence
@@ -78,6 +79,8 @@ GOAL_MODEL_SPEEDUP = 10.0
 # load generator and the backend. 0.7x and 0.5 ms are the targets.
 GOAL_EXPOSED_RATIO = 0.7
 GOAL_EXPOSED_ADDED_P50_MS = 0.5
+# the same comparison with the digits model (a DEEPaaS predict per request) as the replica
+GOAL_EXPOSED_MODEL_RATIO = 0.95
 # A request finds its sandbox already started (the executor prepares the next
 # slot, namespaces and cgroup included, after each request, and a request waits
 # for one under preparation rather than starting a second), so what is left per
@@ -228,18 +231,50 @@ def _client_rows(cluster, args: argparse.Namespace) -> List[Row]:
 
 
 def _exposed_rows(cluster, args: argparse.Namespace, tmp: str) -> List[Row]:
-    rows = _exposed_front_rows(cluster, args)
+    rows = _exposed_front_rows(cluster, args)  # the default front door: nginx where installed
+    rows += _exposed_model_rows(cluster, args)
     from oscar_jupyter.local.exposed.frontdoor import nginx_binary
 
     if nginx_binary("nginx") is not None:
         from oscar_jupyter import local
 
-        front = local.start(data_dir=os.path.join(tmp, "data-nginx"), port=0, password="bench-password",
-                            extra={"exposed": {"front": "nginx"}})
+        # the fallback where nginx is missing, for comparison
+        front = local.start(data_dir=os.path.join(tmp, "data-aiohttp"), port=0, password="bench-password",
+                            extra={"exposed": {"front": "aiohttp"}})
         try:
             rows += _exposed_front_rows(front, args)
         finally:
             front.stop()
+    return rows
+
+
+def _exposed_model_rows(cluster, args: argparse.Namespace) -> List[Row]:
+    """Proxy against direct with the digits model's predict as the backend."""
+    if str(model_figures.MODEL_DIR) not in sys.path:
+        sys.path.insert(0, str(model_figures.MODEL_DIR))
+    try:
+        import digits
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        return [Row(f"exposed digits model: not measured ({exc})", "")]
+    image = digits.png(digits.dataset_image(load_digits().data[-1]))
+    with tempfile.NamedTemporaryFile(suffix=".png") as fh:
+        fh.write(image)
+        fh.flush()
+        script = (model_figures.MODEL_DIR / "script.sh").read_text(encoding="utf-8")
+        pairs, via = exposed_figures.proxy_vs_direct(
+            cluster.endpoint, (cluster.user, cluster.password), args.exposed_clients, args.exposed_seconds,
+            cluster.api_version, script=script, port=5000, path="v2/models/digits/predict/", upload=fh.name,
+            prefix="bench-digits-", ready_timeout=600)
+    rows: List[Row] = []
+    for p in pairs:
+        rows.append(Row(f"digits replica direct, {p.clients} clients (baseline)",
+                        f"{p.direct['rps']:.0f} req/s, p50 {p.direct['p50_ms']:.2f} ms"))
+        row = goal_row(f"digits exposed via {via}, {p.clients} clients", p.ratio, "{:.2f}x",
+                       GOAL_EXPOSED_MODEL_RATIO, "higher", label="throughput ")
+        row.value += f" ({p.proxied['rps']:.0f} req/s, p50 {p.proxied['p50_ms']:.2f} ms)"
+        row.met = bool(row.met and p.proxied["errors"] == 0 and p.direct["errors"] == 0)
+        rows.append(row)
     return rows
 
 

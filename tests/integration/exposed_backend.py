@@ -106,3 +106,16 @@ def replica_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _fronts() -> list:
+    import pytest
+
+    from oscar_jupyter.local.exposed.frontdoor import nginx_binary
+
+    missing = pytest.mark.skipif(nginx_binary("nginx") is None, reason="nginx is not installed")
+    return [pytest.param("nginx", marks=missing), "aiohttp"]
+
+
+#: the front doors exposed traffic is tested through (a module-scoped cluster parameter)
+FRONTS = _fronts()

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from exposed_backend import backend, replica_port
+from exposed_backend import FRONTS, backend, replica_port
 from oscar_jupyter.local.exposed.launch import detect
 
 # several replicas of a script bound to one port need a network namespace each
@@ -23,12 +23,12 @@ needs_namespaces = pytest.mark.skipif(detect().single, reason=detect().reason or
 TIMINGS = {"startup_interval": 0.1, "probe_period": 0.5, "stop_grace": 5.0, "drain_timeout": 10.0}
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@pytest.fixture(scope="module", params=FRONTS)
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from oscar_jupyter import local
 
     c = local.start(data_dir=str(tmp_path_factory.mktemp("exposed")), port=0, password=uuid.uuid4().hex,
-                    api_version="4.1", extra={"exposed": {"timings": TIMINGS}})
+                    api_version="4.1", extra={"exposed": {"timings": TIMINGS, "front": request.param}})
     try:
         yield c
     finally:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from exposed_backend import backend, replica_port
+from exposed_backend import FRONTS, backend, replica_port
 from oscar_jupyter.local.exposed.launch import detect
 
 # several replicas of a script bound to one port need a network namespace each
@@ -26,12 +26,12 @@ TIMINGS = {"startup_interval": 0.1, "probe_period": 0.5, "stop_grace": 5.0, "dra
 SCALING = {"period": 0.5, "downscale_window": 3.0}
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@pytest.fixture(scope="module", params=FRONTS)
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from oscar_jupyter import local
 
     c = local.start(data_dir=str(tmp_path_factory.mktemp("exposed-life")), port=0, password=uuid.uuid4().hex,
-                    api_version="4.1", extra={"exposed": {"timings": TIMINGS, "scaling": SCALING}})
+                    api_version="4.1", extra={"exposed": {"timings": TIMINGS, "scaling": SCALING, "front": request.param}})
     try:
         yield c
     finally:
@@ -89,10 +89,12 @@ def pids(cluster: Any, name: str, n: int = 20) -> set[int]:
 
 
 class Hammer:
-    """Clients sending requests in a loop, counting answers by status."""
+    """Clients sending requests in a loop, counting answers by status (``post``: every other
+    request a POST with a body, which no proxy may retry once sent)."""
 
-    def __init__(self, target: str, clients: int = 2) -> None:
+    def __init__(self, target: str, clients: int = 2, post: bool = False) -> None:
         self.target = target
+        self.post = post
         self.counts: Counter = Counter()
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -100,9 +102,14 @@ class Hammer:
 
     def _run(self) -> None:
         with requests.Session() as s:
+            n = 0
             while not self._stop.is_set():
+                n += 1
                 try:
-                    r = s.get(self.target, timeout=30)
+                    if self.post and n % 2:
+                        r = s.post(self.target, data=b"x" * 1000, timeout=30)
+                    else:
+                        r = s.get(self.target, timeout=30)
                     self.counts[r.status_code] += 1
                     if r.status_code != 200:
                         self.errors.append(f"{r.status_code} {r.headers.get('Server')}: {r.text[:200]}")
@@ -182,6 +189,52 @@ def test_stop_start_and_a_rolling_restart_without_failed_requests(cluster, admin
     assert started["state"] in ("pending", "ready")
     wait_state(cluster, admin, name, "ready", instances=2)
     assert requests.get(url(cluster, name, "x"), timeout=30).status_code == 200
+
+
+@needs_namespaces
+def test_rolling_restarts_and_scaling_drop_no_request(cluster, admin, deploy):
+    name = deploy(min_scale=2, max_scale=4)
+    spec = admin.get(f"{cluster.endpoint}/system/services/{name}", timeout=30).json()
+
+    def scale(n: int) -> None:
+        spec["expose"]["min_scale"] = n
+        got = admin.put(f"{cluster.endpoint}/system/services", json=spec, timeout=30)
+        assert got.status_code in (200, 204), got.text
+        wait_state(cluster, admin, name, "ready", instances=n)
+
+    with Hammer(url(cluster, name, "x"), clients=3, post=True) as h:
+        for _ in range(3):
+            before = pids(cluster, name, 10)
+            assert admin.post(f"{cluster.endpoint}/system/services/{name}/restart", timeout=30).status_code == 200
+            deadline = time.monotonic() + 90
+            while not (status(cluster, admin, name)["state"] == "ready"
+                       and not (pids(cluster, name, 10) & before)):
+                assert time.monotonic() < deadline, status(cluster, admin, name)
+                time.sleep(0.3)
+            scale(4)
+            scale(1)
+            scale(2)
+        time.sleep(0.5)
+    assert not h.errors, h.errors[:5]
+    assert set(h.counts) == {200} and sum(h.counts.values()) > 100, h.counts
+
+
+def test_creating_and_deleting_services_drops_no_request_of_another(request, cluster, admin, deploy, unique_name):
+    name = deploy()
+    with Hammer(url(cluster, name, "x"), clients=3, post=True) as h:
+        for i in range(4):
+            other = f"{unique_name[:30]}-o{i}"
+            port = replica_port()
+            spec = {"name": other, "image": "python:3", "script": backend(port), "expose": {"api_port": [port]}}
+            assert admin.post(cluster.endpoint + "/system/services", json=spec, timeout=60).status_code == 201
+            wait_state(cluster, admin, other, "ready")
+            admin.delete(f"{cluster.endpoint}/system/services/{other}", timeout=60)
+    assert sum(h.counts.values()) > 100, h.counts
+    if h.errors and request.node.callspec.params["cluster"] == "nginx":
+        pytest.xfail(f"creating or deleting a service reloads nginx, which closes other clients' idle keep-alive "
+                     f"connections (a request sent at that instant is reset): {len(h.errors)} of "
+                     f"{sum(h.counts.values()) + len(h.errors)}")
+    assert not h.errors, h.errors[:5]
 
 
 @needs_namespaces

@@ -15,18 +15,18 @@ import psutil
 import pytest
 import requests
 
-from exposed_backend import backend, replica_port
+from exposed_backend import FRONTS, backend, replica_port
 
 SIZE = 200 * 1024 * 1024
 BOUND = 64 * 1024 * 1024  # growth allowed (allocator noise, pools), well under the body size
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
+@pytest.fixture(scope="module", params=FRONTS)
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
     from oscar_jupyter import local
 
     c = local.start(data_dir=str(tmp_path_factory.mktemp("exposed-stream")), port=0, password=uuid.uuid4().hex,
-                    api_version="4.1", extra={"exposed": {"timings": {"startup_interval": 0.1}}})
+                    api_version="4.1", extra={"exposed": {"timings": {"startup_interval": 0.1}, "front": request.param}})
     try:
         s = requests.Session()
         s.auth = (c.user, c.password)

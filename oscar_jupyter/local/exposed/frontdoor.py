@@ -2,33 +2,41 @@
 
 Measured on a 2-core machine (``python -m bench --only exposed``), a proxy
 in the server's own interpreter reaches about a third to a half of a
-replica's direct throughput; nginx in front reaches 0.75-1x with about 0.1
-ms added. When chosen (``front="nginx"``, ``OSCAR_LOCAL_FRONT=nginx``),
-oscar-local runs it (one master, one
-worker, a child of oscar-local) on the public address:
+replica's direct throughput; nginx in front reaches 0.85x and more with
+about 0.1 ms added. Where nginx is installed it is the default (``front=
+"aiohttp"`` or ``OSCAR_LOCAL_FRONT=aiohttp`` turn it off; where it is
+missing or cannot start, aiohttp serves the public address and its own
+streaming proxy carries exposed traffic). oscar-local runs it (one master,
+one worker, a child of oscar-local) on the public address:
 
-* ``/system/services/<name>/exposed...`` of a service with ready replicas
-  goes straight to an ``upstream`` of their Unix sockets (``least_conn``,
-  keep-alive pool), with the service's ingress auth (``auth_basic`` for
-  ``set_auth``; ``auth_request`` to oscar-local's ``/auth`` for
-  ``auth_type: forward``), the Manager's rewrite, no body size limit, bodies
-  streamed both ways, WebSocket upgrades, and ingress-nginx's retries
-  (``proxy_next_upstream error timeout``, 3 tries: a request that failed
-  to reach a replica, or an idempotent one whose replica died, is tried on
-  another; a POST in flight on a dying replica is a 502);
-* everything else (the API, and exposed paths of services with no ready
-  replica, which answer 503/404 there) goes to the aiohttp application on a
-  private Unix socket, unbuffered, with the request line and headers bounded
-  by ``header_timeout`` as before.
+* ``/system/services/<name>/exposed...`` of an exposed service goes to an
+  ``upstream`` of fixed slot sockets (``slots.Slots``: a replica in rotation
+  is hard-linked to a slot path, and leaves rotation by its unlinking), so
+  replicas coming and going never reload nginx; ``least_conn``, a keep-alive
+  pool whose connections live at most ``keepalive_time`` (so a replica out
+  of rotation is drained of them), the service's ingress auth
+  (``auth_basic`` for ``set_auth``; ``auth_request`` to oscar-local's
+  ``/auth`` for ``auth_type: forward``), the Manager's rewrite, no body size
+  limit, bodies streamed both ways, WebSocket upgrades, and ingress-nginx's
+  retries (``proxy_next_upstream error timeout``: a request that could not
+  connect to a slot, or an idempotent one whose replica died, is tried on
+  the next; a POST in flight on a dying replica is a 502);
+* the upstream's ``backup`` server, used when no slot accepts (no replica
+  in rotation, or nginx still counts a just-filled slot as failed), is an
+  internal nginx server that hands the request, with its original URI, to
+  oscar-local's aiohttp application: it proxies to a ready replica itself,
+  or answers 503 + Retry-After when there is none;
+* everything else (the API) goes to the aiohttp application on a private
+  Unix socket, unbuffered, with the request line and headers bounded by
+  ``header_timeout`` as before.
 
 The configuration is rewritten and nginx reloaded (SIGHUP: new workers, old
-ones finish their requests) whenever the set of ready replicas changes.
-Known limits, why it is not the default yet: a reload closes clients' idle
-keep-alive connections (a client that does not retry a request on a
-dropped idle connection sees an error during a rolling restart), and once (not
-reproduced since) a request hung until its read timeout while a replica
-was dying and nginx reloading. By default aiohttp serves the public address itself and its
-own streaming proxy carries exposed traffic.
+ones finish their requests) only when a service's route is new or changed:
+created, its auth, rewrite or slot count changed (a deleted service's route
+without ingress auth stays until the next reload: its slots are gone, so
+aiohttp answers 404). Such a reload closes
+clients' idle keep-alive connections (a request sent at that instant is
+reset), which is why replicas coming and going must not reload.
 """
 from __future__ import annotations
 
@@ -50,6 +58,8 @@ from typing import TYPE_CHECKING, Iterable
 from aiohttp import web
 
 from ..slot import KEEPER
+from .deployment import MACHINE_REPLICAS
+from .slots import Slots
 
 if TYPE_CHECKING:
     from .deployment import ExposedDeployment
@@ -61,9 +71,10 @@ API_TIMEOUT = 3600  # seconds oscar-local's own API may take (long /run calls)
 
 
 def nginx_binary(choice: str | None = None) -> str | None:
-    """The nginx to run when it was chosen (``front="nginx"`` or ``OSCAR_LOCAL_FRONT=nginx``), else None."""
+    """The nginx to run: the installed one unless aiohttp was chosen (``front="aiohttp"`` or
+    ``OSCAR_LOCAL_FRONT=aiohttp``); None when it is not installed."""
     choice = choice or os.environ.get("OSCAR_LOCAL_FRONT") or None
-    if choice != "nginx":
+    if choice not in (None, "nginx"):
         return None
     for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
         if candidate and os.access(candidate, os.X_OK):
@@ -94,6 +105,10 @@ class FrontDoor:
         self._listener: socket.socket | None = None
         self._reload: asyncio.Task | None = None
         self._deployments: dict[str, "ExposedDeployment"] = {}
+        self._slots: dict[str, Slots] = {}
+        self._users: dict[str, str] = {}     # service -> token its users file was written for
+        self._blocks: dict[str, str] = {}    # service -> its upstream and locations, as last rendered
+        self._loaded: dict[str, str] = {}    # ... as nginx runs them
         self.reloads = 0
 
     async def open(self, runner: web.AppRunner, host: str, port: int) -> int:
@@ -106,6 +121,10 @@ class FrontDoor:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(1024)
+        # nginx takes an inherited listener as it is: a blocking one makes a worker that lost the
+        # race for a connection (old and new workers both watch it during a reload) block in
+        # accept() with its other clients' requests unread
+        sock.setblocking(False)
         bound = sock.getsockname()[1]
         self._listener = sock
         self.listen = f"[{host}]:{bound}" if family == socket.AF_INET6 else f"{host}:{bound}"
@@ -143,12 +162,35 @@ class FrontDoor:
         return os.path.join(self.prefix, "nginx.conf")
 
     def configure(self, deployments: Iterable["ExposedDeployment"]) -> None:
-        """Routes for these deployments' ready replicas, applied soon (one reload for a burst)."""
+        """Put these deployments' ready replicas in their slots now; reload nginx (soon, once for a
+        burst) only when a route changed (a service created, deleted, or its route settings)."""
         self._deployments = {d.settings.name: d for d in deployments}
+        self._sync_slots()
         if self.proc is None:
             return
+        self.render()
+        stale = [block for name, block in self._loaded.items() if name not in self._blocks]
+        if (all(self._loaded.get(name) == block for name, block in self._blocks.items())
+                and not any("auth_" in block for block in stale)):
+            return  # a deleted service's route may stay: its slots are gone, so aiohttp answers 404
         if self._reload is None or self._reload.done():
             self._reload = asyncio.get_running_loop().create_task(self._apply())
+
+    def _sync_slots(self) -> None:
+        for name in [n for n in self._slots if n not in self._deployments]:
+            slots = self._slots.pop(name)
+            slots.clear()
+            shutil.rmtree(slots.directory, ignore_errors=True)
+        for name, d in self._deployments.items():
+            if d.isolation.single:
+                continue  # one replica on the host's port: aiohttp proxies it
+            cap = min(d.settings.max_scale, MACHINE_REPLICAS) + 1  # one more while rolling
+            slots = self._slots.get(name)
+            if slots is None:
+                slots = self._slots[name] = Slots(os.path.join(self.prefix, "slots", name), cap)
+            elif slots.cap != cap:
+                slots.resize(cap)
+            slots.sync([r.socket_path for r in d.ready() if r.socket_path])
 
     async def _apply(self) -> None:
         await asyncio.sleep(0.02)
@@ -179,10 +221,12 @@ class FrontDoor:
 
     # -- configuration -------------------------------------------------
     def _write(self) -> None:
+        text = self.render()
         tmp = self._conf + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(self.render())
+            fh.write(text)
         os.replace(tmp, self._conf)
+        self._loaded = dict(self._blocks)
 
     def render(self) -> str:
         p = self.prefix
@@ -193,15 +237,19 @@ class FrontDoor:
         if os.geteuid() == 0:
             user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
         upstreams, locations = [], []
+        blocks: dict[str, str] = {}
+        fallback = os.path.join(p, "fallback.sock")
         for name, d in sorted(self._deployments.items()):
-            ready = [r for r in d.ready() if r.socket_path or r.isolation.kind is None]
-            if not ready:
-                continue  # oscar-local answers (503 + Retry-After)
-            servers = "\n".join(f"    server {('unix:' + r.socket_path) if r.socket_path else '127.0.0.1:' + str(d.settings.port)} max_fails=1 fail_timeout=2s;"
-                                for r in ready)
+            slots = self._slots.get(name)
+            if slots is None:
+                continue  # one replica on the host's port: oscar-local proxies it
+            servers = "\n".join(f"    server unix:{path} max_fails=1 fail_timeout=1s;" for path in slots.paths)
             upstreams.append(f"  upstream exposed_{name.replace('-', '_')} {{\n    least_conn;\n{servers}\n"
-                             f"    keepalive 64;\n    keepalive_timeout 60s;\n  }}")
+                             f"    server unix:{fallback} backup;\n"
+                             f"    keepalive 64;\n    keepalive_timeout 4s;\n    keepalive_time 2s;\n  }}")
             locations.append(self._location(d))
+            blocks[name] = upstreams[-1] + locations[-1]
+        self._blocks = blocks
         return f"""# written by oscar-local: the front door of {self.listen}
 {user}
 worker_processes 1;
@@ -255,6 +303,32 @@ http {{
     }}
 {chr(10).join(locations)}
   }}
+  server {{
+    # the backup of every exposed upstream: oscar-local's own proxy (or its 503) for the original URI
+    listen unix:{fallback};
+    client_max_body_size 0;
+    client_body_timeout {API_TIMEOUT}s;
+    send_timeout {API_TIMEOUT}s;
+    ignore_invalid_headers off;
+    underscores_in_headers on;
+    merge_slashes off;
+    large_client_header_buffers 4 16k;
+    proxy_http_version 1.1;
+    proxy_buffering off;
+    proxy_request_buffering off;
+    proxy_next_upstream off;
+    location / {{
+      proxy_pass http://oscar_api$http_x_oscar_exposed_uri;
+      proxy_pass_header Server;
+      proxy_pass_header Date;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Oscar-Exposed-Uri "";
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_read_timeout {READ_TIMEOUT}s;
+      proxy_send_timeout {READ_TIMEOUT}s;
+    }}
+  }}
 }}
 """
 
@@ -269,9 +343,13 @@ http {{
                     f"      add_header Set-Cookie $oscar_cookie;\n")
         elif s.set_auth:
             users = os.path.join(self.prefix, f"users-{s.name}")
-            with open(users, "w", encoding="utf-8") as fh:
-                fh.write(f"{s.name}:{_ssha(str(d.svc.get('token') or secrets.token_hex(32)))}\n")
-            os.chmod(users, 0o600)
+            token = str(d.svc.get("token") or "")
+            if self._users.get(s.name) != token or not os.path.exists(users):
+                with open(users + ".tmp", "w", encoding="utf-8") as fh:
+                    os.chmod(users + ".tmp", 0o600)
+                    fh.write(f"{s.name}:{_ssha(token or secrets.token_hex(32))}\n")
+                os.replace(users + ".tmp", users)
+                self._users[s.name] = token
             auth = f"      auth_basic {_quote('Authentication Required')};\n      auth_basic_user_file {users};\n"
         forward = ""
         if s.set_auth and s.auth_type == "forward" and self.v4:
@@ -296,9 +374,11 @@ http {{
       proxy_set_header X-Forwarded-Host $host;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Oscar-Exposed-Uri $request_uri;
       proxy_read_timeout {READ_TIMEOUT}s;
       proxy_send_timeout {READ_TIMEOUT}s;
       proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 3;
+      proxy_next_upstream_tries 0;
+      error_log {os.path.join(self.prefix, "error.log")} alert;  # not a line per try of an empty slot
       error_page 502 504 = @bad_gateway;
     }}"""

@@ -28,7 +28,7 @@ class ExposedOptions:
     timings: Timings = field(default_factory=Timings)
     scaling: ScalingTimings = field(default_factory=ScalingTimings)
     network: str | None = None          # "bwrap", "unshare", "none" or None (the best that works)
-    front: str | None = None            # "nginx" or "aiohttp"/None (the default: aiohttp serves)
+    front: str | None = None            # "nginx", "aiohttp", or None: nginx where installed, else aiohttp
     containment: tuple[str, ...] = ()   # argv prefix wrapping each replica's script
 
     @classmethod
