@@ -114,15 +114,14 @@ def _shell_quote(value: str) -> str:
 # The keeper: a helper process that holds the process groups of running
 # scripts and kills them when oscar-local's end of its stdin closes - also
 # when oscar-local is killed with SIGKILL, which would otherwise leave the
-# scripts (each in its own session) running.
+# scripts (each in its own session) running. The pipe's write end is
+# close-on-exec and held by this process alone, so its end of file is this
+# process's death. (No parent-death signal: Linux sends that when the *thread*
+# that started the keeper ends, and one process may run several servers, each
+# on a thread of its own: stopping one would kill the others' processes.)
 _KEEPER_CODE = r"""# oscar-local process keeper
 import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-try:
-    import ctypes
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)
-except Exception:
-    pass
 groups = set()
 def kill_all(*_):
     for group in groups:
