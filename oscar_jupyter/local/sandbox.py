@@ -140,7 +140,8 @@ class Sandbox:
         raise RuntimeError("no sandbox mode works")  # unreachable: "none" always works
 
     def _check(self) -> Optional[str]:
-        tools = {"bwrap": ["bwrap"], "unshare": ["unshare"]}.get(self.mode, []) + (["setpriv"] if self.drop_to else [])
+        tools = {"bwrap": ["bwrap"], "unshare": ["unshare"]}.get(self.mode, [])
+        tools += ["setpriv"] if self.drop_to and self.mode != "none" else []
         for tool in tools:
             if shutil.which(tool) is None:
                 return f"{tool} is not installed"
@@ -177,16 +178,20 @@ class Sandbox:
         return text + user + ")"
 
     def credentials(self) -> Dict[str, Any]:
-        """``subprocess.Popen`` keyword arguments for the wrapped command (none today).
+        """``subprocess.Popen`` keyword arguments for the wrapped command.
 
-        A server running as root starts the wrapper as root (namespaces,
-        mounts and cgroups need it) and the wrapped command line drops to
-        the sandbox uid with ``setpriv`` right before the command itself.
+        In bwrap and unshare modes a server running as root starts the
+        wrapper as root (namespaces and mounts need it) and the wrapped
+        command line drops to the sandbox uid with ``setpriv`` right before
+        the command itself; in ``none`` mode ``Popen`` drops it (no extra
+        program to start).
         """
+        if self.mode == "none" and self.drop_to is not None:
+            return {"user": self.drop_to[0], "group": self.drop_to[1], "extra_groups": []}
         return {}
 
     def _drop(self) -> List[str]:
-        if self.drop_to is None:
+        if self.drop_to is None or self.mode == "none":
             return []
         uid, gid = self.drop_to
         return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE_TIMEOUT = 60.0
 DEFAULT_IDLE = 300.0
 DEFAULT_CPU = 0.2
+PREPARED_WAIT = 1.0  # seconds a request waits for a slot under preparation before making its own
 PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
 
 T = TypeVar("T")
@@ -180,6 +181,7 @@ class WarmPool(Generic[T]):
         self._reaper: Optional[asyncio.Task] = None
         self.made = 0        # counters for benchmarks and tests
         self.taken = 0
+        self._arrived: Optional[asyncio.Event] = None  # set whenever a prepared item is added
 
     @property
     def ready(self) -> int:
@@ -199,6 +201,22 @@ class WarmPool(Generic[T]):
             item = self._ready.pop()[0]
             self.taken += 1
         self.refill(self.min_size)
+        return item
+
+    async def take_soon(self, wait: float) -> Optional[T]:
+        """``take()``, but when nothing is ready and a preparation is under way, wait
+        up to ``wait`` seconds for it rather than preparing a second one on the spot."""
+        item = self.take()
+        deadline = time.monotonic() + wait
+        while item is None and self._making > 0 and time.monotonic() < deadline:
+            if self._arrived is None:
+                self._arrived = asyncio.Event()
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                break
+            item = self.take()
         return item
 
     def refill(self, target: int) -> None:
@@ -230,6 +248,8 @@ class WarmPool(Generic[T]):
             return
         self.made += 1
         self._ready.append((item, time.monotonic()))
+        if self._arrived is not None:
+            self._arrived.set()
 
     async def _reap_forever(self) -> None:
         while True:
@@ -372,7 +392,8 @@ class SyncExecutor:
                 f"(synchronous.max_scale); try again later or raise max_scale") from None
         service = self.service
         try:
-            slot = self.pool.take()
+            # a slot being prepared (its sandbox starting) is nearer than a new one
+            slot = await self.pool.take_soon(PREPARED_WAIT)
             warm = slot is not None
             self.invocations += 1
             self.warm_hits += int(warm)

@@ -45,7 +45,7 @@ _SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # An event too large for one environment variable is read into the shell
 # instead and the script is sourced by it (``$EVENT`` is then a variable of the
 # script, not exported to the programs it starts).
-_WAITING_SHELL = ('IFS= read -r _oscar_go || exit 0; . "$1"; '
+_WAITING_SHELL = ('printf R; IFS= read -r _oscar_go || exit 0; . "$1"; '
                   'if [ -n "${_oscar_event_file-}" ]; then EVENT=$(cat "$_oscar_event_file"); '
                   'unset _oscar_event_file; _oscar_script=$2; set --; . "$_oscar_script"; exit; fi; '
                   'exec /bin/sh "$2"')
@@ -222,9 +222,9 @@ class Slot:
         env["TMP_OUTPUT_DIR"] = self.output_dir
         self.env = env
         self.proc: Optional[subprocess.Popen] = None
+        self.early_output = b""  # what the sandbox printed instead of starting (kept for the log)
         if prespawn:
-            self.proc = self._spawn(["/bin/sh", "-c", _WAITING_SHELL, "oscar-slot",
-                                     self.env_file, self.script_path], env)
+            self.proc = self._spawn(env)
         self.prepared_in = time.perf_counter() - t0
         self.created = time.monotonic()
         self.used = False
@@ -236,19 +236,26 @@ class Slot:
         """True when a shell is already waiting."""
         return self.proc is not None and self.proc.poll() is None
 
-    def _spawn(self, argv: List[str], env: Dict[str, str]) -> subprocess.Popen:
+    def _spawn(self, env: Dict[str, str]) -> subprocess.Popen:
+        """Start the waiting shell in the sandbox; once it is up (it prints ``R`` and waits
+        on stdin, so nothing forks meanwhile) move its whole tree into the cgroup."""
         box = self.containment.sandbox
         cgroups = self.containment.cgroups
-        argv, env = box.wrap(argv, work_dir=self.dir, env=env, limits=self.limits, cwd=self.cwd)
+        argv, env = box.wrap(["/bin/sh", "-c", _WAITING_SHELL, self.script_path, self.env_file,
+                              self.script_path], work_dir=self.dir, env=env, limits=self.limits, cwd=self.cwd)
         if self.group is not None:
             self.group.close()
         self.group = cgroups.group(self.limits) if cgroups is not None else None
-        if self.group is not None:
-            argv = self.group.prefix(argv)  # run by this server's user, before any uid is dropped
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, cwd=self.cwd, env=env,
                                 start_new_session=True, close_fds=True, **box.credentials())
         KEEPER.hold(proc.pid)  # its own session: the group id is its pid
+        assert proc.stdout is not None
+        first = os.read(proc.stdout.fileno(), 1)
+        if first != b"R":  # the sandbox failed to start: what it printed belongs to the log
+            self.early_output = first
+        elif self.group is not None:
+            self.group.add(proc.pid)
         return proc
 
     @property
@@ -281,12 +288,19 @@ class Slot:
             with open(event_file, "x", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(request_env.pop("EVENT"))
             self.containment.sandbox.own(event_file)
-        names_ok = all(_SHELL_NAME.match(k) for k in request_env)
-        if (self.warm or event_file) and names_ok:
-            if not self.warm:
+        spawn_env = dict(self.env)
+        if not all(_SHELL_NAME.match(k) for k in request_env):  # not exportable by a shell
+            spawn_env.update(request_env)
+            request_env = {}
+        for attempt in (1, 2):
+            if not self.warm or spawn_env != self.env:
                 self.kill()
-                self.proc = self._spawn(["/bin/sh", "-c", _WAITING_SHELL, self.script_path,
-                                         self.env_file, self.script_path], self.env)
+                self.proc = self._spawn(spawn_env)
+            if self.cancelled:  # cancel() ran while we were spawning
+                self.kill()
+                raise Cancelled()
+            if os.path.lexists(self.env_file):
+                os.unlink(self.env_file)
             with open(self.env_file, "x", encoding="utf-8", errors="surrogateescape") as fh:
                 for name, value in request_env.items():
                     fh.write(f"export {name}={_shell_quote(value)}\n")
@@ -298,19 +312,10 @@ class Slot:
                 self.proc.stdin.close()
                 self.proc.stdin = None  # the script reads end-of-file
                 return self.proc
-            except BrokenPipeError:
-                pass
-        self.kill()
-        env = dict(self.env)
-        env.update(request_env)
-        self.proc = self._spawn(["/bin/sh", self.script_path], env)
-        if self.cancelled:  # cancel() ran while we were spawning
-            self.kill()
-            raise Cancelled()
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.stdin = None
-        return self.proc
+            except BrokenPipeError:  # the waiting shell is gone: start another once
+                self.kill()
+                self.proc = None
+        raise OSError("the script's shell ended before the script could start")
 
     def kill(self) -> None:
         """Kill the slot's process group (the waiting shell or the script and its children)."""

@@ -428,6 +428,7 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
         captured = outlog.StampedLog(slot.private_file("output-"), slot.containment.log_cap)
         proc = slot.launch(request_env)
         timings["spawn"] = time.perf_counter() - t0
+        captured.write(slot.early_output)
         assert proc.stdout is not None
         remaining = (None if timeout is None
                      else max(0.001, timeout - (time.perf_counter() - t_start)))
