@@ -151,7 +151,7 @@ class Runtime:
         self.scheduler = scaling.JobScheduler(opts.cores or float(os.cpu_count() or 1), store=self.store,
                                               timeout=opts.job_timeout, containment=self.containment)
         self.jobs = JobManager(self.state, self.scheduler, self.service)
-        self.exposed = ExposedServices(ExposedOptions.of(opts.extra))
+        self.exposed = ExposedServices(ExposedOptions.of(opts.extra), self.containment)
         await self.exposed.start()
         for svc in self.state.list_services():
             self._services[svc["name"]] = svc

@@ -101,6 +101,11 @@ def _leading_dirs(path: str, bound: Sequence[str], made: List[str]) -> List[str]
     return args
 
 
+def _ip_tool() -> str:
+    """iproute2's ``ip`` (often outside an unprivileged ``PATH``), to bring a loopback up."""
+    return shutil.which("ip") or shutil.which("ip", path="/usr/sbin:/sbin") or "ip"
+
+
 @dataclass
 class Sandbox:
     """How this server contains scripts: ``mode`` and the paths it hides."""
@@ -252,10 +257,13 @@ class Sandbox:
                     "--propagation", "private"]
             if os.geteuid() != 0:
                 args += ["--user", "--map-root-user"]
-            if network == "isolated":
+            lo_up = ""
+            if network == "isolated":  # a new network namespace's loopback starts down
                 args.append("--net")
-            if self.hidden:
-                cover = ('for d; do [ "$d" = -- ] && break; '
+                lo_up = (f'{_ip_tool()} link set lo up || '
+                         '{ echo "oscar-local: cannot bring up the sandbox loopback" >&2; exit 125; }; ')
+            if self.hidden or lo_up:
+                cover = (lo_up + 'for d; do [ "$d" = -- ] && break; '
                          'mount -t tmpfs -o size=4k,mode=000 none "$d" 2>/dev/null || ! ls "$d" >/dev/null 2>&1 '
                          '|| { echo "oscar-local: cannot hide $d from the script" >&2; exit 125; }; '
                          'shift; done; shift; exec "$@"')

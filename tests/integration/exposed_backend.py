@@ -4,16 +4,19 @@ It hard-codes its port, as published OSCAR examples do, and answers:
 ``/health``; ``/env`` (its environment as JSON); ``/upload`` (counts the
 streamed body); ``/download?size=N``; ``/ws`` (WebSocket echo);
 ``/slow?s=N``; ``/die`` (exits mid-request); ``/burn?s=N`` (CPU);
-anything else: ``{"path", "pid"}`` (the path it received).
+anything else: ``{"path", "pid"}`` (the path it received; ``pid`` is the
+process id and a random tag, as pids repeat across PID namespaces).
 """
 from __future__ import annotations
 
 BACKEND = r'''#!/usr/bin/env python3
-import asyncio, json, os, sys, time
+import asyncio, json, os, sys, time, uuid
 from aiohttp import web
 
 PORT = %(port)d
 DELAY = %(delay)r
+# pids repeat across replicas (each has its own PID namespace): a random tag tells them apart
+PID = "%%d-%%s" %% (os.getpid(), uuid.uuid4().hex[:8])
 
 async def health(request):
     return web.Response(text="ok")
@@ -53,7 +56,7 @@ async def ws(request):
 
 async def slow(request):
     await asyncio.sleep(float(request.query.get("s", "1")))
-    return web.json_response({"pid": os.getpid(), "slept": True})
+    return web.json_response({"pid": PID, "slept": True})
 
 async def die(request):
     print("dying on request", flush=True)
@@ -64,11 +67,11 @@ async def burn(request):
     n = 0
     while time.time() < end:
         n += 1
-    return web.json_response({"pid": os.getpid(), "n": n})
+    return web.json_response({"pid": PID, "n": n})
 
 async def echo(request):
     body = await request.read()
-    return web.json_response({"path": request.path_qs, "pid": os.getpid(), "method": request.method,
+    return web.json_response({"path": request.path_qs, "pid": PID, "method": request.method,
                               "body": len(body)})
 
 if DELAY:

@@ -48,14 +48,13 @@ class ExposedDeployment:
 
     def __init__(self, svc: dict[str, Any], *, isolation: Isolation, runtime_dir: str,
                  timings: Timings | None = None, scaling: ScalingTimings | None = None,
-                 containment: tuple[str, ...] = (), on_rotation: Callable[[], None] | None = None) -> None:
+                 on_rotation: Callable[[], None] | None = None) -> None:
         self.svc = svc
         self.on_rotation = on_rotation   # the set of replicas in rotation changed (the front door follows)
         self.settings = ExposeSettings.of(svc)
         self.isolation = isolation
         self.runtime_dir = runtime_dir
         self.timings = timings or Timings()
-        self.containment = containment
         self.autoscaler = Autoscaler(self.settings.min_scale, self.settings.max_scale,
                                      self.settings.cpu_threshold, self.settings.cpu, scaling)
         self.replicas: list[Replica] = []
@@ -194,8 +193,7 @@ class ExposedDeployment:
     async def _start_replica(self) -> None:
         self._counter += 1
         r = Replica(f"{self.settings.name}-{self._counter}", self.generation, self.svc, self.settings,
-                    self.isolation, self.timings, self.runtime_dir, self._replica_changed,
-                    self.containment)
+                    self.isolation, self.timings, self.runtime_dir, self._replica_changed)
         self.replicas.append(r)
         try:
             await r.start()
@@ -298,6 +296,11 @@ class ExposedDeployment:
         if self.isolation.single and self.settings.max_scale > 1 and state != "stopped":
             reason += (f" Only 1 replica runs on this machine ({self.isolation.reason}); "
                        f"max_scale {self.settings.max_scale} is not reached.")
+        if self._failure and "OOMKilled" in self._failure and state != "stopped":
+            reason += f" Last replica termination: {self._failure}."  # as a pod's lastState says
+        note = self.isolation.note()
+        if note and state != "stopped":
+            reason += " " + note
         key = (state, reason)
         if key != self._state_key:
             self._state_key = key

@@ -1,33 +1,44 @@
-"""How a replica process is started: its command line, environment and network.
+"""How a replica process is started: its sandbox, limits, command line, environment and network.
 
 A service's script usually hard-codes its port (``api_port``), as every pod
 of a Deployment can. To run several replicas of such a script on one
-machine, each replica gets its **own network namespace** (bubblewrap's
-``--unshare-net``, else util-linux ``unshare -n``; both work unprivileged
-where user namespaces are allowed) with its own loopback, and a relay
-inside the namespace (``socat``) listens on a Unix socket in the replica's
-private directory and connects to ``127.0.0.1:<api_port>`` there. The proxy
-reaches replicas only through those sockets.
+machine, each replica gets its **own network namespace** with its own
+loopback, and a relay inside the namespace (``socat``) listens on a Unix
+socket in the replica's private directory and connects to
+``127.0.0.1:<api_port>`` there. The proxy reaches replicas only through
+those sockets.
 
-Where no namespace can be made (or ``socat`` is missing), a replica runs on
-the host network: its server binds the host's ``api_port`` itself, so only
-one replica can run (``Isolation.single`` says so and why).
+Where oscar-local has a sandbox (``sandbox.Sandbox`` in ``bwrap`` or
+``unshare`` mode, see :func:`contained`), that namespace is the sandbox's
+own (``Sandbox.wrap(..., network="isolated")``): a replica runs exactly as
+an invocation does (own PID/IPC/mount namespaces, data dir and server files
+hidden, private ``/tmp``, the sandbox uid when the server is root) and its
+whole tree joins a ``limits.Group`` (the service's ``memory``, ``cpu``,
+``pids``) before its first instruction. The relay runs inside the sandbox
+too; only the replica's own directory (script, working dir, socket) is
+bound in.
 
-``wrap`` only composes argv: a containment prefix (a sandbox command that
-itself execs its argument vector) is placed between the relay and the
-script, so containment and network isolation compose.
+Where there is no sandbox (mode ``none``, :func:`detect`), a bare network
+namespace is made as before (bubblewrap's ``--unshare-net`` over the host's
+file system, else ``unshare -n``) and the script runs as the server's user,
+its tree still in a cgroup where one can be made. Where no namespace can be
+made (or ``socat`` is missing), a replica runs on the host network: its
+server binds the host's ``api_port`` itself, so only one replica can run
+(``Isolation.single`` says so and why).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from ..slot import clean_environment, service_environment
+from ..limits import Group, Limits
+from ..slot import Containment, clean_environment, service_environment
 
 # Inside the namespace: start the relay, then become the service's command.
 _RELAY_THEN_EXEC = ('socat -b65536 "UNIX-LISTEN:$1,fork,unlink-early,mode=600,backlog=256" '
@@ -37,16 +48,36 @@ _LOOPBACK_UP = "ip link set lo up || exit 97; "
 
 @dataclass(frozen=True)
 class Isolation:
-    """How replicas are isolated on this machine."""
+    """How replicas are isolated and contained on this machine."""
 
-    kind: str | None            # "bwrap", "unshare" or None (host network)
+    kind: str | None            # "bwrap", "unshare" (own network namespace) or None (host network)
     reason: str = ""            # why there is none (said in the deployment's reason)
-    prefix: tuple[str, ...] = field(default_factory=tuple)  # argv before the relay shell
+    prefix: tuple[str, ...] = field(default_factory=tuple)  # bare namespace argv (no sandbox) before the relay shell
+    containment: Containment | None = field(default=None, compare=False)  # sandbox and cgroups
 
     @property
     def single(self) -> bool:
         """Only one replica can run (host network: the script binds the host's port)."""
         return self.kind is None
+
+    @property
+    def sandboxed(self) -> bool:
+        """Replicas run in the sandbox invocations run in (not as plain processes)."""
+        return self.containment is not None and self.containment.sandbox.mode != "none"
+
+    def note(self) -> str:
+        """What the deployment's reason says about containment ("" when replicas are sandboxed)."""
+        if self.sandboxed:
+            return ""
+        return ("Replicas are not sandboxed on this machine (sandbox mode none): they run as "
+                "oscar-local's user and can reach its files and processes.")
+
+    def group(self, svc: Mapping[str, Any]) -> Group | None:
+        """A new cgroup (or rlimit set) with the service's limits; None where none is made."""
+        contained = self.containment
+        if contained is None or contained.cgroups is None:
+            return None
+        return contained.cgroups.group(Limits.of_service(svc, contained.pids))
 
 
 def _works(argv: Sequence[str]) -> bool:
@@ -86,6 +117,43 @@ def detect(preferred: str | None = None) -> Isolation:
                            "failed: user namespaces may be disabled)")
 
 
+def contained(containment: Containment, preferred: str | None = None) -> Isolation:
+    """Replicas in ``containment``'s sandbox, each in the sandbox's own network namespace.
+
+    Checked once by running an isolated sandbox. ``preferred`` "none" (or
+    ``$OSCAR_LOCAL_REPLICA_NETWORK=none``) keeps the sandbox on the host
+    network (one replica). A sandbox of mode ``none`` falls back to
+    :func:`detect` (bare namespaces, no containment).
+    """
+    box = containment.sandbox
+    if box.mode == "none":
+        return dataclasses.replace(detect(preferred), containment=containment)
+    preferred = preferred or os.environ.get("OSCAR_LOCAL_REPLICA_NETWORK") or None
+    if preferred == "none":
+        return Isolation(None, "replica network namespaces are switched off "
+                               "(OSCAR_LOCAL_REPLICA_NETWORK=none)", containment=containment)
+    if shutil.which("socat") is None:
+        return Isolation(None, "socat is not installed, so replicas cannot be reached inside "
+                               "their own network namespaces", containment=containment)
+    import tempfile
+    probe_dir = tempfile.mkdtemp(prefix="oscar-replica-probe-")
+    try:
+        box.own(probe_dir)
+        argv, env = box.wrap(["/bin/sh", "-c", "exec 3<>/dev/null"], work_dir=probe_dir,
+                             env={"PATH": os.environ.get("PATH", os.defpath)}, network="isolated")
+        try:
+            ok = subprocess.run(argv, env=env, cwd=probe_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, timeout=20, **box.credentials()).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+    finally:
+        shutil.rmtree(probe_dir, ignore_errors=True)
+    if not ok:
+        return Isolation(None, f"the {box.mode} sandbox cannot make a network namespace here",
+                         containment=containment)
+    return Isolation(box.mode, containment=containment)
+
+
 @dataclass(frozen=True)
 class Command:
     """A process to start: argv, environment, working directory."""
@@ -96,22 +164,34 @@ class Command:
 
 
 def wrap(argv: Sequence[str], env: Mapping[str, str], work_dir: str, *, isolation: Isolation,
-         port: int, socket_path: str | None, containment: Sequence[str] = ()) -> Command:
-    """The command that runs ``argv`` as one replica.
+         port: int, socket_path: str | None, root: str | None = None, group: Group | None = None) -> Command:
+    """The command that runs ``argv`` as one replica, starting in ``work_dir``.
 
-    With isolation, ``argv`` runs in a new network namespace behind a relay
-    from ``socket_path`` to ``127.0.0.1:port``; ``containment`` (an argv
-    prefix that execs what follows it) wraps ``argv`` alone, inside the
-    namespace. Without isolation ``socket_path`` is unused.
+    With a network namespace, ``argv`` runs behind a relay from
+    ``socket_path`` to ``127.0.0.1:port`` (without one ``socket_path`` is
+    unused). With a sandbox, relay and ``argv`` run in it, ``root`` (the
+    replica's directory, holding ``work_dir`` and the socket) being the one
+    writable directory. ``group`` (made by ``isolation.group``) is joined
+    by the first process, outside the sandbox, before anything else runs.
     """
-    inner = [*containment, *argv]
-    if isolation.kind is None:
-        return Command(inner, dict(env), work_dir)
-    if socket_path is None:
+    if isolation.kind is not None and socket_path is None:
         raise ValueError("an isolated replica needs the path of its relay socket")
-    shell = (_LOOPBACK_UP if isolation.kind == "unshare" else "") + _RELAY_THEN_EXEC
-    out = [*isolation.prefix, "/bin/sh", "-c", shell, "oscar-replica", socket_path, str(port), *inner]
-    return Command(out, dict(env), work_dir)
+    relay = ["/bin/sh", "-c", _RELAY_THEN_EXEC, "oscar-replica", str(socket_path), str(port)]
+    box = isolation.containment.sandbox if isolation.sandboxed and isolation.containment else None
+    if box is not None:
+        inner = [*relay, *argv] if isolation.kind is not None else list(argv)
+        out, out_env = box.wrap(inner, work_dir=root or work_dir, env=env, cwd=work_dir,
+                                limits=group.limits if group is not None else None,
+                                network="isolated" if isolation.kind is not None else "host")
+    elif isolation.kind is None:
+        out, out_env = list(argv), dict(env)
+    else:
+        shell = (_LOOPBACK_UP if isolation.kind == "unshare" else "") + _RELAY_THEN_EXEC
+        out = [*isolation.prefix, "/bin/sh", "-c", shell, "oscar-replica", str(socket_path), str(port), *argv]
+        out_env = dict(env)
+    if group is not None:
+        out = group.prefix(out)
+    return Command(out, out_env, work_dir)
 
 
 def replica_environment(service: Mapping[str, object], extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..slot import Containment
 from .autoscaler import ScalingTimings
 from aiohttp import web
 
 from .deployment import ExposedDeployment
 from .frontdoor import FrontDoor, nginx_binary
-from .launch import Isolation, detect
+from .launch import Isolation, contained, detect
 from .proxy import Proxy
 from .replica import Timings
 from .settings import is_exposed
@@ -29,7 +31,6 @@ class ExposedOptions:
     scaling: ScalingTimings = field(default_factory=ScalingTimings)
     network: str | None = None          # "bwrap", "unshare", "none" or None (the best that works)
     front: str | None = None            # "nginx", "aiohttp", or None: nginx where installed, else aiohttp
-    containment: tuple[str, ...] = ()   # argv prefix wrapping each replica's script
 
     @classmethod
     def of(cls, extra: dict[str, Any]) -> "ExposedOptions":
@@ -45,8 +46,9 @@ class ExposedOptions:
 class ExposedServices:
     """Deployments by service name."""
 
-    def __init__(self, options: ExposedOptions | None = None) -> None:
+    def __init__(self, options: ExposedOptions | None = None, containment: Containment | None = None) -> None:
         self.options = options or ExposedOptions()
+        self.containment = containment  # the invocations' sandbox and cgroups, shared by replicas
         self.deployments: dict[str, ExposedDeployment] = {}
         self.proxy = Proxy()
         self.isolation: Isolation | None = None
@@ -54,10 +56,17 @@ class ExposedServices:
         self.front: FrontDoor | None = None
 
     async def start(self) -> None:
-        self.isolation = await asyncio.to_thread(detect, self.options.network)
+        if self.containment is not None:
+            self.isolation = await asyncio.to_thread(contained, self.containment, self.options.network)
+        else:
+            self.isolation = await asyncio.to_thread(detect, self.options.network)
         self.runtime_dir = tempfile.mkdtemp(prefix="oscar-x-")
+        if self.containment is not None and self.containment.sandbox.drop_to is not None:
+            os.chmod(self.runtime_dir, 0o711)  # the sandbox uid reaches its own replica's dir (unshare mode)
         if self.isolation.single:
             log.warning("exposed services run one replica each: %s", self.isolation.reason)
+        if not self.isolation.sandboxed:
+            log.warning("exposed services' replicas are not sandboxed: %s", self.isolation.note())
 
     async def listen(self, runner: web.AppRunner, host: str, port: int, *, header_timeout: float,
                      v4: bool) -> int:
@@ -110,7 +119,6 @@ class ExposedServices:
         assert self.isolation is not None, "ExposedServices.start() first"
         deployment = ExposedDeployment(svc, isolation=self.isolation, runtime_dir=self.runtime_dir,
                                        timings=self.options.timings, scaling=self.options.scaling,
-                                       containment=self.options.containment,
                                        on_rotation=self._rotation_changed)
         self.deployments[name] = deployment
         deployment.start()

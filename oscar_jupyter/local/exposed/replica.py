@@ -1,7 +1,7 @@
 """One replica: a long-running process of the service's script, probed and watched.
 
-A replica is started with ``launch.wrap`` (its own network namespace where
-the machine allows), its output is stamped line by line into a
+A replica is started with ``launch.wrap`` (in the invocations' sandbox and
+its own network namespace and cgroup where the machine allows), its output is stamped line by line into a
 ``ReplicaLog``, and it is *ready* only once ``probe_path`` answers 2xx/3xx
 (as a Kubernetes ``httpGet`` probe) within the startup budget (the
 Manager's startup probe: 18 failures 10 s apart, so 3 minutes). A ready
@@ -26,6 +26,7 @@ from typing import Any, Callable
 import aiohttp
 import psutil
 
+from ..limits import Group
 from ..slot import KEEPER
 from .launch import Isolation, replica_environment, wrap
 from .logs import ReplicaLog
@@ -54,7 +55,7 @@ class Replica:
 
     def __init__(self, ident: str, generation: int, svc: dict[str, Any], settings: ExposeSettings,
                  isolation: Isolation, timings: Timings, runtime_dir: str,
-                 on_change: Callable[[], None], containment: tuple[str, ...] = ()) -> None:
+                 on_change: Callable[[], None]) -> None:
         self.ident = ident
         self.generation = generation
         self.settings = settings
@@ -71,10 +72,10 @@ class Replica:
         self.ever_ready = False
         self._svc = svc
         self._on_change = on_change
-        self._containment = containment
         self.dir = tempfile.mkdtemp(prefix=f"{ident}-", dir=runtime_dir)
         self.socket_path = os.path.join(self.dir, "s") if isolation.kind else None
         self.proc: asyncio.subprocess.Process | None = None
+        self.group: Group | None = None     # its cgroup (limits; every process killed at the end)
         self.session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task] = []
         self._idle = asyncio.Event()
@@ -89,10 +90,14 @@ class Replica:
         os.chmod(script, stat.S_IRWXU)
         work = os.path.join(self.dir, "work")
         os.mkdir(work)
-        env = replica_environment(self._svc, {"HOME": os.environ.get("HOME", work)})
+        home = work if self.isolation.sandboxed else os.environ.get("HOME", work)
+        env = replica_environment(self._svc, {"HOME": home})
+        if self.isolation.containment is not None:
+            self.isolation.containment.sandbox.own(self.dir)
+        self.group = self.isolation.group(self._svc)
         # As the Manager's pod: `/bin/sh -c <script>` (a shebang line is honoured).
-        cmd = wrap(["/bin/sh", "-c", script], env, work, isolation=self.isolation,
-                   port=self.settings.port, socket_path=self.socket_path, containment=self._containment)
+        cmd = wrap(["/bin/sh", "-c", script], env, work, isolation=self.isolation, port=self.settings.port,
+                   socket_path=self.socket_path, root=self.dir, group=self.group)
         self.proc = await asyncio.create_subprocess_exec(
             *cmd.argv, env=cmd.env, cwd=cmd.cwd, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
@@ -141,7 +146,11 @@ class Replica:
         if self.state == EXITED:
             return
         self.exit_code = code
-        if self.failure is None and not self.draining:
+        if self.group is not None and self.group.oom_killed():
+            self.failure = (f"replica {self.ident} was OOMKilled: it used more than its memory limit "
+                            f"({self._svc.get('memory')})")
+            self.log.add(f"[oscar-local] {self.failure}")
+        elif self.failure is None and not self.draining:
             how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
             self.failure = f"replica {self.ident} {how}"
         self._set(EXITED)
@@ -149,6 +158,8 @@ class Replica:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)  # the relay and anything the script left
             KEEPER.release(self.proc.pid)
+        if self.group is not None:
+            self.group.kill_all()  # processes that left the process group
         for task in self._tasks[2:]:  # the probes; output is read to its end
             if task is not asyncio.current_task():
                 task.cancel()
@@ -259,6 +270,9 @@ class Replica:
             self._exited(self.proc.returncode)
         if self.session is not None and not self.session.closed:
             await self.session.close()
+        group, self.group = self.group, None
+        if group is not None:
+            await asyncio.to_thread(group.close)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- measurements --------------------------------------------------

@@ -105,3 +105,38 @@ def test_basic_ingress_auth_is_service_name_and_token():
     for bad in (None, _basic("my-svc", "b" * 64), _basic("other", "a" * 64), _basic("oscar", "pw"), "Basic %%%"):
         got = check(bad)
         assert got.status == 401 and got.headers["WWW-Authenticate"] == 'Basic realm="Authentication Required"'
+
+
+def test_a_sandboxed_replica_is_one_sandbox_with_its_network_namespace_and_cgroup_first(tmp_path):
+    import subprocess
+
+    from oscar_jupyter.local.exposed.launch import Isolation, wrap
+    from oscar_jupyter.local.limits import Cgroups
+    from oscar_jupyter.local.sandbox import Sandbox
+    from oscar_jupyter.local.slot import Containment
+
+    try:
+        box = Sandbox.probe(want="bwrap")
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    cgroups = Cgroups.probe()
+    isolation = Isolation("bwrap", containment=Containment(box, cgroups))
+    group = isolation.group({"name": "s", "memory": "64Mi"})
+    assert group is not None and group.limits.memory == 64 * 1024 * 1024
+    work = tmp_path / "work"
+    work.mkdir()
+    box.own(str(tmp_path))
+    try:
+        cmd = wrap(["/bin/sh", "-c", "cat /proc/net/dev | grep -c ':' ; ls /proc | grep -c '^[0-9]'"],
+                   {"PATH": "/usr/bin:/bin"}, str(work), isolation=isolation, port=8080,
+                   socket_path=str(tmp_path / "s"), root=str(tmp_path), group=group)
+        # one sandbox: the group's shell, then bwrap with its own network, then the relay inside it
+        assert cmd.argv.count("bwrap") == 1 and "--unshare-net" in cmd.argv
+        assert cmd.argv.index("oscar-limits") < cmd.argv.index("bwrap") < cmd.argv.index("oscar-replica")
+        done = subprocess.run(cmd.argv, env=cmd.env, cwd=cmd.cwd, capture_output=True, text=True, timeout=30)
+        interfaces, processes = done.stdout.split()
+        assert interfaces == "1"  # loopback only
+        assert int(processes) < 10  # its own PID namespace
+    finally:
+        group.close()
+        cgroups.close()
