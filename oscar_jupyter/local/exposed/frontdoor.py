@@ -71,10 +71,11 @@ API_TIMEOUT = 3600  # seconds oscar-local's own API may take (long /run calls)
 
 
 def nginx_binary(choice: str | None = None) -> str | None:
-    """The nginx to run: the installed one unless aiohttp was chosen (``front="aiohttp"`` or
-    ``OSCAR_LOCAL_FRONT=aiohttp``); None when it is not installed."""
+    """The nginx to run when it was chosen (``front="nginx"`` or ``OSCAR_LOCAL_FRONT=nginx``) and
+    is installed; None otherwise. Opt-in: a reload on service create closes clients' idle
+    keep-alive connections to the whole API, which clients do not all retry."""
     choice = choice or os.environ.get("OSCAR_LOCAL_FRONT") or None
-    if choice not in (None, "nginx"):
+    if choice != "nginx":
         return None
     for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
         if candidate and os.access(candidate, os.X_OK):
