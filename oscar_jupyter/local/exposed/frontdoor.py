@@ -3,10 +3,12 @@
 Measured on a 2-core machine (``python -m bench --only exposed``), a proxy
 in the server's own interpreter reaches about a third to a half of a
 replica's direct throughput; nginx in front reaches 0.85x and more with
-about 0.1 ms added. Where nginx is installed it is the default (``front=
-"aiohttp"`` or ``OSCAR_LOCAL_FRONT=aiohttp`` turn it off; where it is
-missing or cannot start, aiohttp serves the public address and its own
-streaming proxy carries exposed traffic). oscar-local runs it (one master,
+about 0.1 ms added. It is opt-in (``front="nginx"`` or
+``OSCAR_LOCAL_FRONT=nginx``, where installed), because creating a service
+still reloads it and a reload closes clients' idle keep-alive connections to
+the whole API; by default, and where nginx is missing or cannot start,
+aiohttp serves the public address and its own streaming proxy carries
+exposed traffic. oscar-local runs it (one master,
 one worker, a child of oscar-local) on the public address:
 
 * ``/system/services/<name>/exposed...`` of an exposed service goes to an
