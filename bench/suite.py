@@ -231,20 +231,21 @@ def _client_rows(cluster, args: argparse.Namespace) -> List[Row]:
 
 
 def _exposed_rows(cluster, args: argparse.Namespace, tmp: str) -> List[Row]:
-    rows = _exposed_front_rows(cluster, args)  # the default front door: nginx where installed
-    rows += _exposed_model_rows(cluster, args)
+    rows = _exposed_front_rows(cluster, args)  # the default front door: aiohttp
     from oscar_jupyter.local.exposed.frontdoor import nginx_binary
 
-    if nginx_binary("nginx") is not None:
-        from oscar_jupyter import local
+    if nginx_binary("nginx") is None:
+        return rows + _exposed_model_rows(cluster, args)
+    from oscar_jupyter import local
 
-        # the fallback where nginx is missing, for comparison
-        front = local.start(data_dir=os.path.join(tmp, "data-aiohttp"), port=0, password="bench-password",
-                            extra={"exposed": {"front": "aiohttp"}})
-        try:
-            rows += _exposed_front_rows(front, args)
-        finally:
-            front.stop()
+    # the opt-in nginx front door, for comparison, and the model through it
+    front = local.start(data_dir=os.path.join(tmp, "data-nginx"), port=0, password="bench-password",
+                        extra={"exposed": {"front": "nginx"}})
+    try:
+        rows += _exposed_front_rows(front, args)
+        rows += _exposed_model_rows(front, args)
+    finally:
+        front.stop()
     return rows
 
 
