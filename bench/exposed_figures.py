@@ -87,7 +87,10 @@ def proxy_vs_direct(endpoint: str, auth: Tuple[str, str], clients: Sequence[int]
     (``upload``: each request POSTs that file as the multipart field ``data``)."""
     name = prefix + uuid.uuid4().hex[:8]
     ports: object = [port] if api_version == "4.1" else port
-    svc = {"name": name, "image": "python:3", "script": script, "expose": {"api_port": ports}}
+    # one replica, pinned: the autoscaler (15 s period) would otherwise add replicas, each
+    # starting up on the same cores, in the middle of the run
+    svc = {"name": name, "image": "python:3", "script": script,
+           "expose": {"api_port": ports, "min_scale": 1, "max_scale": 1}}
     requests.post(endpoint + "/system/services", json=svc, auth=auth, timeout=60).raise_for_status()
     try:
         deadline = time.monotonic() + ready_timeout

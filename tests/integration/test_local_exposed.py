@@ -13,8 +13,6 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import requests
-import requests.adapters
-from urllib3.util.retry import Retry
 
 from exposed_backend import FRONTS, backend, replica_port
 from oscar_jupyter.local.exposed.launch import detect
@@ -41,8 +39,6 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def admin(cluster: Any) -> Iterator[requests.Session]:
     s = requests.Session()
     s.auth = (cluster.user, cluster.password)
-    # through nginx a reload may close an idle keep-alive connection: idempotent calls retry
-    s.mount("http://", requests.adapters.HTTPAdapter(max_retries=Retry(total=3, backoff_factor=0.1)))
     yield s
     s.close()
 

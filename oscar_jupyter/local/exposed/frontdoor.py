@@ -1,56 +1,53 @@
 """nginx as oscar-local's front door, so exposed-service traffic never touches Python.
 
 Measured on a 2-core machine (``python -m bench --only exposed``), a proxy
-in the server's own interpreter reaches about a third to a half of a
-replica's direct throughput; nginx in front reaches 0.85x and more with
-about 0.1 ms added. It is opt-in (``front="nginx"`` or
-``OSCAR_LOCAL_FRONT=nginx``, where installed), because creating a service
-still reloads it and a reload closes clients' idle keep-alive connections to
-the whole API; by default, and where nginx is missing or cannot start,
-aiohttp serves the public address and its own streaming proxy carries
-exposed traffic. oscar-local runs it (one master,
-one worker, a child of oscar-local) on the public address:
+in the server's own interpreter reaches about half of a replica's direct
+throughput; nginx in front reaches 0.7-0.9x with under 0.1 ms added, and
+0.95x and more with a model behind it. Where nginx is installed it serves
+the public address (``front="aiohttp"`` or ``OSCAR_LOCAL_FRONT=aiohttp``
+opts out); where it is missing or cannot start, aiohttp serves it and its
+own streaming proxy carries exposed traffic. oscar-local runs it (one
+master, one worker, a child of oscar-local):
 
-* ``/system/services/<name>/exposed...`` of an exposed service goes to an
-  ``upstream`` of fixed slot sockets (``slots.Slots``: a replica in rotation
-  is hard-linked to a slot path, and leaves rotation by its unlinking), so
-  replicas coming and going never reload nginx; ``least_conn``, a keep-alive
-  pool whose connections live at most ``keepalive_time`` (so a replica out
-  of rotation is drained of them), the service's ingress auth
-  (``auth_basic`` for ``set_auth``; ``auth_request`` to oscar-local's
-  ``/auth`` for ``auth_type: forward``), the Manager's rewrite, no body size
-  limit, bodies streamed both ways, WebSocket upgrades, and ingress-nginx's
-  retries (``proxy_next_upstream error timeout``: a request that could not
-  connect to a slot, or an idempotent one whose replica died, is tried on
-  the next; a POST in flight on a dying replica is a 502);
-* the upstream's ``backup`` server, used when no slot accepts (no replica
-  in rotation, or nginx still counts a just-filled slot as failed), is an
+* ``/system/services/<name>/exposed...`` matches one regex location, the
+  Manager's ingress path (``<base>/?(.*)``). The service's route link
+  (``bays.Bays``) names its bay, and so the ``upstream`` of fixed slot
+  sockets it is sent to (``slots.Slots``: a replica in rotation is
+  hard-linked to a slot path and leaves rotation by its unlinking), the
+  rewrite (``/$1``, or the full path with ``rewrite_target``) and the
+  ingress auth (``auth_basic`` with the bay's users file for ``set_auth``;
+  ``auth_request`` to oscar-local's ``/auth`` for ``auth_type: forward``).
+  Each bay is ``least_conn`` with a keep-alive pool whose connections live
+  at most ``keepalive_time`` (so a replica out of rotation is drained of
+  them); no body size limit, bodies streamed both ways, WebSocket upgrades,
+  and ingress-nginx's retries (``proxy_next_upstream error timeout``: a
+  request that could not connect to a slot, or an idempotent one whose
+  replica died, is tried on the next; a POST in flight on a dying replica is
+  a 502);
+* the bays' ``backup`` server, used when no slot accepts (no replica in
+  rotation, or nginx still counts a just-filled slot as failed), is an
   internal nginx server that hands the request, with its original URI, to
   oscar-local's aiohttp application: it proxies to a ready replica itself,
-  or answers 503 + Retry-After when there is none;
-* everything else (the API) goes to the aiohttp application on a private
-  Unix socket, unbuffered, with the request line and headers bounded by
+  or answers 503 + Retry-After when there is none (404 for a deleted one);
+* an exposed path without a route (no such exposed service, or replicas
+  without network namespaces, one on the host's port) and everything else
+  (the API) go to the aiohttp application on a private Unix socket,
+  unbuffered, with the request line and headers bounded by
   ``header_timeout`` as before.
 
-The configuration is rewritten and nginx reloaded (SIGHUP: new workers, old
-ones finish their requests) only when a service's route is new or changed:
-created, its auth, rewrite or slot count changed (a deleted service's route
-without ingress auth stays until the next reload: its slots are gone, so
-aiohttp answers 404). Such a reload closes
-clients' idle keep-alive connections (a request sent at that instant is
-reset), which is why replicas coming and going must not reload.
+So creating, changing and deleting services, and replicas starting, dying,
+restarting or scaling, change files, never nginx's configuration: a reload
+(SIGHUP) would close clients' idle keep-alive connections to the whole API.
+The one reload is when the bays run out and their number doubles.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import logging
 import os
 import pwd
 import grp
-import secrets
 import shutil
 import signal
 import socket
@@ -60,8 +57,8 @@ from typing import TYPE_CHECKING, Iterable
 from aiohttp import web
 
 from ..slot import KEEPER
+from .bays import INITIAL, Bays, variant
 from .deployment import MACHINE_REPLICAS
-from .slots import Slots
 
 if TYPE_CHECKING:
     from .deployment import ExposedDeployment
@@ -73,10 +70,9 @@ API_TIMEOUT = 3600  # seconds oscar-local's own API may take (long /run calls)
 
 
 def nginx_binary(choice: str | None = None) -> str | None:
-    """The nginx to run when it was chosen (``front="nginx"`` or ``OSCAR_LOCAL_FRONT=nginx``) and
-    is installed; None otherwise. Opt-in: a reload on service create closes clients' idle
-    keep-alive connections to the whole API, which clients do not all retry."""
-    choice = choice or os.environ.get("OSCAR_LOCAL_FRONT") or None
+    """The nginx to run where it is installed, unless aiohttp was chosen (``front="aiohttp"`` or
+    ``OSCAR_LOCAL_FRONT=aiohttp``); None otherwise."""
+    choice = choice or os.environ.get("OSCAR_LOCAL_FRONT") or "nginx"
     if choice != "nginx":
         return None
     for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
@@ -85,19 +81,10 @@ def nginx_binary(choice: str | None = None) -> str | None:
     return None
 
 
-def _ssha(password: str) -> str:
-    salt = secrets.token_bytes(8)
-    return "{SSHA}" + base64.b64encode(hashlib.sha1(password.encode() + salt).digest() + salt).decode()
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 class FrontDoor:
     """One nginx in front of one oscar-local."""
 
-    def __init__(self, binary: str, prefix: str, header_timeout: float, v4: bool) -> None:
+    def __init__(self, binary: str, prefix: str, header_timeout: float, v4: bool, *, bays: int = INITIAL) -> None:
         self.binary = binary
         self.prefix = prefix
         self.header_timeout = header_timeout
@@ -108,10 +95,8 @@ class FrontDoor:
         self._listener: socket.socket | None = None
         self._reload: asyncio.Task | None = None
         self._deployments: dict[str, "ExposedDeployment"] = {}
-        self._slots: dict[str, Slots] = {}
-        self._users: dict[str, str] = {}     # service -> token its users file was written for
-        self._blocks: dict[str, str] = {}    # service -> its upstream and locations, as last rendered
-        self._loaded: dict[str, str] = {}    # ... as nginx runs them
+        self.bays = Bays(prefix, MACHINE_REPLICAS + 1, max(1, bays))  # a slot more while rolling
+        self._rendered_bays = 0
         self.reloads = 0
 
     async def open(self, runner: web.AppRunner, host: str, port: int) -> int:
@@ -165,35 +150,23 @@ class FrontDoor:
         return os.path.join(self.prefix, "nginx.conf")
 
     def configure(self, deployments: Iterable["ExposedDeployment"]) -> None:
-        """Put these deployments' ready replicas in their slots now; reload nginx (soon, once for a
-        burst) only when a route changed (a service created, deleted, or its route settings)."""
+        """Route these deployments and put their ready replicas in their bays' slots, now. nginx is
+        reloaded (soon, once for a burst) only when the bays ran out and their number doubled."""
         self._deployments = {d.settings.name: d for d in deployments}
-        self._sync_slots()
-        if self.proc is None:
-            return
-        self.render()
-        stale = [block for name, block in self._loaded.items() if name not in self._blocks]
-        if (all(self._loaded.get(name) == block for name, block in self._blocks.items())
-                and not any("auth_" in block for block in stale)):
-            return  # a deleted service's route may stay: its slots are gone, so aiohttp answers 404
-        if self._reload is None or self._reload.done():
-            self._reload = asyncio.get_running_loop().create_task(self._apply())
-
-    def _sync_slots(self) -> None:
-        for name in [n for n in self._slots if n not in self._deployments]:
-            slots = self._slots.pop(name)
-            slots.clear()
-            shutil.rmtree(slots.directory, ignore_errors=True)
+        for name in [n for n in self.bays.names() if n not in self._deployments]:
+            self.bays.release(name)
         for name, d in self._deployments.items():
             if d.isolation.single:
-                continue  # one replica on the host's port: aiohttp proxies it
-            cap = min(d.settings.max_scale, MACHINE_REPLICAS) + 1  # one more while rolling
-            slots = self._slots.get(name)
-            if slots is None:
-                slots = self._slots[name] = Slots(os.path.join(self.prefix, "slots", name), cap)
-            elif slots.cap != cap:
-                slots.resize(cap)
-            slots.sync([r.socket_path for r in d.ready() if r.socket_path])
+                continue  # one replica on the host's port: no route, so aiohttp proxies it
+            s = d.settings
+            auth = ("fwd" if s.auth_type == "forward" and self.v4 else "basic") if s.set_auth else "none"
+            sockets = [r.socket_path for r in d.ready() if r.socket_path]
+            if not self.bays.place(name, variant(s.rewrite_target, auth), str(d.svc.get("token") or ""), sockets):
+                self.bays.grow(self.bays.count * 2)
+                self.bays.place(name, variant(s.rewrite_target, auth), str(d.svc.get("token") or ""), sockets)
+        if self.proc is not None and self.bays.count != self._rendered_bays:
+            if self._reload is None or self._reload.done():
+                self._reload = asyncio.get_running_loop().create_task(self._apply())
 
     async def _apply(self) -> None:
         await asyncio.sleep(0.02)
@@ -229,7 +202,6 @@ class FrontDoor:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, self._conf)
-        self._loaded = dict(self._blocks)
 
     def render(self) -> str:
         p = self.prefix
@@ -239,20 +211,15 @@ class FrontDoor:
         user = ""
         if os.geteuid() == 0:
             user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
-        upstreams, locations = [], []
-        blocks: dict[str, str] = {}
         fallback = os.path.join(p, "fallback.sock")
-        for name, d in sorted(self._deployments.items()):
-            slots = self._slots.get(name)
-            if slots is None:
-                continue  # one replica on the host's port: oscar-local proxies it
+        upstreams = []
+        for k, slots in enumerate(self.bays.bays):
             servers = "\n".join(f"    server unix:{path} max_fails=1 fail_timeout=1s;" for path in slots.paths)
-            upstreams.append(f"  upstream exposed_{name.replace('-', '_')} {{\n    least_conn;\n{servers}\n"
+            upstreams.append(f"  upstream oscar_bay_{k} {{\n    least_conn;\n{servers}\n"
                              f"    server unix:{fallback} backup;\n"
                              f"    keepalive 64;\n    keepalive_timeout 4s;\n    keepalive_time 2s;\n  }}")
-            locations.append(self._location(d))
-            blocks[name] = upstreams[-1] + locations[-1]
-        self._blocks = blocks
+        self._rendered_bays = self.bays.count
+        routes = self.bays.routes
         return f"""# written by oscar-local: the front door of {self.listen}
 {user}
 worker_processes 1;
@@ -268,15 +235,26 @@ http {{
   scgi_temp_path {p}/tmp-scgi;
   map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
   map $http_host $oscar_host {{ "" $server_addr:$server_port; default $http_host; }}
+  # an exposed service's route: the bay directory its link resolves to (bays.py)
+  map $oscar_bay_dir $oscar_upstream {{ "~/bays/(?<oscar_bay>[0-9]+)/" oscar_bay_$oscar_bay; default oscar_fallback; }}
+  map $oscar_bay_dir $oscar_realm {{ "~/bays/[0-9]+/[a-z]+-basic$" "Authentication Required"; default off; }}
+  map $oscar_bay_dir $oscar_forward {{ "~/bays/[0-9]+/[a-z]+-fwd$" 1; default ""; }}
+  map $oscar_bay_dir $oscar_uri {{
+    "~/bays/[0-9]+/rw-[a-z]+$" /system/services/$oscar_service/exposed/$oscar_rest;
+    default /$oscar_rest;
+  }}
   upstream oscar_api {{
     server unix:{self.api_socket};
     keepalive 32;
     keepalive_timeout {api_idle}ms;
   }}
+  upstream oscar_fallback {{
+    server unix:{fallback};
+    keepalive 16;
+  }}
 {chr(10).join(upstreams)}
   server {{
     listen {self.listen} backlog=1024;
-    set $oscar_service "";
     client_header_timeout {ht}s;
     keepalive_timeout {ht}s;
     client_body_timeout {API_TIMEOUT}s;
@@ -300,14 +278,62 @@ http {{
       proxy_read_timeout {API_TIMEOUT}s;
       proxy_send_timeout {API_TIMEOUT}s;
     }}
+    location /_oscar_api/ {{
+      # an exposed path nginx does not route (no such exposed service, or one replica on the
+      # host's port): oscar-local answers it, for the URI as sent
+      internal;
+      proxy_pass http://oscar_api$request_uri;
+      proxy_pass_header Server;
+      proxy_pass_header Date;
+      proxy_read_timeout {API_TIMEOUT}s;
+      proxy_send_timeout {API_TIMEOUT}s;
+    }}
+    location = /_oscar_auth {{
+      # auth_type forward: oscar-local's /auth decides (v4.1); other routes pass at once
+      internal;
+      if ($oscar_forward = "") {{ return 204; }}
+      proxy_pass http://oscar_api/system/services/$oscar_service/auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Forwarded-Uri $request_uri;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }}
     location @bad_gateway {{
       default_type text/plain;
       return 502 "Bad Gateway: a replica of '$oscar_service' failed or closed the connection while handling the request\\n";
     }}
-{chr(10).join(locations)}
+    # the Manager's ingress path: <base>/?(.*), rewritten to /$1 or, with rewrite_target, <base>/$1
+    location ~ "^/system/services/(?<oscar_service>[a-z0-9][-a-z0-9]*)/exposed/?(?<oscar_rest>.*)$" {{
+      if (!-e {routes}/$oscar_service) {{ rewrite ^ /_oscar_api/ last; }}
+      root {routes}/$oscar_service;
+      set $oscar_bay_dir $realpath_root;
+      rewrite ^ $oscar_uri break;
+      auth_request /_oscar_auth;
+      auth_request_set $oscar_cookie $upstream_http_set_cookie;
+      add_header Set-Cookie $oscar_cookie;
+      auth_basic $oscar_realm;
+      auth_basic_user_file $oscar_bay_dir/users;
+      proxy_pass http://$oscar_upstream;
+      proxy_set_header Host $oscar_host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Oscar-Exposed-Uri $request_uri;
+      proxy_read_timeout {READ_TIMEOUT}s;
+      proxy_send_timeout {READ_TIMEOUT}s;
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 0;
+      error_log {os.path.join(self.prefix, "error.log")} alert;  # not a line per try of an empty slot
+      error_page 502 504 = @bad_gateway;
+    }}
   }}
   server {{
-    # the backup of every exposed upstream: oscar-local's own proxy (or its 503) for the original URI
+    # the backup of every bay, and the upstream of a deleted service's route: oscar-local's own
+    # proxy (or its 503, or its 404) for the original URI
     listen unix:{fallback};
     client_max_body_size 0;
     client_body_timeout {API_TIMEOUT}s;
@@ -334,54 +360,3 @@ http {{
   }}
 }}
 """
-
-    def _location(self, d: "ExposedDeployment") -> str:
-        s = d.settings
-        base = s.base_path
-        target = (base + "/$1") if s.rewrite_target else "/$1"
-        auth = ""
-        if s.set_auth and s.auth_type == "forward" and self.v4:
-            auth = (f"      auth_request /_oscar_auth/{s.name};\n"
-                    f"      auth_request_set $oscar_cookie $upstream_http_set_cookie;\n"
-                    f"      add_header Set-Cookie $oscar_cookie;\n")
-        elif s.set_auth:
-            users = os.path.join(self.prefix, f"users-{s.name}")
-            token = str(d.svc.get("token") or "")
-            if self._users.get(s.name) != token or not os.path.exists(users):
-                with open(users + ".tmp", "w", encoding="utf-8") as fh:
-                    os.chmod(users + ".tmp", 0o600)
-                    fh.write(f"{s.name}:{_ssha(token or secrets.token_hex(32))}\n")
-                os.replace(users + ".tmp", users)
-                self._users[s.name] = token
-            auth = f"      auth_basic {_quote('Authentication Required')};\n      auth_basic_user_file {users};\n"
-        forward = ""
-        if s.set_auth and s.auth_type == "forward" and self.v4:
-            forward = f"""    location = /_oscar_auth/{s.name} {{
-      internal;
-      proxy_pass http://oscar_api{base[:-len('/exposed')]}/auth;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Forwarded-Uri $request_uri;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }}
-"""
-        return f"""{forward}    location ^~ {base} {{
-      set $oscar_service {s.name};
-{auth}      rewrite ^{base}/?(.*)$ {target} break;
-      proxy_pass http://exposed_{s.name.replace('-', '_')};
-      proxy_set_header Host $oscar_host;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Oscar-Exposed-Uri $request_uri;
-      proxy_read_timeout {READ_TIMEOUT}s;
-      proxy_send_timeout {READ_TIMEOUT}s;
-      proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 0;
-      error_log {os.path.join(self.prefix, "error.log")} alert;  # not a line per try of an empty slot
-      error_page 502 504 = @bad_gateway;
-    }}"""

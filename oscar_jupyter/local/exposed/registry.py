@@ -31,6 +31,7 @@ class ExposedOptions:
     scaling: ScalingTimings = field(default_factory=ScalingTimings)
     network: str | None = None          # "bwrap", "unshare", "none" or None (the best that works)
     front: str | None = None            # "nginx", "aiohttp", or None: nginx where installed, else aiohttp
+    bays: int = 16                      # nginx routes before its first reload (frontdoor.py, bays.py)
 
     @classmethod
     def of(cls, extra: dict[str, Any]) -> "ExposedOptions":
@@ -74,7 +75,7 @@ class ExposedServices:
         binary = nginx_binary(self.options.front)
         if binary is not None:
             prefix = tempfile.mkdtemp(prefix="front-", dir=self.runtime_dir)
-            front = FrontDoor(binary, prefix, header_timeout, v4)
+            front = FrontDoor(binary, prefix, header_timeout, v4, bays=self.options.bays)
             try:
                 port = await front.open(runner, host, port)
             except Exception as exc:

@@ -1,0 +1,78 @@
+"""nginx's bays (``exposed/bays.py``): routes as files, so services come and go without a reload."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+from oscar_jupyter.local.exposed.bays import Bays, variant
+from oscar_jupyter.local.exposed.frontdoor import FrontDoor, nginx_binary
+
+
+def _sockets(tmp_path, n):
+    import socket
+
+    made = []
+    for i in range(n):
+        path = str(tmp_path / f"r{i}.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path)
+        s.listen(1)
+        made.append((s, path))
+    return made
+
+
+def test_a_service_gets_a_bay_its_link_and_its_replicas_slots(tmp_path):
+    bays = Bays(str(tmp_path / "front"), slots_per_bay=3, count=2)
+    held = _sockets(tmp_path, 2)
+    assert bays.place("web", variant(False, "none"), "tok", [p for _, p in held])
+    target = os.readlink(bays.route("web"))
+    assert target == os.path.join(bays.directory(0), "strip-none") and os.path.isdir(target)
+    linked = sorted(os.path.basename(p) for p in os.listdir(bays.directory(0)) if p.endswith(".sock"))
+    assert linked == ["slot-0.sock", "slot-1.sock"]
+    assert os.path.samefile(os.path.join(bays.directory(0), "slot-0.sock"), held[0][1])
+    # fewer replicas in rotation: one slot emptied, the bay kept
+    assert bays.place("web", variant(False, "none"), "tok", [held[1][1]])
+    assert [p for p in os.listdir(bays.directory(0)) if p.endswith(".sock")] != [] and bays.bay_of["web"] == 0
+
+
+def test_changed_settings_swap_the_link_and_basic_auth_writes_the_users_file(tmp_path):
+    bays = Bays(str(tmp_path / "front"), slots_per_bay=2, count=1)
+    bays.place("web", variant(False, "none"), "tok", [])
+    bays.place("web", variant(True, "basic"), "s3cret", [])
+    target = os.readlink(bays.route("web"))
+    assert target.endswith("/rw-basic")
+    user, hashed = open(os.path.join(target, "users")).read().strip().split(":", 1)
+    raw = base64.b64decode(hashed[len("{SSHA}"):])
+    assert user == "web" and hashlib.sha1(b"s3cret" + raw[20:]).digest() == raw[:20]
+    assert oct(os.stat(os.path.join(target, "users")).st_mode & 0o777) == "0o600"
+    assert [n for n in os.listdir(bays.routes) if n.startswith(".")] == []  # no temporary link left
+
+
+def test_a_deleted_service_points_at_none_and_bays_are_reused_longest_vacated_first(tmp_path):
+    bays = Bays(str(tmp_path / "front"), slots_per_bay=2, count=2)
+    assert bays.place("a", variant(False, "basic"), "t", []) and bays.place("b", variant(False, "none"), "t", [])
+    assert not bays.place("c", variant(False, "none"), "t", [])  # full: the caller grows the bays
+    bays.release("a")
+    assert os.readlink(bays.route("a")) == bays.gone and not os.path.exists(
+        os.path.join(bays.directory(0), "strip-basic", "users"))
+    bays.release("b")
+    assert bays.place("c", variant(False, "none"), "t", []) and bays.bay_of["c"] == 0  # freed first
+    bays.grow(4)
+    assert bays.count == 4 and bays.place("d", variant(False, "none"), "t", []) and bays.bay_of["d"] in (2, 3)
+
+
+@pytest.mark.skipif(nginx_binary("nginx") is None, reason="nginx is not installed")
+@pytest.mark.parametrize("count", [1, 16, 64])
+def test_the_rendered_configuration_is_accepted_by_nginx(tmp_path, count):
+    front = FrontDoor(nginx_binary("nginx"), str(tmp_path), header_timeout=30, v4=True, bays=count)
+    front.listen = "127.0.0.1:1"
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(front.render())
+    assert conf.read_text().count("upstream oscar_bay_") == count
+    out = subprocess.run([front.binary, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "e.log")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
