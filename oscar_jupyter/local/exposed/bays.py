@@ -6,17 +6,23 @@ fixed number of *bays*, each an ``upstream`` of fixed slot sockets
 for ``/system/services/<name>/exposed/...`` finds its bay through the file
 system, at request time:
 
-* ``routes/<name>`` is a symbolic link to ``bays/<k>/<mode>-<auth>``, a
-  directory of bay ``k``: ``mode`` is ``rw`` (``rewrite_target``: the replica
-  gets the full path) or ``strip``; ``auth`` is ``none``, ``basic``
+* ``r/<name>`` is a relative symbolic link to ``b/<k>/<mode><auth>``, a
+  directory of bay ``k``: ``mode`` is ``r`` (``rewrite_target``: the replica
+  gets the full path) or ``s`` (stripped); ``auth`` is ``n`` (none), ``b``
   (``set_auth``: its ``users`` file holds the service's name and token) or
-  ``fwd`` (``auth_type: forward``, v4.1);
-* nginx resolves the link (``$realpath_root``) and maps the directory's
-  name to the upstream, the URI rewrite and the auth to apply.
+  ``f`` (``auth_type: forward``, v4.1);
+* nginx resolves the link (``$realpath_root``) and looks the directory up
+  in exact-match maps (hash tables): the upstream, the URI rewrite and the
+  auth to apply.
+
+Resolving costs a system call per path component (glibc's ``realpath``),
+for every request: the root is a short directory of its own under the
+temporary directory, names are one or two letters, and the link is
+relative, so a request pays about eight cheap calls.
 
 Creating a service takes a free bay and writes its link; changing its
 ``rewrite_target`` or auth replaces the link atomically; deleting it empties
-the bay's slots and points the link at ``bays/none`` (nginx hands such
+the bay's slots and points the link at ``b/none`` (nginx hands such
 requests to oscar-local, which answers 404), never unlinking a route nginx
 may be resolving. A bay is reused longest-vacated first, so nginx's pooled
 connections of the previous service have drained (``keepalive_time``).
@@ -36,6 +42,7 @@ from .slots import Slots
 
 INITIAL = 16
 NONE = "none"
+VARIANTS = tuple(m + a for m in "sr" for a in "nbf")
 
 
 def _ssha(password: str) -> str:
@@ -45,7 +52,7 @@ def _ssha(password: str) -> str:
 
 def variant(rewrite_target: bool, auth: str) -> str:
     """The name of a bay's directory for these route settings (``auth``: none, basic or fwd)."""
-    return f"{'rw' if rewrite_target else 'strip'}-{auth}"
+    return ("r" if rewrite_target else "s") + {"none": "n", "basic": "b", "fwd": "f"}[auth]
 
 
 class Bays:
@@ -54,8 +61,8 @@ class Bays:
     def __init__(self, root: str, slots_per_bay: int, count: int = INITIAL) -> None:
         self.root = root
         self.slots_per_bay = slots_per_bay
-        self.routes = os.path.join(root, "routes")
-        self.gone = os.path.join(root, "bays", NONE)
+        self.routes = os.path.join(root, "r")
+        self.gone = os.path.join(root, "b", NONE)
         os.makedirs(self.routes, mode=0o700, exist_ok=True)
         os.makedirs(self.gone, mode=0o700, exist_ok=True)
         self.bays: list[Slots] = []
@@ -70,7 +77,7 @@ class Bays:
         return len(self.bays)
 
     def directory(self, k: int) -> str:
-        return os.path.join(self.root, "bays", str(k))
+        return os.path.join(self.root, "b", str(k))
 
     def grow(self, count: int) -> None:
         for k in range(len(self.bays), count):
@@ -91,7 +98,7 @@ class Bays:
             self.owner[k], self.bay_of[name] = name, k
         target = os.path.join(self.directory(k), mode)
         os.makedirs(target, mode=0o700, exist_ok=True)
-        if mode.endswith("-basic") and self._tokens.get((k, mode)) != token:
+        if mode.endswith("b") and self._tokens.get((k, mode)) != token:
             users = os.path.join(target, "users")
             with open(users + ".tmp", "w", encoding="utf-8") as fh:
                 os.chmod(users + ".tmp", 0o600)
@@ -122,8 +129,8 @@ class Bays:
     def _link(self, name: str, target: str) -> None:
         link = self.route(name)
         with contextlib.suppress(OSError):
-            if os.readlink(link) == target:
+            if os.readlink(link) == os.path.relpath(target, self.routes):
                 return
         tmp = os.path.join(self.routes, f".{name}.{secrets.token_hex(4)}")
-        os.symlink(target, tmp)
+        os.symlink(os.path.relpath(target, self.routes), tmp)
         os.replace(tmp, link)

@@ -52,12 +52,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 from typing import TYPE_CHECKING, Iterable
 
 from aiohttp import web
 
 from ..slot import KEEPER
-from .bays import INITIAL, Bays, variant
+from .bays import INITIAL, VARIANTS, Bays, variant
 from .deployment import MACHINE_REPLICAS
 
 if TYPE_CHECKING:
@@ -95,7 +96,9 @@ class FrontDoor:
         self._listener: socket.socket | None = None
         self._reload: asyncio.Task | None = None
         self._deployments: dict[str, "ExposedDeployment"] = {}
-        self.bays = Bays(prefix, MACHINE_REPLICAS + 1, max(1, bays))  # a slot more while rolling
+        # routes are resolved per request, a system call per path component: a short root
+        self.bays = Bays(tempfile.mkdtemp(prefix="oj", dir=os.path.dirname(os.path.dirname(prefix))),
+                         MACHINE_REPLICAS + 1, max(1, bays))  # a slot more while rolling
         self._rendered_bays = 0
         self.reloads = 0
 
@@ -194,6 +197,7 @@ class FrontDoor:
             KEEPER.release(self.proc.pid)
         if self._listener is not None:
             self._listener.close()
+        shutil.rmtree(self.bays.root, ignore_errors=True)
 
     # -- configuration -------------------------------------------------
     def _write(self) -> None:
@@ -202,6 +206,36 @@ class FrontDoor:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, self._conf)
+
+    def _maps(self) -> str:
+        """Exact-match maps from a bay directory (``$oscar_bay_dir``, the route resolved) to how
+        the request is routed: the bay's upstream, its rewrite and its auth."""
+        upstream, rewrite, realm, forward = [], [], [], []
+        for k in range(self.bays.count):
+            for v in VARIANTS:
+                d = os.path.join(self.bays.directory(k), v)
+                upstream.append(f"    {d} oscar_bay_{k};")
+                if v[0] == "r":
+                    rewrite.append(f"    {d} 1;")
+                if v[1] == "b":
+                    realm.append(f'    {d} "Authentication Required";')
+                if v[1] == "f":
+                    forward.append(f"    {d} 1;")
+
+        def block(name: str, default: str, lines: list[str]) -> str:
+            body = "\n".join(lines)
+            return f"  map $oscar_bay_dir ${name} {{\n    default {default};\n{body}\n  }}"
+
+        return "\n".join([
+            "  # an exposed service's route: the bay directory its link resolves to (bays.py)",
+            block("oscar_upstream", "oscar_fallback", upstream),
+            block("oscar_rewrite", '""', rewrite),
+            block("oscar_realm", "off", realm),
+            block("oscar_forward", '""', forward),
+            '  map $oscar_rewrite $oscar_uri {',
+            '    "" /$oscar_rest;',
+            '    default /system/services/$oscar_service/exposed/$oscar_rest;',
+            '  }'])
 
     def render(self) -> str:
         p = self.prefix
@@ -219,7 +253,25 @@ class FrontDoor:
                              f"    server unix:{fallback} backup;\n"
                              f"    keepalive 64;\n    keepalive_timeout 4s;\n    keepalive_time 2s;\n  }}")
         self._rendered_bays = self.bays.count
+        longest = len(os.path.join(self.bays.directory(self.bays.count), "xx"))
+        bucket = max(64, 1 << (longest + 16).bit_length())
         routes = self.bays.routes
+        to_replica = f"""      proxy_pass http://$oscar_upstream;
+      proxy_set_header Host $oscar_host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Oscar-Exposed-Uri $request_uri;
+      proxy_read_timeout {READ_TIMEOUT}s;
+      proxy_send_timeout {READ_TIMEOUT}s;
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 0;
+      error_log {os.path.join(self.prefix, "error.log")} alert;  # not a line per try of an empty slot
+      error_page 502 504 = @bad_gateway;"""
         return f"""# written by oscar-local: the front door of {self.listen}
 {user}
 worker_processes 1;
@@ -228,6 +280,8 @@ events {{ worker_connections 8192; }}
 http {{
   access_log off;
   server_tokens off;
+  map_hash_bucket_size {bucket};
+  map_hash_max_size {max(2048, self.bays.count * len(VARIANTS) * 2)};
   client_body_temp_path {p}/tmp-body;
   proxy_temp_path {p}/tmp-proxy;
   fastcgi_temp_path {p}/tmp-fastcgi;
@@ -235,14 +289,7 @@ http {{
   scgi_temp_path {p}/tmp-scgi;
   map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
   map $http_host $oscar_host {{ "" $server_addr:$server_port; default $http_host; }}
-  # an exposed service's route: the bay directory its link resolves to (bays.py)
-  map $oscar_bay_dir $oscar_upstream {{ "~/bays/(?<oscar_bay>[0-9]+)/" oscar_bay_$oscar_bay; default oscar_fallback; }}
-  map $oscar_bay_dir $oscar_realm {{ "~/bays/[0-9]+/[a-z]+-basic$" "Authentication Required"; default off; }}
-  map $oscar_bay_dir $oscar_forward {{ "~/bays/[0-9]+/[a-z]+-fwd$" 1; default ""; }}
-  map $oscar_bay_dir $oscar_uri {{
-    "~/bays/[0-9]+/rw-[a-z]+$" /system/services/$oscar_service/exposed/$oscar_rest;
-    default /$oscar_rest;
-  }}
+{self._maps()}
   upstream oscar_api {{
     server unix:{self.api_socket};
     keepalive 32;
@@ -289,9 +336,7 @@ http {{
       proxy_send_timeout {API_TIMEOUT}s;
     }}
     location = /_oscar_auth {{
-      # auth_type forward: oscar-local's /auth decides (v4.1); other routes pass at once
       internal;
-      if ($oscar_forward = "") {{ return 204; }}
       proxy_pass http://oscar_api/system/services/$oscar_service/auth;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
@@ -307,28 +352,20 @@ http {{
       if (!-e {routes}/$oscar_service) {{ rewrite ^ /_oscar_api/ last; }}
       root {routes}/$oscar_service;
       set $oscar_bay_dir $realpath_root;
+      if ($oscar_forward) {{ rewrite ^ /_oscar_forward/ last; }}
+      rewrite ^ $oscar_uri break;
+      auth_basic $oscar_realm;
+      auth_basic_user_file $oscar_bay_dir/users;
+{to_replica}
+    }}
+    location /_oscar_forward/ {{
+      # auth_type forward (v4.1): only these routes pay for the subrequest to /auth
+      internal;
       rewrite ^ $oscar_uri break;
       auth_request /_oscar_auth;
       auth_request_set $oscar_cookie $upstream_http_set_cookie;
       add_header Set-Cookie $oscar_cookie;
-      auth_basic $oscar_realm;
-      auth_basic_user_file $oscar_bay_dir/users;
-      proxy_pass http://$oscar_upstream;
-      proxy_set_header Host $oscar_host;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Oscar-Exposed-Uri $request_uri;
-      proxy_read_timeout {READ_TIMEOUT}s;
-      proxy_send_timeout {READ_TIMEOUT}s;
-      proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 0;
-      error_log {os.path.join(self.prefix, "error.log")} alert;  # not a line per try of an empty slot
-      error_page 502 504 = @bad_gateway;
+{to_replica}
     }}
   }}
   server {{

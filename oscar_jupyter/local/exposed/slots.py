@@ -1,7 +1,7 @@
 """Fixed upstream slots: how replicas enter and leave nginx's rotation without a reload.
 
 The front door's upstream of a service lists ``cap`` Unix socket paths
-(``<dir>/slot-N.sock``), fixed for the life of the service. A replica in
+(``<dir>/N.sock``), fixed for the life of the service. A replica in
 rotation has its relay's listening socket hard-linked (link(2)) to one free
 slot path: a bound Unix socket accepts connections made through any of its
 names, so nginx reaches it there. Leaving rotation unlinks the slot path:
@@ -35,7 +35,7 @@ class Slots:
         self.vacated: dict[int, float] = {}      # slot -> when it was last emptied
 
     def path(self, n: int) -> str:
-        return os.path.join(self.directory, f"slot-{n}.sock")
+        return os.path.join(self.directory, f"{n}.sock")
 
     @property
     def paths(self) -> list[str]:

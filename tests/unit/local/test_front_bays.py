@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -30,10 +31,11 @@ def test_a_service_gets_a_bay_its_link_and_its_replicas_slots(tmp_path):
     held = _sockets(tmp_path, 2)
     assert bays.place("web", variant(False, "none"), "tok", [p for _, p in held])
     target = os.readlink(bays.route("web"))
-    assert target == os.path.join(bays.directory(0), "strip-none") and os.path.isdir(target)
+    assert os.path.normpath(os.path.join(bays.routes, target)) == os.path.join(bays.directory(0), "sn")
+    assert not os.path.isabs(target) and os.path.isdir(bays.route("web"))
     linked = sorted(os.path.basename(p) for p in os.listdir(bays.directory(0)) if p.endswith(".sock"))
-    assert linked == ["slot-0.sock", "slot-1.sock"]
-    assert os.path.samefile(os.path.join(bays.directory(0), "slot-0.sock"), held[0][1])
+    assert linked == ["0.sock", "1.sock"]
+    assert os.path.samefile(os.path.join(bays.directory(0), "0.sock"), held[0][1])
     # fewer replicas in rotation: one slot emptied, the bay kept
     assert bays.place("web", variant(False, "none"), "tok", [held[1][1]])
     assert [p for p in os.listdir(bays.directory(0)) if p.endswith(".sock")] != [] and bays.bay_of["web"] == 0
@@ -43,8 +45,8 @@ def test_changed_settings_swap_the_link_and_basic_auth_writes_the_users_file(tmp
     bays = Bays(str(tmp_path / "front"), slots_per_bay=2, count=1)
     bays.place("web", variant(False, "none"), "tok", [])
     bays.place("web", variant(True, "basic"), "s3cret", [])
-    target = os.readlink(bays.route("web"))
-    assert target.endswith("/rw-basic")
+    target = os.path.join(bays.routes, os.readlink(bays.route("web")))
+    assert target.endswith("/rb")
     user, hashed = open(os.path.join(target, "users")).read().strip().split(":", 1)
     raw = base64.b64decode(hashed[len("{SSHA}"):])
     assert user == "web" and hashlib.sha1(b"s3cret" + raw[20:]).digest() == raw[:20]
@@ -57,8 +59,8 @@ def test_a_deleted_service_points_at_none_and_bays_are_reused_longest_vacated_fi
     assert bays.place("a", variant(False, "basic"), "t", []) and bays.place("b", variant(False, "none"), "t", [])
     assert not bays.place("c", variant(False, "none"), "t", [])  # full: the caller grows the bays
     bays.release("a")
-    assert os.readlink(bays.route("a")) == bays.gone and not os.path.exists(
-        os.path.join(bays.directory(0), "strip-basic", "users"))
+    assert os.path.realpath(bays.route("a")) == bays.gone and not os.path.exists(
+        os.path.join(bays.directory(0), "sb", "users"))
     bays.release("b")
     assert bays.place("c", variant(False, "none"), "t", []) and bays.bay_of["c"] == 0  # freed first
     bays.grow(4)
@@ -68,7 +70,8 @@ def test_a_deleted_service_points_at_none_and_bays_are_reused_longest_vacated_fi
 @pytest.mark.skipif(nginx_binary("nginx") is None, reason="nginx is not installed")
 @pytest.mark.parametrize("count", [1, 16, 64])
 def test_the_rendered_configuration_is_accepted_by_nginx(tmp_path, count):
-    front = FrontDoor(nginx_binary("nginx"), str(tmp_path), header_timeout=30, v4=True, bays=count)
+    (tmp_path / "x" / "front").mkdir(parents=True)
+    front = FrontDoor(nginx_binary("nginx"), str(tmp_path / "x" / "front"), header_timeout=30, v4=True, bays=count)
     front.listen = "127.0.0.1:1"
     conf = tmp_path / "nginx.conf"
     conf.write_text(front.render())
@@ -76,3 +79,4 @@ def test_the_rendered_configuration_is_accepted_by_nginx(tmp_path, count):
     out = subprocess.run([front.binary, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "e.log")],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
+    shutil.rmtree(front.bays.root)
