@@ -122,3 +122,23 @@ def _fronts() -> list:
 
 #: the front doors exposed traffic is tested through (a module-scoped cluster parameter)
 FRONTS = _fronts()
+
+
+def exposed_cluster(front: str, data_dir: str, **exposed: object):
+    """A started oscar-local answering as Manager v4.1, with this front door and these
+    ``extra["exposed"]`` options (timings, scaling...); a context manager that stops it."""
+    import uuid
+
+    from oscar_jupyter import local
+
+    return local.start(data_dir=data_dir, port=0, password=uuid.uuid4().hex, api_version="4.1",
+                       extra={"exposed": {**exposed, "front": front}})
+
+
+def admin_session(cluster: object):
+    """A ``requests.Session`` with the cluster's admin credentials."""
+    import requests
+
+    s = requests.Session()
+    s.auth = (cluster.user, cluster.password)  # type: ignore[attr-defined]
+    return s

@@ -32,6 +32,12 @@ def test_binder_builds_from_binder_files_only(dockerfile: str) -> None:
     assert 'ENV R2D_ENTRYPOINT="${REPO_DIR}/binder/start"' in dockerfile
 
 
+def test_binder_installs_the_front_door_and_the_sandbox(dockerfile: str) -> None:
+    # binder/apt.txt: nginx for exposed services' traffic, bubblewrap and socat for replicas
+    apt = [l for l in dockerfile.splitlines() if "apt-get install" in l or l.strip().startswith(("nginx", "bubble", "socat"))]
+    assert all(any(pkg in line for line in apt) for pkg in ("nginx-light", "bubblewrap", "socat")), apt
+
+
 def test_binder_requirements_bring_the_tutorials_and_the_server_proxy() -> None:
     try:
         import tomllib

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import base64
 import time
-import uuid
 from typing import Any, Callable, Iterator
 
 import pytest
 import requests
 
-from exposed_backend import FRONTS, backend, replica_port
+from exposed_backend import FRONTS, admin_session, backend, exposed_cluster, replica_port
 from oscar_jupyter.local.exposed.launch import detect
 
 # several replicas of a script bound to one port need a network namespace each
@@ -25,22 +24,14 @@ TIMINGS = {"startup_interval": 0.1, "probe_period": 0.5, "stop_grace": 5.0, "dra
 
 @pytest.fixture(scope="module", params=FRONTS)
 def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from oscar_jupyter import local
-
-    c = local.start(data_dir=str(tmp_path_factory.mktemp("exposed")), port=0, password=uuid.uuid4().hex,
-                    api_version="4.1", extra={"exposed": {"timings": TIMINGS, "front": request.param}})
-    try:
+    with exposed_cluster(request.param, str(tmp_path_factory.mktemp("exposed")), timings=TIMINGS) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture
 def admin(cluster: Any) -> Iterator[requests.Session]:
-    s = requests.Session()
-    s.auth = (cluster.user, cluster.password)
-    yield s
-    s.close()
+    with admin_session(cluster) as s:
+        yield s
 
 
 @pytest.fixture

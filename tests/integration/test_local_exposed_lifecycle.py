@@ -9,7 +9,6 @@ import contextlib
 import signal
 import threading
 import time
-import uuid
 from collections import Counter
 from typing import Any, Callable, Iterator
 
@@ -17,7 +16,7 @@ import psutil
 import pytest
 import requests
 
-from exposed_backend import FRONTS, backend, replica_port
+from exposed_backend import FRONTS, admin_session, backend, exposed_cluster, replica_port
 from oscar_jupyter.local.exposed.frontdoor import nginx_binary
 from oscar_jupyter.local.exposed.launch import detect
 
@@ -30,22 +29,15 @@ SCALING = {"period": 0.5, "downscale_window": 3.0}
 
 @pytest.fixture(scope="module", params=FRONTS)
 def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from oscar_jupyter import local
-
-    c = local.start(data_dir=str(tmp_path_factory.mktemp("exposed-life")), port=0, password=uuid.uuid4().hex,
-                    api_version="4.1", extra={"exposed": {"timings": TIMINGS, "scaling": SCALING, "front": request.param}})
-    try:
+    with exposed_cluster(request.param, str(tmp_path_factory.mktemp("exposed-life")), timings=TIMINGS,
+                         scaling=SCALING) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture
 def admin(cluster: Any) -> Iterator[requests.Session]:
-    s = requests.Session()
-    s.auth = (cluster.user, cluster.password)
-    yield s
-    s.close()
+    with admin_session(cluster) as s:
+        yield s
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any, Iterator
 
 import psutil
 import pytest
 import requests
 
-from exposed_backend import FRONTS, backend, replica_port
+from exposed_backend import FRONTS, admin_session, backend, exposed_cluster, replica_port
 
 SIZE = 200 * 1024 * 1024
 BOUND = 64 * 1024 * 1024  # growth allowed (allocator noise, pools), well under the body size
@@ -23,13 +22,9 @@ BOUND = 64 * 1024 * 1024  # growth allowed (allocator noise, pools), well under 
 
 @pytest.fixture(scope="module", params=FRONTS)
 def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
-    from oscar_jupyter import local
-
-    c = local.start(data_dir=str(tmp_path_factory.mktemp("exposed-stream")), port=0, password=uuid.uuid4().hex,
-                    api_version="4.1", extra={"exposed": {"timings": {"startup_interval": 0.1}, "front": request.param}})
-    try:
-        s = requests.Session()
-        s.auth = (c.user, c.password)
+    with exposed_cluster(request.param, str(tmp_path_factory.mktemp("exposed-stream")),
+                         timings={"startup_interval": 0.1}) as c:
+        s = admin_session(c)
         port = replica_port()
         spec = {"name": "stream", "image": "x", "script": backend(port), "expose": {"api_port": [port]}}
         assert s.post(c.endpoint + "/system/services", json=spec, timeout=30).status_code == 201
@@ -38,8 +33,6 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             assert time.monotonic() < deadline
             time.sleep(0.1)
         yield c, c.endpoint + "/system/services/stream/exposed/"
-    finally:
-        c.stop()
 
 
 class PeakRSS:
