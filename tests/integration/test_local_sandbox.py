@@ -99,7 +99,7 @@ class Server:
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp(f"sandbox-{request.param}")
     proc = OscarLocalProcess(str(data_dir), uuid.uuid4().hex,
-                             extra_args=["--sandbox", request.param, "--job-timeout", "60"]).start()
+                             extra_args=["--sandbox", request.param, "--job-timeout", "20"]).start()
     try:
         yield Server(proc, request.param)
     finally:
