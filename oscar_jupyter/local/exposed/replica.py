@@ -241,14 +241,17 @@ class Replica:
                 await asyncio.wait_for(self._idle.wait(), self.timings.drain_timeout)
             if self.session is not None:
                 await self.session.close()  # idle pooled connections of the aiohttp proxy
-            await asyncio.sleep(0.3)  # the front door's reload takes this replica out of its upstream
+            await asyncio.sleep(0.3)  # connections nginx was opening through the emptied slot
             while self.relay_connections() > 0 and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)  # requests still running through the front door's old workers
         if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
+            # a replica that never served has no requests to finish; and bwrap, still setting up
+            # its namespaces, does not pass SIGTERM on: its grace would be waited out in full
+            grace = self.timings.stop_grace if self.ever_ready else min(1.0, self.timings.stop_grace)
             try:
-                await asyncio.wait_for(self.proc.wait(), self.timings.stop_grace)
+                await asyncio.wait_for(self.proc.wait(), grace)
             except asyncio.TimeoutError:
                 await self.kill()
         await self.close()
