@@ -6,8 +6,8 @@ fixed number of *bays*, each an ``upstream`` of fixed slot sockets
 for ``/system/services/<name>/exposed/...`` finds its bay through the file
 system, at request time:
 
-* ``r/<name>`` is a relative symbolic link to ``b/<k>/<mode><auth>``, a
-  directory of bay ``k``: ``mode`` is ``r`` (``rewrite_target``: the replica
+* ``<name>`` is a relative symbolic link to ``_<k><mode><auth>``, a
+  directory of bay ``k`` (its slots are in ``_<k>/``): ``mode`` is ``r`` (``rewrite_target``: the replica
   gets the full path) or ``s`` (stripped); ``auth`` is ``n`` (none), ``b``
   (``set_auth``: its ``users`` file holds the service's name and token) or
   ``f`` (``auth_type: forward``, v4.1);
@@ -17,12 +17,13 @@ system, at request time:
 
 Resolving costs a system call per path component (glibc's ``realpath``),
 for every request: the root is a short directory of its own under the
-temporary directory, names are one or two letters, and the link is
-relative, so a request pays about eight cheap calls.
+temporary directory, links and directories sit side by side in it (service
+names are DNS labels, so never start with ``_`` or ``.``) and the link is
+relative, so a request pays four ``readlink`` calls and one ``stat``.
 
 Creating a service takes a free bay and writes its link; changing its
 ``rewrite_target`` or auth replaces the link atomically; deleting it empties
-the bay's slots and points the link at ``b/none`` (nginx hands such
+the bay's slots and points the link at ``_none`` (nginx hands such
 requests to oscar-local, which answers 404), never unlinking a route nginx
 may be resolving. A bay is reused longest-vacated first, so nginx's pooled
 connections of the previous service have drained (``keepalive_time``).
@@ -61,8 +62,8 @@ class Bays:
     def __init__(self, root: str, slots_per_bay: int, count: int = INITIAL) -> None:
         self.root = root
         self.slots_per_bay = slots_per_bay
-        self.routes = os.path.join(root, "r")
-        self.gone = os.path.join(root, "b", NONE)
+        self.routes = root
+        self.gone = os.path.join(root, "_" + NONE)
         os.makedirs(self.routes, mode=0o700, exist_ok=True)
         os.makedirs(self.gone, mode=0o700, exist_ok=True)
         self.bays: list[Slots] = []
@@ -77,7 +78,12 @@ class Bays:
         return len(self.bays)
 
     def directory(self, k: int) -> str:
-        return os.path.join(self.root, "b", str(k))
+        """Where bay ``k``'s slot sockets are."""
+        return os.path.join(self.root, f"_{k}")
+
+    def route_dir(self, k: int, mode: str) -> str:
+        """The directory a route with settings ``mode`` (a ``variant``) in bay ``k`` links to."""
+        return os.path.join(self.root, f"_{k}{mode}")
 
     def grow(self, count: int) -> None:
         for k in range(len(self.bays), count):
@@ -96,7 +102,7 @@ class Bays:
                 return False
             k = min(free, key=lambda b: self.vacated.get(b, 0.0))
             self.owner[k], self.bay_of[name] = name, k
-        target = os.path.join(self.directory(k), mode)
+        target = self.route_dir(k, mode)
         os.makedirs(target, mode=0o700, exist_ok=True)
         if mode.endswith("b") and self._tokens.get((k, mode)) != token:
             users = os.path.join(target, "users")
@@ -118,7 +124,7 @@ class Bays:
             self.vacated[k] = time.monotonic()
             for key in [key for key in self._tokens if key[0] == k]:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(self.directory(k), key[1], "users"))
+                    os.unlink(os.path.join(self.route_dir(k, key[1]), "users"))
                 del self._tokens[key]
         if os.path.islink(self.route(name)):
             self._link(name, self.gone)

@@ -213,7 +213,7 @@ class FrontDoor:
         upstream, rewrite, realm, forward = [], [], [], []
         for k in range(self.bays.count):
             for v in VARIANTS:
-                d = os.path.join(self.bays.directory(k), v)
+                d = self.bays.route_dir(k, v)
                 upstream.append(f"    {d} oscar_bay_{k};")
                 if v[0] == "r":
                     rewrite.append(f"    {d} 1;")
@@ -253,7 +253,7 @@ class FrontDoor:
                              f"    server unix:{fallback} backup;\n"
                              f"    keepalive 64;\n    keepalive_timeout 4s;\n    keepalive_time 2s;\n  }}")
         self._rendered_bays = self.bays.count
-        longest = len(os.path.join(self.bays.directory(self.bays.count), "xx"))
+        longest = len(self.bays.route_dir(self.bays.count, "xx"))
         bucket = max(64, 1 << (longest + 16).bit_length())
         routes = self.bays.routes
         to_replica = f"""      proxy_pass http://$oscar_upstream;
