@@ -251,7 +251,8 @@ class FrontDoor:
             servers = "\n".join(f"    server unix:{path} max_fails=1 fail_timeout=1s;" for path in slots.paths)
             upstreams.append(f"  upstream oscar_bay_{k} {{\n    least_conn;\n{servers}\n"
                              f"    server unix:{fallback} backup;\n"
-                             f"    keepalive 64;\n    keepalive_timeout 4s;\n    keepalive_time 2s;\n  }}")
+                             f"    keepalive 64;\n    keepalive_timeout 4s;\n    keepalive_time 2s;\n"
+                             f"    keepalive_requests 100000;\n  }}")
         self._rendered_bays = self.bays.count
         longest = len(self.bays.route_dir(self.bays.count, "xx"))
         bucket = max(64, 1 << (longest + 16).bit_length())
@@ -304,6 +305,7 @@ http {{
     listen {self.listen} backlog=1024;
     client_header_timeout {ht}s;
     keepalive_timeout {ht}s;
+    keepalive_requests 100000;
     client_body_timeout {API_TIMEOUT}s;
     send_timeout {API_TIMEOUT}s;
     client_max_body_size 0;
