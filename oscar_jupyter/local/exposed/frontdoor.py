@@ -208,30 +208,36 @@ class FrontDoor:
         os.replace(tmp, self._conf)
 
     def _maps(self) -> str:
-        """Exact-match maps from a bay directory (``$oscar_bay_dir``, the route resolved) to how
-        the request is routed: the bay's upstream, its rewrite and its auth."""
-        upstream, rewrite, realm, forward = [], [], [], []
+        """Exact-match maps (hash tables) from where a route resolves (``$realpath_root``) to a
+        short route code, and from that code to how the request is routed: the bay's upstream,
+        its rewrite and its auth. ``$realpath_root`` is read in one map only: a map's source is
+        resolved once per request, where ``set`` would resolve it twice (length, then value)."""
+        route, upstream, rewrite, realm, forward, users = [], [], [], [], [], []
         for k in range(self.bays.count):
             for v in VARIANTS:
-                d = self.bays.route_dir(k, v)
-                upstream.append(f"    {d} oscar_bay_{k};")
+                code = f"{k}{v}"
+                route.append(f"    {self.bays.route_dir(k, v)} {code};")
+                upstream.append(f"    {code} oscar_bay_{k};")
                 if v[0] == "r":
-                    rewrite.append(f"    {d} 1;")
+                    rewrite.append(f"    {code} 1;")
                 if v[1] == "b":
-                    realm.append(f'    {d} "Authentication Required";')
+                    realm.append(f'    {code} "Authentication Required";')
+                    users.append(f"    {code} {os.path.join(self.bays.route_dir(k, v), 'users')};")
                 if v[1] == "f":
-                    forward.append(f"    {d} 1;")
+                    forward.append(f"    {code} 1;")
 
-        def block(name: str, default: str, lines: list[str]) -> str:
+        def block(source: str, name: str, default: str, lines: list[str]) -> str:
             body = "\n".join(lines)
-            return f"  map $oscar_bay_dir ${name} {{\n    default {default};\n{body}\n  }}"
+            return f"  map {source} ${name} {{\n    default {default};\n{body}\n  }}"
 
         return "\n".join([
             "  # an exposed service's route: the bay directory its link resolves to (bays.py)",
-            block("oscar_upstream", "oscar_fallback", upstream),
-            block("oscar_rewrite", '""', rewrite),
-            block("oscar_realm", "off", realm),
-            block("oscar_forward", '""', forward),
+            block("$realpath_root", "oscar_route", '""', route),
+            block("$oscar_route", "oscar_upstream", "oscar_fallback", upstream),
+            block("$oscar_route", "oscar_rewrite", '""', rewrite),
+            block("$oscar_route", "oscar_realm", "off", realm),
+            block("$oscar_route", "oscar_users", '""', users),
+            block("$oscar_route", "oscar_forward", '""', forward),
             '  map $oscar_rewrite $oscar_uri {',
             '    "" /$oscar_rest;',
             '    default /system/services/$oscar_service/exposed/$oscar_rest;',
@@ -353,11 +359,10 @@ http {{
     location ~ "^/system/services/(?<oscar_service>[a-z0-9][-a-z0-9]*)/exposed/?(?<oscar_rest>.*)$" {{
       if (!-e {routes}/$oscar_service) {{ rewrite ^ /_oscar_api/ last; }}
       root {routes}/$oscar_service;
-      set $oscar_bay_dir $realpath_root;
       if ($oscar_forward) {{ rewrite ^ /_oscar_forward/ last; }}
       rewrite ^ $oscar_uri break;
       auth_basic $oscar_realm;
-      auth_basic_user_file $oscar_bay_dir/users;
+      auth_basic_user_file $oscar_users;
 {to_replica}
     }}
     location /_oscar_forward/ {{
