@@ -27,8 +27,8 @@ the bay's slots and points the link at ``_none`` (nginx hands such
 requests to oscar-local, which answers 404), never unlinking a route nginx
 may be resolving. A bay is reused longest-vacated first, so nginx's pooled
 connections of the previous service have drained (``keepalive_time``).
-Only running out of bays grows their number, and that is the one reload:
-it happens once per doubling, from ``INITIAL`` bays.
+Only running out of bays grows their number (``place`` doubles it), and
+that is the one reload: it happens once per doubling, from ``INITIAL`` bays.
 """
 from __future__ import annotations
 
@@ -60,11 +60,10 @@ class Bays:
     """The bays under ``root``, their slots, and the route link of each service."""
 
     def __init__(self, root: str, slots_per_bay: int, count: int = INITIAL) -> None:
-        self.root = root
+        self.root = root  # the route links, the bays' slot directories and their route directories
         self.slots_per_bay = slots_per_bay
-        self.routes = root
         self.gone = os.path.join(root, "_" + NONE)
-        os.makedirs(self.routes, mode=0o700, exist_ok=True)
+        os.makedirs(root, mode=0o700, exist_ok=True)
         os.makedirs(self.gone, mode=0o700, exist_ok=True)
         self.bays: list[Slots] = []
         self.owner: dict[int, str] = {}          # bay -> service
@@ -90,16 +89,18 @@ class Bays:
             self.bays.append(Slots(self.directory(k), self.slots_per_bay))
 
     def route(self, name: str) -> str:
-        return os.path.join(self.routes, name)
+        return os.path.join(self.root, name)
 
-    def place(self, name: str, mode: str, token: str, sockets: list[str]) -> bool:
+    def place(self, name: str, mode: str, token: str, sockets: list[str]) -> None:
         """Route ``name`` with route settings ``mode`` (a ``variant``) to its bay, holding these
-        replica sockets in its slots. False when no bay is free (``grow`` first, then reload)."""
+        replica sockets in its slots; a new name when no bay is free doubles the bays (``count``
+        then differs from what nginx was configured with: the caller reloads it)."""
         k = self.bay_of.get(name)
         if k is None:
             free = [b for b in range(len(self.bays)) if b not in self.owner]
             if not free:
-                return False
+                free = [len(self.bays)]
+                self.grow(len(self.bays) * 2)
             k = min(free, key=lambda b: self.vacated.get(b, 0.0))
             self.owner[k], self.bay_of[name] = name, k
         target = self.route_dir(k, mode)
@@ -113,7 +114,6 @@ class Bays:
             self._tokens[(k, mode)] = token
         self._link(name, target)
         self.bays[k].sync(sockets)
-        return True
 
     def release(self, name: str) -> None:
         """``name`` is no longer routed: its bay's slots are emptied, its link points at ``none``."""
@@ -135,8 +135,8 @@ class Bays:
     def _link(self, name: str, target: str) -> None:
         link = self.route(name)
         with contextlib.suppress(OSError):
-            if os.readlink(link) == os.path.relpath(target, self.routes):
+            if os.readlink(link) == os.path.relpath(target, self.root):
                 return
-        tmp = os.path.join(self.routes, f".{name}.{secrets.token_hex(4)}")
-        os.symlink(os.path.relpath(target, self.routes), tmp)
+        tmp = os.path.join(self.root, f".{name}.{secrets.token_hex(4)}")
+        os.symlink(os.path.relpath(target, self.root), tmp)
         os.replace(tmp, link)

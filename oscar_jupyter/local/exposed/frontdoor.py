@@ -95,12 +95,10 @@ class FrontDoor:
         self.listen = ""
         self._listener: socket.socket | None = None
         self._reload: asyncio.Task | None = None
-        self._deployments: dict[str, "ExposedDeployment"] = {}
         # routes are resolved per request, a system call per path component: a short root
         self.bays = Bays(tempfile.mkdtemp(prefix="oj", dir=os.path.dirname(os.path.dirname(prefix))),
                          MACHINE_REPLICAS + 1, max(1, bays))  # a slot more while rolling
         self._rendered_bays = 0
-        self.reloads = 0
 
     async def open(self, runner: web.AppRunner, host: str, port: int) -> int:
         """Serve ``runner`` behind nginx on ``host:port``; the port bound."""
@@ -155,18 +153,16 @@ class FrontDoor:
     def configure(self, deployments: Iterable["ExposedDeployment"]) -> None:
         """Route these deployments and put their ready replicas in their bays' slots, now. nginx is
         reloaded (soon, once for a burst) only when the bays ran out and their number doubled."""
-        self._deployments = {d.settings.name: d for d in deployments}
-        for name in [n for n in self.bays.names() if n not in self._deployments]:
+        by_name = {d.settings.name: d for d in deployments}
+        for name in [n for n in self.bays.names() if n not in by_name]:
             self.bays.release(name)
-        for name, d in self._deployments.items():
+        for name, d in by_name.items():
             if d.isolation.single:
                 continue  # one replica on the host's port: no route, so aiohttp proxies it
             s = d.settings
             auth = ("fwd" if s.auth_type == "forward" and self.v4 else "basic") if s.set_auth else "none"
             sockets = [r.socket_path for r in d.ready() if r.socket_path]
-            if not self.bays.place(name, variant(s.rewrite_target, auth), str(d.svc.get("token") or ""), sockets):
-                self.bays.grow(self.bays.count * 2)
-                self.bays.place(name, variant(s.rewrite_target, auth), str(d.svc.get("token") or ""), sockets)
+            self.bays.place(name, variant(s.rewrite_target, auth), str(d.svc.get("token") or ""), sockets)
         if self.proc is not None and self.bays.count != self._rendered_bays:
             if self._reload is None or self._reload.done():
                 self._reload = asyncio.get_running_loop().create_task(self._apply())
@@ -177,7 +173,6 @@ class FrontDoor:
             self._write()
             if self.proc is not None and self.proc.poll() is None:
                 os.kill(self.proc.pid, signal.SIGHUP)
-                self.reloads += 1
         except OSError as exc:
             log.warning("could not reconfigure nginx: %s", exc)
 
@@ -262,7 +257,7 @@ class FrontDoor:
         self._rendered_bays = self.bays.count
         longest = len(self.bays.route_dir(self.bays.count, "xx"))
         bucket = max(64, 1 << (longest + 16).bit_length())
-        routes = self.bays.routes
+        routes = self.bays.root
         to_replica = f"""      proxy_pass http://$oscar_upstream;
       proxy_set_header Host $oscar_host;
       proxy_set_header Upgrade $http_upgrade;

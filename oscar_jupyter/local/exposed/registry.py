@@ -11,6 +11,7 @@ from typing import Any
 
 from ..slot import Containment
 from .autoscaler import ScalingTimings
+from .bays import INITIAL
 from aiohttp import web
 
 from .deployment import ExposedDeployment
@@ -31,7 +32,7 @@ class ExposedOptions:
     scaling: ScalingTimings = field(default_factory=ScalingTimings)
     network: str | None = None          # "bwrap", "unshare", "none" or None (the best that works)
     front: str | None = None            # "nginx", "aiohttp", or None: nginx where installed, else aiohttp
-    bays: int = 16                      # nginx routes before its first reload (frontdoor.py, bays.py)
+    bays: int = INITIAL                 # nginx routes before its first reload (frontdoor.py, bays.py)
 
     @classmethod
     def of(cls, extra: dict[str, Any]) -> "ExposedOptions":

@@ -1,7 +1,7 @@
 """Fixed upstream slots: how replicas enter and leave nginx's rotation without a reload.
 
-The front door's upstream of a service lists ``cap`` Unix socket paths
-(``<dir>/N.sock``), fixed for the life of the service. A replica in
+The front door's upstream of a bay lists ``cap`` Unix socket paths
+(``<dir>/N.sock``), fixed for the life of the configuration. A replica in
 rotation has its relay's listening socket hard-linked (link(2)) to one free
 slot path: a bound Unix socket accepts connections made through any of its
 names, so nginx reaches it there. Leaving rotation unlinks the slot path:
@@ -45,7 +45,7 @@ class Slots:
         """Hold exactly these replica sockets (those in rotation); unlink the others' slots."""
         wanted = set(sockets)
         for n, sock in list(self.held.items()):
-            if sock not in wanted or n >= self.cap:
+            if sock not in wanted:
                 self._free(n)
         have = set(self.held.values())
         for sock in sockets:
@@ -65,11 +65,6 @@ class Slots:
                 log.warning("could not put %s in rotation at %s: %s", sock, target, exc)
                 continue
             self.held[n] = sock
-
-    def resize(self, cap: int) -> None:
-        self.cap = cap
-        for n in [n for n in self.held if n >= cap]:
-            self._free(n)
 
     def _free(self, n: int) -> None:
         self.held.pop(n, None)

@@ -7,9 +7,8 @@
 #       machine's mirror) when there is one; skipped otherwise.
 # One line of the Manager is changed at build time, in a copy of the module's
 # source the oracle is built from (replace => ./oscar-src): RestartServer's
-# 6-second sleep after
-# asking MinIO to restart, which every create and delete of a service with a
-# MinIO input waits for. The stand-in MinIO restarts nothing, so only the
+# 6-second sleep after asking MinIO to restart, which every create and delete
+# of a service with a MinIO input waits for. The stand-in MinIO restarts nothing, so only the
 # waiting goes (about 150 s of the test run); every answer is the handlers'.
 # Binaries go to ORACLE_BIN_DIR (default ~/.cache/oscar-jupyter/oracle);
 # Go's module and build caches (~/go, ~/.cache/go-build) make rebuilds quick.
