@@ -29,6 +29,7 @@ server binds the host's ``api_port`` itself, so only one replica can run
 from __future__ import annotations
 
 import dataclasses
+import contextlib
 import functools
 import os
 import shutil
@@ -37,6 +38,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import psutil
+
 from ..limits import Group, Limits
 from ..slot import Containment, clean_environment, service_environment
 
@@ -44,6 +47,24 @@ from ..slot import Containment, clean_environment, service_environment
 _RELAY_THEN_EXEC = ('socat -b65536 "UNIX-LISTEN:$1,fork,unlink-early,mode=600,backlog=256" '
                     '"TCP:127.0.0.1:$2,nodelay" </dev/null >/dev/null 2>&1 & shift 2; exec "$@"')
 _LOOPBACK_UP = "ip link set lo up || exit 97; "
+RELAY = "socat"
+
+
+def relay_connections(pid: int) -> int:
+    """Connections open through the relay in the process tree of ``pid``: socat forks one child per
+    connection. A process that exits while it is being read had its connection closed, so it is
+    skipped; it must not turn the whole count into 0 (a drain would then stop a replica while
+    other connections through its relay still carry requests)."""
+    try:
+        tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return 0  # the replica is gone, and with it every connection
+    parents: dict[int, int] = {}
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            if proc.name() == RELAY:
+                parents[proc.pid] = proc.ppid()
+    return sum(1 for parent in parents.values() if parent in parents)
 
 
 @dataclass(frozen=True)

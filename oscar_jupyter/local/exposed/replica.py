@@ -28,7 +28,7 @@ import psutil
 
 from ..limits import Group
 from ..slot import KEEPER
-from .launch import Isolation, replica_environment, wrap
+from .launch import RELAY, Isolation, relay_connections, replica_environment, wrap
 from .logs import ReplicaLog
 from .settings import ExposeSettings
 
@@ -288,7 +288,7 @@ class Replica:
             total = 0.0
             for proc in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
-                    if proc.name() == "socat":
+                    if proc.name() == RELAY:
                         continue
                     times = proc.cpu_times()
                     total += times.user + times.system
@@ -301,15 +301,10 @@ class Replica:
         return max(0.0, (total - last[1]) / (now - last[0]))
 
     def relay_connections(self) -> int:
-        """Connections open through the replica's relay (one forked socat per connection)."""
+        """Connections open through the replica's relay."""
         if self.proc is None or self.proc.returncode is not None or not self.socket_path:
             return 0
-        try:
-            tree = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
-            relays = {p.pid for p in tree if p.name() == "socat"}
-            return sum(1 for p in tree if p.pid in relays and p.ppid() in relays)
-        except psutil.Error:
-            return 0
+        return relay_connections(self.proc.pid)
 
     def pids(self) -> list[int]:
         """The replica's processes (root first), for tests and diagnostics."""
