@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from exposed_backend import FRONTS, admin_session, backend, exposed_cluster, replica_port
-from oscar_jupyter.local.exposed.frontdoor import nginx_binary
+from oscar_jupyter.local.exposed.frontdoor import WORKERS, nginx_binary
 from oscar_jupyter.local.exposed.launch import detect
 
 # several replicas of a script bound to one port need a network namespace each
@@ -220,8 +220,8 @@ def test_rolling_restarts_and_scaling_drop_no_request(cluster, admin, deploy):
 
 
 def _nginx_workers(cluster: Any) -> set[int] | None:
-    """The pids of the nginx worker serving ``cluster`` once a reload in progress has settled (None
-    behind aiohttp): a reload replaces it."""
+    """The pids of the nginx workers serving ``cluster`` once a reload in progress has settled (None
+    behind aiohttp): a reload replaces them."""
     port = int(cluster.endpoint.rsplit(":", 1)[1])
     deadline = time.monotonic() + 10
     while True:
@@ -232,7 +232,7 @@ def _nginx_workers(cluster: Any) -> set[int] | None:
                         c.laddr and c.laddr[1] == port and c.status == psutil.CONN_LISTEN
                         for c in proc.net_connections("tcp")):
                     found = {w.pid for w in proc.children() if "shutting down" not in " ".join(w.cmdline())}
-        if found is None or len(found) == 1 or time.monotonic() > deadline:
+        if found is None or len(found) == WORKERS or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
 
