@@ -13,6 +13,7 @@ a v3 oscar-local has no such routes (404), like a v3 Manager.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -133,9 +134,17 @@ def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
     return svc
 
 
+async def _schema_ready(rt: Any) -> None:
+    """Wait off the event loop for the schema's validator while it is still being built."""
+    building = rt.schema_ready
+    if building is not None and building.is_alive():
+        await asyncio.to_thread(building.join)
+
+
 async def create_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     data = await read_json(request, WHAT)
+    await _schema_ready(rt)
     svc = _prepare(request, data, None)
     async with rt._lock:
         if rt.service(svc["name"]) is not None:
@@ -153,6 +162,7 @@ async def create_service(request: web.Request) -> web.Response:
 async def update_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     data = await read_json(request, WHAT)
+    await _schema_ready(rt)
     if isinstance(data, dict) and isinstance(data.get("name"), str) and not names.service_name_problem(data["name"]):
         user = caller(request)
         async with rt._lock:

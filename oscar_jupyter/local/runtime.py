@@ -128,6 +128,7 @@ class Runtime:
         self._storage_task: asyncio.Task | None = None
         self.storage_down = False  # the embedded S3 endpoint died and is not back yet
         self._lock = asyncio.Lock()
+        self.schema_ready: threading.Thread | None = None  # the FDL schema's validator being built
 
     # -- lifecycle ------------------------------------------------------
     async def start(self) -> None:

@@ -28,6 +28,7 @@ from typing import Callable
 
 from aiohttp import web
 
+from .. import spec
 from . import datadir
 from .app import build_app
 from .runtime import Options, Runtime
@@ -128,6 +129,8 @@ async def serve(
         log.info("oscar-local serving %s (data dir %s)", endpoint, options.data_dir)
         if on_ready:
             on_ready(endpoint)
+        # after start-up, which it would slow by a second (it holds the GIL building a grammar)
+        runtime.schema_ready = spec.warm_up()
         await stop.wait()
         log.info("oscar-local stopping")
     finally:

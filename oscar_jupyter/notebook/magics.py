@@ -243,6 +243,8 @@ def load_ipython_extension(ip: Any) -> OscarMagics:
     ip.register_magics(magics)
     from .completion import install
     install(ip)
+    from ..spec import warm_up
+    warm_up()  # %%oscar_fdl's first check would otherwise wait for jsonschema's import
     if magics not in ip.configurables:
         ip.configurables.append(magics)
     return magics

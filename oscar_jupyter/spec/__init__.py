@@ -14,6 +14,7 @@ one way: normalise, then validate, then fill defaults.
 * :func:`validate` (``validation.py``, ``rules.py``) returns every
   :class:`Problem` (schema types, unknown fields with near-miss suggestions,
   names, paths, quantities, scales, storage-provider references);
+  :func:`warm_up` builds its validator on a thread ahead of the first call;
 * :func:`with_defaults` (``defaults.py``) fills what the Manager fills on creation;
 * :func:`redact_service` (``secret_fields.py``) blanks secrets for display;
 * :func:`comparable` (``comparison.py``) is what is left to compare with a deployed service;
@@ -37,7 +38,7 @@ from .schema import (SCHEMA_PATH, SUPPLEMENT_PATH, field_types, known_fields, sc
 from .secret_fields import REDACTED, SECRET_FIELDS, is_secret_path, redact_service
 from .service_spec import ServiceSpec
 from .suggestions import ALIASES, suggest, suggest_name
-from .validation import validate
+from .validation import validate, warm_up
 from .vocabulary import (DEFAULT_PROVIDER, INPUT_PROVIDER_TYPES, LABEL_FIELDS, LOG_LEVELS,
                          NAME_MAX, ORIGIN_CLUSTER_ANNOTATION, ORIGIN_SERVICE_ANNOTATION,
                          PROVIDER_TYPES, SERVER_LABELS, SERVER_SET_FIELDS, VISIBILITIES)
@@ -51,6 +52,6 @@ __all__ = [
     "errors_of", "field_types", "format_path", "io_key_of", "is_int", "is_secret_path",
     "known_fields", "main", "normalise", "prune", "redact_service", "regenerate", "schema_at",
     "service_schema", "show", "stringify", "suggest", "suggest_name", "unknown_fields_of", "unknown_message",
-    "unknown_mode", "validate",
+    "unknown_mode", "validate", "warm_up",
     "version_tuple", "warnings_of", "with_defaults",
 ]

@@ -1,6 +1,7 @@
 """Checking a normalised definition: the schema, unknown fields, then OSCAR's rules."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Dict, List
 
 from .problems import UNKNOWN_FIELD, UNKNOWN_MODES, PathT, Problem, format_path, unknown_message
@@ -52,18 +53,43 @@ def _expected(schema: Dict[str, Any]) -> str:
     return " or ".join(dict.fromkeys(words)) or "another type"
 
 
-def _schema_problems(data: Dict[str, Any]) -> List[Problem]:
-    validator = SCHEMA_CACHE.get("validator")
-    if validator is None:
-        import jsonschema  # deferred: importing it can take seconds (optional format plugins)
+_BUILDING = threading.Lock()
 
-        schema = service_schema()
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-        # Go's encoding/json refuses 2.0 for an int field (JSON Schema would take it)
-        strict = cls.TYPE_CHECKER.redefine(
-            "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
-        cls = jsonschema.validators.extend(cls, type_checker=strict)
-        validator = SCHEMA_CACHE["validator"] = cls(schema)
+
+def _validator() -> Any:
+    """The schema's validator, built once (a first caller waits for one being built)."""
+    validator = SCHEMA_CACHE.get("validator")
+    if validator is not None:
+        return validator
+    with _BUILDING:
+        validator = SCHEMA_CACHE.get("validator")
+        if validator is None:
+            import jsonschema  # deferred: see warm_up
+
+            schema = service_schema()
+            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+            # Go's encoding/json refuses 2.0 for an int field (JSON Schema would take it)
+            strict = cls.TYPE_CHECKER.redefine(
+                "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+            cls = jsonschema.validators.extend(cls, type_checker=strict)
+            validator = SCHEMA_CACHE["validator"] = cls(schema)
+    return validator
+
+
+def warm_up() -> threading.Thread:
+    """Build the validator on a daemon thread, so that the first definition checked does not wait.
+
+    Importing jsonschema imports its optional format checkers, and one of them
+    (``rfc3987_syntax``, which JupyterLab's own dependencies install) builds a
+    grammar at import: seconds, during which a server handling its first
+    ``POST /system/services`` on its event loop would answer nothing else."""
+    thread = threading.Thread(target=_validator, name="oscar-fdl-schema", daemon=True)
+    thread.start()
+    return thread
+
+
+def _schema_problems(data: Dict[str, Any]) -> List[Problem]:
+    validator = _validator()
     problems: List[Problem] = []
     reported: set = set()
     for err in validator.iter_errors(data):
