@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Callable
 
 from . import datadir
 from .auth import load_or_create_password
@@ -169,8 +169,27 @@ def start(data_dir: str | None = None, host: str = "127.0.0.1", port: int = 0,
         raise result["error"]
     handle.endpoint = result["endpoint"]
     handle.api_version = opts.api_version
-    atexit.register(handle.stop)
+    _at_exit(handle.stop)
     return handle
+
+
+def _at_exit(stop: Callable[[], None]) -> None:
+    """Run ``stop`` when the interpreter exits, while threads can still be started.
+
+    ``atexit`` callbacks run after concurrent.futures has refused new work (so
+    every ``asyncio.to_thread`` in the server's shutdown raised, and the
+    shutdown stopped half-way: runtime directories, cgroups and the S3
+    endpoint's orderly stop were left). threading's own exit hooks run before
+    that, last registered first: concurrent.futures registers its hook the
+    same way, at import, so ours runs ahead of it."""
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # not CPython: atexit is the best there is
+        atexit.register(stop)
+        return
+    try:
+        register(stop)
+    except RuntimeError:  # the interpreter is already exiting
+        atexit.register(stop)
 
 
 def _get(url: str, auth: tuple[str, str] | None, timeout: float) -> tuple[int, bytes, str]:

@@ -267,3 +267,38 @@ def test_ensure_from_two_notebooks_at_once_shares_one_server(tmp_path: Path) -> 
     finally:
         for h in handles:
             h.stop()
+
+
+def test_an_interpreter_exiting_without_stop_shuts_oscar_local_down_in_full(tmp_path: Path) -> None:
+    """A kernel shut down with a started cluster never stopped: the whole shutdown runs (it once
+    stopped half-way, its thread hand-offs refused once the interpreter was exiting)."""
+    import shutil
+    import tempfile
+
+    scratch = tempfile.mkdtemp(prefix="oj-exit-")  # short: replicas' sockets live under it
+    try:
+        data = str(tmp_path / "data")
+        code = f"""
+import logging, requests
+logging.basicConfig(level=logging.WARNING)
+from oscar_jupyter import local
+c = local.start(data_dir={data!r}, port=0, password="exit-test-password")
+r = requests.post(c.endpoint + "/system/services", json={{"name": "kept", "image": "x", "script": "cat"}},
+                  auth=(c.user, c.password), timeout=60)
+assert r.status_code == 201, r.text
+print("started", flush=True)
+"""
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                              env=dict(os.environ, TMPDIR=scratch), cwd=str(Path(__file__).resolve().parents[2]))
+        assert done.returncode == 0 and "started" in done.stdout, done.stderr[-3000:]
+        assert "stopped with an error" not in done.stderr and "exited unexpectedly" not in done.stderr, done.stderr
+        assert os.listdir(scratch) == []  # runtime directories, the front door's routes, slots
+        assert not Path(data, "endpoint.json").exists()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    again = local.start(data_dir=data, port=0, password="exit-test-password")
+    try:
+        got = requests.get(f"{again.endpoint}/system/services/kept", auth=(again.user, again.password), timeout=30)
+        assert got.status_code == 200
+    finally:
+        again.stop()
