@@ -269,36 +269,65 @@ def test_ensure_from_two_notebooks_at_once_shares_one_server(tmp_path: Path) -> 
             h.stop()
 
 
-def test_an_interpreter_exiting_without_stop_shuts_oscar_local_down_in_full(tmp_path: Path) -> None:
-    """A kernel shut down with a started cluster never stopped: the whole shutdown runs (it once
-    stopped half-way, its thread hand-offs refused once the interpreter was exiting)."""
+@pytest.fixture
+def scratch_tmp() -> Any:
+    """A fresh, short temporary directory for a child interpreter (replicas' sockets live under it)."""
     import shutil
     import tempfile
 
-    scratch = tempfile.mkdtemp(prefix="oj-exit-")  # short: replicas' sockets live under it
-    try:
-        data = str(tmp_path / "data")
-        code = f"""
-import logging, requests
+    path = tempfile.mkdtemp(prefix="oj-exit-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _child(code: str, tmp: str, **kwargs: Any) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, TMPDIR=tmp),
+                            cwd=str(Path(__file__).resolve().parents[2]), **kwargs)
+
+
+_START = """
+import logging, requests, sys, time
 logging.basicConfig(level=logging.WARNING)
 from oscar_jupyter import local
 c = local.start(data_dir={data!r}, port=0, password="exit-test-password")
 r = requests.post(c.endpoint + "/system/services", json={{"name": "kept", "image": "x", "script": "cat"}},
                   auth=(c.user, c.password), timeout=60)
-assert r.status_code == 201, r.text
+assert r.status_code in (201, 409), r.text
 print("started", flush=True)
 """
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
-                              env=dict(os.environ, TMPDIR=scratch), cwd=str(Path(__file__).resolve().parents[2]))
-        assert done.returncode == 0 and "started" in done.stdout, done.stderr[-3000:]
-        assert "stopped with an error" not in done.stderr and "exited unexpectedly" not in done.stderr, done.stderr
-        assert os.listdir(scratch) == []  # runtime directories, the front door's routes, slots
-        assert not Path(data, "endpoint.json").exists()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_an_interpreter_exiting_without_stop_shuts_oscar_local_down_in_full(tmp_path: Path, scratch_tmp: str) -> None:
+    """A kernel shut down with a started cluster never stopped: the whole shutdown runs (it once
+    stopped half-way, its thread hand-offs refused once the interpreter was exiting)."""
+    data = str(tmp_path / "data")
+    out, err = _child(_START.format(data=data), scratch_tmp).communicate(timeout=180)
+    assert "started" in out, err[-3000:]
+    assert "stopped with an error" not in err and "exited unexpectedly" not in err, err
+    assert os.listdir(scratch_tmp) == []  # runtime directories, the front door's routes, slots
+    assert not Path(data, "endpoint.json").exists()
     again = local.start(data_dir=data, port=0, password="exit-test-password")
     try:
         got = requests.get(f"{again.endpoint}/system/services/kept", auth=(again.user, again.password), timeout=30)
         assert got.status_code == 200
     finally:
         again.stop()
+
+
+def test_a_server_killed_hard_leaves_scratch_directories_the_next_one_removes(tmp_path: Path,
+                                                                             scratch_tmp: str) -> None:
+    data = str(tmp_path / "data")
+    killed = _child(_START.format(data=data) + "time.sleep(600)\n", scratch_tmp)
+    try:
+        assert killed.stdout.readline().strip() == "started", killed.stderr.read()[-3000:]
+        left = sorted(os.listdir(scratch_tmp))
+        assert any(n.startswith("oscar-x-") for n in left), left
+    finally:
+        killed.kill()
+        killed.communicate(timeout=30)
+    assert sorted(os.listdir(scratch_tmp)) == left  # nothing could clean up
+    other = str(tmp_path / "other")  # another data dir: any server sweeps the temporary directory
+    out, err = _child(_START.format(data=other) + "c.stop()\n", scratch_tmp).communicate(timeout=180)
+    assert "started" in out, err[-3000:]
+    assert os.listdir(scratch_tmp) == []

@@ -52,11 +52,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 from typing import TYPE_CHECKING, Iterable
 
 from aiohttp import web
 
+from .. import scratch
 from ..slot import KEEPER
 from .bays import INITIAL, VARIANTS, Bays, variant
 from .deployment import MACHINE_REPLICAS
@@ -99,7 +99,7 @@ class FrontDoor:
         self._listener: socket.socket | None = None
         self._reload: asyncio.Task | None = None
         # routes are resolved per request, a system call per path component: a short root
-        self.bays = Bays(tempfile.mkdtemp(prefix="oj", dir=os.path.dirname(os.path.dirname(prefix))),
+        self.bays = Bays(scratch.make("oj", os.path.dirname(os.path.dirname(prefix))),
                          MACHINE_REPLICAS + 1, max(1, bays))  # a slot more while rolling
         self._rendered_bays = 0
 

@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import scratch
 from ..slot import Containment
 from .autoscaler import ScalingTimings
 from .bays import INITIAL
@@ -62,7 +63,8 @@ class ExposedServices:
             self.isolation = await asyncio.to_thread(contained, self.containment, self.options.network)
         else:
             self.isolation = await asyncio.to_thread(detect, self.options.network)
-        self.runtime_dir = tempfile.mkdtemp(prefix="oscar-x-")
+        await asyncio.to_thread(scratch.sweep)  # what servers killed hard left behind
+        self.runtime_dir = scratch.make("oscar-x-")
         if self.containment is not None and self.containment.sandbox.drop_to is not None:
             os.chmod(self.runtime_dir, 0o711)  # the sandbox uid reaches its own replica's dir (unshare mode)
         if self.isolation.single:
