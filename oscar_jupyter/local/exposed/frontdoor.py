@@ -2,7 +2,7 @@
 
 Measured on a 2-core machine (``python -m bench --only exposed``), a proxy
 in the server's own interpreter reaches about half of a replica's direct
-throughput; nginx in front reaches 0.7-0.9x with under 0.1 ms added, and
+throughput; nginx in front reaches 0.64-0.89x with under 0.25 ms added, and
 0.95x and more with a model behind it. Where nginx is installed it serves
 the public address (``front="aiohttp"`` or ``OSCAR_LOCAL_FRONT=aiohttp``
 opts out); where it is missing or cannot start, aiohttp serves it and its
@@ -68,8 +68,8 @@ log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 300  # seconds a replica may take to answer (an ingress waits 60 s)
 API_TIMEOUT = 3600  # seconds oscar-local's own API may take (long /run calls)
-# a worker per core, at most four: with 8 clients on 2 cores a second worker raised throughput by
-# 0.04x of direct (one worker is a serial hop in the pipeline); a local tool needs no more than four
+# a worker per core, at most four: with 8 clients on 2 cores, two workers measured 0.70x of direct
+# against one worker's 0.66x (six alternating runs each); a local tool needs no more than four
 WORKERS = max(1, min(4, len(os.sched_getaffinity(0))))
 
 

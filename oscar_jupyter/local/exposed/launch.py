@@ -28,8 +28,8 @@ server binds the host's ``api_port`` itself, so only one replica can run
 """
 from __future__ import annotations
 
-import dataclasses
 import contextlib
+import dataclasses
 import functools
 import os
 import shutil
