@@ -1,9 +1,9 @@
 """nginx as oscar-local's front door, so exposed-service traffic never touches Python.
 
 Measured on a 2-core machine (``python -m bench --only exposed``), a proxy
-in the server's own interpreter reaches about half of a replica's direct
+in the server's own interpreter reaches 0.36-0.49x of a replica's direct
 throughput; nginx in front reaches 0.64-0.89x with under 0.25 ms added, and
-0.95x and more with a model behind it. Where nginx is installed it serves
+0.85-1.04x with a model behind it (figures in docs/architecture.md). Where nginx is installed it serves
 the public address (``front="aiohttp"`` or ``OSCAR_LOCAL_FRONT=aiohttp``
 opts out); where it is missing or cannot start, aiohttp serves it and its
 own streaming proxy carries exposed traffic. oscar-local runs it (one
