@@ -88,13 +88,13 @@ app.router.add_get("/die", die)
 app.router.add_post("/die", die)
 app.router.add_get("/burn", burn)
 app.router.add_route("*", "/{tail:.*}", echo)
-web.run_app(app, host="127.0.0.1", port=PORT, print=None, access_log=None)
+web.run_app(app, host=%(host)r, port=PORT, print=None, access_log=None)
 '''
 
 
-def backend(port: int = 8080, delay: float = 0.0) -> str:
-    """The script text of the backend listening on ``port`` (after ``delay`` seconds)."""
-    return BACKEND % {"port": port, "delay": delay}
+def backend(port: int = 8080, delay: float = 0.0, host: str = "127.0.0.1") -> str:
+    """The script text of the backend listening on ``host:port`` (after ``delay`` seconds)."""
+    return BACKEND % {"port": port, "delay": delay, "host": host}
 
 
 def replica_port() -> int:

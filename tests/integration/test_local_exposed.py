@@ -38,11 +38,11 @@ def admin(cluster: Any) -> Iterator[requests.Session]:
 def deploy(cluster: Any, admin: requests.Session, unique_name: str) -> Iterator[Callable[..., dict]]:
     made: list[str] = []
 
-    def make(script: str | None = None, wait: bool = True, **expose: Any) -> dict:
+    def make(script: str | None = None, wait: bool = True, host: str = "127.0.0.1", **expose: Any) -> dict:
         name = unique_name if not made else f"{unique_name[:34]}-{len(made) + 1}"
         port = replica_port()
         spec: dict[str, Any] = {"name": name, "image": "python:3", "cpu": "0.5",
-                                "script": script if script is not None else backend(port),
+                                "script": script if script is not None else backend(port, host=host),
                                 "expose": {"api_port": [port], **expose}}
         spec.update(spec["expose"].pop("fields", {}))
         r = admin.post(cluster.endpoint + "/system/services", json=spec, timeout=60)
@@ -194,6 +194,22 @@ def test_deployment_logs_are_stamped_per_line(cluster, admin, deploy):
     assert all(len(e["timestamp"]) == 20 and e["timestamp"].endswith("Z") for e in got["entries"])
     plain = admin.get(base, params={"tailLines": "1"}, timeout=30).json()
     assert len(plain["entries"]) == 1 and "timestamp" not in plain["entries"][0]
+
+
+def test_a_server_on_loopback_only_is_told_a_pod_would_not_be_reached(cluster, admin, deploy):
+    # the relay (or the aiohttp proxy) reaches 127.0.0.1, a cluster's ingress reaches the pod's address
+    told = "at a loopback address only"
+    local_only = deploy()
+    everywhere = deploy(host="0.0.0.0")
+    assert requests.get(url(cluster, everywhere["name"], "x"), timeout=30).status_code == 200
+
+    def said(name: str) -> list:
+        got = admin.get(f"{cluster.endpoint}/system/services/{name}/deployment/logs", timeout=30).json()
+        return [e["message"] for e in got["entries"] if told in e["message"]]
+
+    lines = said(local_only["name"])
+    assert len(lines) == 1 and "0.0.0.0" in lines[0] and lines[0].startswith("[oscar-local]"), lines
+    assert said(everywhere["name"]) == []
 
 
 @pytest.mark.parametrize("script", ["", None])

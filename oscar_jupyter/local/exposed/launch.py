@@ -67,6 +67,37 @@ def relay_connections(pid: int) -> int:
     return sum(1 for parent in parents.values() if parent in parents)
 
 
+
+def _loopback(address: str) -> bool:
+    """Whether a /proc/net/tcp* local address (hex, as the kernel writes it) is a loopback one."""
+    if len(address) == 8:  # IPv4, little-endian: 127.0.0.0/8 ends in 7F
+        return address.endswith("7F")
+    mapped = address.startswith("0000000000000000FFFF0000") and address.endswith("7F")
+    return address == "0" * 24 + "01000000" or mapped  # ::1, ::ffff:127.x.y.z
+
+
+def listens_on_loopback_only(pid: int, port: int) -> bool:
+    """Whether, in the network namespace of process ``pid``, ``port`` is listened on at loopback
+    addresses only (``/proc/<pid>/net/tcp`` and ``tcp6``); False when nothing says so.
+
+    The relay reaches a replica at 127.0.0.1 inside its namespace, so a server bound there works
+    here; on a cluster the Service and ingress reach a pod at its own address, and such a server
+    is unreachable."""
+    addresses = []
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}", encoding="ascii") as fh:
+                next(fh, None)
+                for line in fh:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == "0A":  # LISTEN
+                        address, _, hex_port = fields[1].partition(":")
+                        if int(hex_port, 16) == port:
+                            addresses.append(address)
+        except (OSError, ValueError):
+            continue
+    return bool(addresses) and all(_loopback(a) for a in addresses)
+
 @dataclass(frozen=True)
 class Isolation:
     """How replicas are isolated and contained on this machine."""

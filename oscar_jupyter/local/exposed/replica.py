@@ -28,7 +28,7 @@ import psutil
 
 from ..limits import Group
 from ..slot import KEEPER
-from .launch import RELAY, Isolation, relay_connections, replica_environment, wrap
+from .launch import RELAY, Isolation, listens_on_loopback_only, relay_connections, replica_environment, wrap
 from .logs import ReplicaLog
 from .settings import ExposeSettings
 
@@ -172,6 +172,32 @@ class Replica:
                 self.ever_ready = True
             self._on_change()
 
+    def _check_address(self) -> None:
+        """Say so in its log when the server listens on loopback only: it works here, where the
+        relay connects to 127.0.0.1 inside the namespace, and is unreachable in a pod."""
+        pid = self._namespace_pid()
+        if pid is None or not listens_on_loopback_only(pid, self.settings.port):
+            return
+        note = (f"the server listens on port {self.settings.port} at a loopback address only "
+                f"(127.0.0.1): oscar-local reaches it there, but on an OSCAR cluster the ingress "
+                f"reaches a pod at its own address, so bind 0.0.0.0 (every address)")
+        self.log.add(f"[oscar-local] {note}")
+        log.warning("exposed service %s: %s", self.settings.name, note)
+
+    def _namespace_pid(self) -> int | None:
+        """A process in the replica's network namespace: its relay's listener (the replica itself
+        on the host's network)."""
+        if self.proc is None:
+            return None
+        if not self.socket_path:
+            return self.proc.pid
+        with contextlib.suppress(psutil.Error):
+            for proc in psutil.Process(self.proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    if proc.name() == RELAY and proc.parent().name() != RELAY:
+                        return proc.pid
+        return None
+
     # -- probes --------------------------------------------------------
     async def probe(self) -> bool:
         """One ``httpGet`` probe: True on a 2xx/3xx answer within the timeout."""
@@ -192,6 +218,7 @@ class Replica:
         while self.state == STARTING:
             if await self.probe():
                 self._set(READY)
+                self._check_address()
                 break
             if time.monotonic() > deadline:
                 self.failure = (f"replica {self.ident} did not answer {self.settings.probe_path} on port "
