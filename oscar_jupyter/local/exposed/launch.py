@@ -50,21 +50,36 @@ _LOOPBACK_UP = "ip link set lo up || exit 97; "
 RELAY = "socat"
 
 
-def relay_connections(pid: int) -> int:
-    """Connections open through the relay in the process tree of ``pid``: socat forks one child per
-    connection. A process that exits while it is being read had its connection closed, so it is
-    skipped; it must not turn the whole count into 0 (a drain would then stop a replica while
-    other connections through its relay still carry requests)."""
+def _relays(pid: int) -> dict[int, int] | None:
+    """The relay processes in the process tree of ``pid``, each with its parent's pid (None when
+    ``pid`` is gone). A process that exits while it is being read is skipped: its connection is
+    closed, and it must not make the whole tree unreadable."""
     try:
         tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     except psutil.Error:
-        return 0  # the replica is gone, and with it every connection
+        return None
     parents: dict[int, int] = {}
     for proc in tree:
         with contextlib.suppress(psutil.Error):
             if proc.name() == RELAY:
                 parents[proc.pid] = proc.ppid()
+    return parents
+
+
+def relay_connections(pid: int) -> int:
+    """Connections open through the relay in the process tree of ``pid``: socat forks one child per
+    connection. One child exiting mid-read must not turn the count into 0 (a drain would then
+    stop a replica while other connections through its relay still carry requests)."""
+    parents = _relays(pid)
+    if parents is None:
+        return 0  # the replica is gone, and with it every connection
     return sum(1 for parent in parents.values() if parent in parents)
+
+
+def relay_listener(pid: int) -> int | None:
+    """The relay's listening process (inside the replica's network namespace), if it runs."""
+    parents = _relays(pid) or {}
+    return next((relay for relay, parent in parents.items() if parent not in parents), None)
 
 
 

@@ -28,7 +28,8 @@ import psutil
 
 from ..limits import Group
 from ..slot import KEEPER
-from .launch import RELAY, Isolation, listens_on_loopback_only, relay_connections, replica_environment, wrap
+from .launch import (RELAY, Isolation, listens_on_loopback_only, relay_connections, relay_listener,
+                     replica_environment, wrap)
 from .logs import ReplicaLog
 from .settings import ExposeSettings
 
@@ -191,12 +192,7 @@ class Replica:
             return None
         if not self.socket_path:
             return self.proc.pid
-        with contextlib.suppress(psutil.Error):
-            for proc in psutil.Process(self.proc.pid).children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    if proc.name() == RELAY and proc.parent().name() != RELAY:
-                        return proc.pid
-        return None
+        return relay_listener(self.proc.pid)
 
     # -- probes --------------------------------------------------------
     async def probe(self) -> bool:
