@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from checkout_copy import copy_checkout
 from exposed_backend import backend
 from oscar_jupyter.local.exposed.frontdoor import nginx_binary
 
-ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = "/usr/bin/python3"
 NOBODY = 65534
 
@@ -83,8 +83,7 @@ def user_venv() -> str:
     os.chmod(base, 0o755)
     try:
         source = Path(base, "checkout")
-        shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "__pycache__", "*.egg-info", "_build", ".ipynb_checkpoints", "build"))
+        copy_checkout(source)
         env_dir = os.path.join(base, "venv")
         made = subprocess.run([SYSTEM_PYTHON, "-m", "venv", env_dir], capture_output=True, text=True, timeout=120)
         if made.returncode != 0:
