@@ -1,23 +1,28 @@
-"""Scratch directories in the temporary directory, each marked with the server that made it.
+"""Scratch directories in the temporary directory, each held by the server that made it.
 
 What must sit at a short path (the Unix sockets of replicas' relays, the
 front door's routes and configuration) lives in the system's temporary
 directory, not the data dir. A server that stops in order removes its own
 (``LocalCluster.stop``, and the interpreter's exit). One killed hard (SIGKILL,
 the OOM killer, a kernel restarted by force) cannot, so each directory holds
-a mark naming its owner process, by pid and start time (a reused pid is not
-taken for it), and a starting server removes the marked directories of
-owners that are gone. Only directories of this user, with this mark, are
-touched: the temporary directory is shared.
+a mark file its owner keeps an exclusive ``flock`` on for as long as it runs,
+and a starting server removes the marked directories whose lock it can take.
+
+The kernel drops the lock when its owner dies, however it dies, so the test
+needs no pid, no start time and no clock: an earlier design compared the
+owner's start time, which moves with the wall clock (psutil adds the boot
+time, and a clock step moves that), so a server started after an NTP step
+took every live server's directories for leftovers and removed them. Only
+directories of this user, with this mark, are touched: the temporary
+directory is shared.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
 import tempfile
-
-import psutil
 
 log = logging.getLogger(__name__)
 
@@ -25,32 +30,38 @@ MARK = ".oscar-local-owner"  # never a service name (routes are DNS labels)
 PREFIXES = ("oscar-x-", "oj")  # the exposed services' runtime directory; the front door's routes
 
 
-def _owner() -> str:
-    me = psutil.Process()
-    return f"{me.pid} {me.create_time():.3f}\n"
+class Scratch:
+    """A marked directory, held (its mark locked) by this process until ``remove``."""
+
+    def __init__(self, path: str, fd: int) -> None:
+        self.path = path
+        self._fd = fd
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __repr__(self) -> str:
+        return f"Scratch({self.path!r})"
 
 
-def make(prefix: str, directory: str | None = None) -> str:
-    """A new private directory (``tempfile.mkdtemp``) marked as this process's."""
+def make(prefix: str, directory: str | None = None) -> Scratch:
+    """A new private directory (``tempfile.mkdtemp``) held by this process. The mark is locked
+    before it takes its name, so no sweep ever sees it unlocked while its owner lives."""
     path = tempfile.mkdtemp(prefix=prefix, dir=directory)
-    with open(os.path.join(path, MARK), "w", encoding="ascii") as fh:
-        fh.write(_owner())
-    return path
-
-
-def _gone(mark: str) -> bool:
-    """Whether the process a mark names has exited (a mark that does not parse is kept)."""
+    new = os.path.join(path, MARK + ".new")
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        pid_text, started_text = mark.split()
-        pid, started = int(pid_text), float(started_text)
-    except ValueError:
-        return False
-    try:
-        return abs(psutil.Process(pid).create_time() - started) > 1.0  # another process, same pid
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.Error:
-        return False
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, f"held by oscar-local pid {os.getpid()}\n".encode("ascii"))  # for people
+        os.rename(new, os.path.join(path, MARK))
+    except BaseException:
+        os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return Scratch(path, fd)
 
 
 def sweep(directory: str | None = None) -> list[str]:
@@ -68,13 +79,19 @@ def sweep(directory: str | None = None) -> list[str]:
         try:
             if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.geteuid():
                 continue
-            with open(os.path.join(entry.path, MARK), encoding="ascii") as fh:
-                mark = fh.read(200)
+            fd = os.open(os.path.join(entry.path, MARK), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
             continue  # not ours, or not marked
-        if _gone(mark):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # its owner runs
+        try:
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.path)
+        finally:
+            os.close(fd)
     if removed:
         log.info("removed %d scratch directories left by oscar-local servers that were killed", len(removed))
     return removed

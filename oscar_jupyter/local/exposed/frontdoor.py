@@ -99,7 +99,8 @@ class FrontDoor:
         self._listener: socket.socket | None = None
         self._reload: asyncio.Task | None = None
         # routes are resolved per request, a system call per path component: a short root
-        self.bays = Bays(scratch.make("oj", os.path.dirname(os.path.dirname(prefix))),
+        self._routes = scratch.make("oj", os.path.dirname(os.path.dirname(prefix)))
+        self.bays = Bays(self._routes.path,
                          MACHINE_REPLICAS + 1, max(1, bays))  # a slot more while rolling
         self._rendered_bays = 0
 
@@ -195,7 +196,7 @@ class FrontDoor:
             KEEPER.release(self.proc.pid)
         if self._listener is not None:
             self._listener.close()
-        shutil.rmtree(self.bays.root, ignore_errors=True)
+        self._routes.remove()
 
     # -- configuration -------------------------------------------------
     def _write(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +55,7 @@ class ExposedServices:
         self.proxy = Proxy()
         self.isolation: Isolation | None = None
         self.runtime_dir = ""
+        self._scratch: scratch.Scratch | None = None
         self.front: FrontDoor | None = None
 
     async def start(self) -> None:
@@ -64,7 +64,8 @@ class ExposedServices:
         else:
             self.isolation = await asyncio.to_thread(detect, self.options.network)
         await asyncio.to_thread(scratch.sweep)  # what servers killed hard left behind
-        self.runtime_dir = scratch.make("oscar-x-")
+        self._scratch = scratch.make("oscar-x-")
+        self.runtime_dir = self._scratch.path
         if self.containment is not None and self.containment.sandbox.drop_to is not None:
             os.chmod(self.runtime_dir, 0o711)  # the sandbox uid reaches its own replica's dir (unshare mode)
         if self.isolation.single:
@@ -103,8 +104,8 @@ class ExposedServices:
         self.deployments.clear()
         if self.front is not None:
             await self.front.close()
-        if self.runtime_dir:
-            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        if self._scratch is not None:
+            self._scratch.remove()
 
     def get(self, name: str) -> ExposedDeployment | None:
         return self.deployments.get(name)

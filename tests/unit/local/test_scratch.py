@@ -1,52 +1,83 @@
-"""Scratch directories: marked with their owner process; a starting server removes those of owners
+"""Scratch directories: held by their owner process; a starting server removes those of owners
 that are gone, and nothing else in the shared temporary directory."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-
-import psutil
+import textwrap
 
 from oscar_jupyter.local import scratch
 
+_OWNER = textwrap.dedent("""
+    import sys, time
+    from oscar_jupyter.local import scratch
+    s = scratch.make(sys.argv[1], sys.argv[2])
+    print(s.path, flush=True)
+    if sys.argv[3] == "stay":
+        time.sleep(600)
+""")
 
-def _dead_owner_mark() -> str:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    started = psutil.Process(proc.pid).create_time()
-    proc.wait()
-    return f"{proc.pid} {started:.3f}\n"
+
+def _owner(tmp_path, prefix: str, stay: bool) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-c", _OWNER, prefix, str(tmp_path), "stay" if stay else "exit"],
+                            stdout=subprocess.PIPE, text=True)
+    path = proc.stdout.readline().strip()
+    assert path, "the owner did not make its directory"
+    return proc, path
 
 
 def test_only_marked_directories_of_owners_that_are_gone_are_removed(tmp_path):
     mine = scratch.make("oscar-x-", str(tmp_path))
-    stale = scratch.make("oj", str(tmp_path))
-    with open(os.path.join(stale, scratch.MARK), "w") as fh:
-        fh.write(_dead_owner_mark())
+    dead, stale = _owner(tmp_path, "oj", stay=False)  # exited without removing it, as if killed
+    dead.wait()
     os.makedirs(os.path.join(stale, "_0"))
-    reused = scratch.make("oscar-x-", str(tmp_path))  # a live pid, but not the process that made it
-    with open(os.path.join(reused, scratch.MARK), "w") as fh:
-        fh.write(f"{os.getpid()} 12345.000\n")
+    live, held = _owner(tmp_path, "oscar-x-", stay=True)
     unmarked = tmp_path / "ojournal"  # someone else's directory with a matching name
     unmarked.mkdir()
-    garbled = scratch.make("oj", str(tmp_path))
-    with open(os.path.join(garbled, scratch.MARK), "w") as fh:
-        fh.write("not a mark")
-    other = tmp_path / "unrelated"
+    other = tmp_path / "unrelated"  # marked and unheld, but not one of ours by name
     other.mkdir()
-    (other / scratch.MARK).write_text(_dead_owner_mark())
+    (other / scratch.MARK).write_text("held by oscar-local pid 1\n")
+    try:
+        removed = scratch.sweep(str(tmp_path))
+        assert removed == [stale]
+        assert os.path.isdir(mine.path) and os.path.isdir(held) and unmarked.is_dir() and other.is_dir()
+        live.kill()
+        live.wait()
+        assert scratch.sweep(str(tmp_path)) == [held]  # a SIGKILL drops the lock with the process
+    finally:
+        live.kill()
+        live.wait()
+    mine.remove()
+    assert not os.path.exists(mine.path)
+    assert sorted(os.listdir(tmp_path)) == ["ojournal", "unrelated"]
 
-    removed = scratch.sweep(str(tmp_path))
 
-    assert sorted(removed) == sorted([stale, reused])
-    assert os.path.isdir(mine) and unmarked.is_dir() and os.path.isdir(garbled) and other.is_dir()
-    assert not os.path.exists(stale) and not os.path.exists(reused)
+def test_a_live_owner_is_told_by_its_lock_whatever_its_mark_says(tmp_path):
+    """The mark's text is never read: a clock step (which moves a process's start time as psutil
+    computes it) or another pid namespace made an earlier pid-and-start-time mark name a live
+    server as gone, and the sweep removed a running cluster's sockets."""
+    live, held = _owner(tmp_path, "oj", stay=True)
+    try:
+        with open(os.path.join(held, scratch.MARK), "r+") as fh:  # same file, lock kept
+            fh.write("999999999 12345.000\n")
+        assert scratch.sweep(str(tmp_path)) == []
+        assert os.path.isdir(held)
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_a_symlink_is_never_followed(tmp_path):
-    target = scratch.make("keep-", str(tmp_path))
-    with open(os.path.join(target, scratch.MARK), "w") as fh:
-        fh.write(_dead_owner_mark())
+    dead, target = _owner(tmp_path, "keep-", stay=False)
+    dead.wait()
     os.symlink(target, tmp_path / "oscar-x-link")
     assert scratch.sweep(str(tmp_path)) == []
     assert os.path.isdir(target)
+
+
+def test_the_mark_is_private_to_its_owner(tmp_path):
+    s = scratch.make("oj", str(tmp_path))
+    assert os.stat(os.path.join(s.path, scratch.MARK)).st_mode & 0o077 == 0
+    assert os.listdir(s.path) == [scratch.MARK]
+    s.remove()
