@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Generic, List, Mapping, Optional, TypeVar
 
-from . import supervisor
+from . import supervisor, waits
 from .slot import Containment, Slot
 from .supervisor import Outcome
 
@@ -212,9 +212,7 @@ class WarmPool(Generic[T]):
             if self._arrived is None:
                 self._arrived = asyncio.Event()
             self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), max(0.0, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            if not await waits.event_set(self._arrived, max(0.0, deadline - time.monotonic())):
                 break
             item = self.take()
         return item

@@ -10,12 +10,12 @@ answers its state as the Manager's ``ServiceDeploymentStatus``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
 from typing import Any, Callable, Iterable
 
+from .. import waits
 from .autoscaler import Autoscaler, ScalingTimings
 from .launch import Isolation
 from .logs import ReplicaLog
@@ -143,14 +143,13 @@ class ExposedDeployment:
 
     # -- the control loop ----------------------------------------------
     async def _reconcile_forever(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self._reconcile()
             except Exception:
                 log.exception("exposed service %s: reconciling failed", self.settings.name)
             self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+            await waits.event_set(self._wake, 1.0)  # not wait_for: it can lose close()'s cancel
 
     async def _reconcile(self) -> None:
         # forget replicas that exited (restarts come below)
@@ -264,9 +263,7 @@ class ExposedDeployment:
         return [r for r in self.replicas if r.in_rotation]
 
     async def wait_ready(self, timeout: float) -> bool:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._ready_event.wait(), timeout)
-        return self._ready_event.is_set()
+        return await waits.event_set(self._ready_event, timeout)
 
     def logs(self) -> Iterable[ReplicaLog]:
         return [*self.previous_logs, *(r.log for r in self.replicas)]

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import aiohttp
 import psutil
 
+from .. import waits
 from ..limits import Group
 from ..slot import KEEPER
 from .launch import (RELAY, Isolation, listens_on_loopback_only, relay_connections, relay_listener,
@@ -260,8 +261,7 @@ class Replica:
         self._on_change()
         if drain:
             deadline = time.monotonic() + self.timings.drain_timeout
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), self.timings.drain_timeout)
+            await waits.event_set(self._idle, self.timings.drain_timeout)
             if self.session is not None:
                 await self.session.close()  # idle pooled connections of the aiohttp proxy
             await asyncio.sleep(0.3)  # connections nginx was opening through the emptied slot
