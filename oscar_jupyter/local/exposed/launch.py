@@ -55,7 +55,8 @@ def _relays(pid: int) -> dict[int, int] | None:
     ``pid`` is gone). A process that exits while it is being read is skipped: its connection is
     closed, and it must not make the whole tree unreadable."""
     try:
-        tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
     except psutil.Error:
         return None
     parents: dict[int, int] = {}
@@ -80,7 +81,6 @@ def relay_listener(pid: int) -> int | None:
     """The relay's listening process (inside the replica's network namespace), if it runs."""
     parents = _relays(pid) or {}
     return next((relay for relay, parent in parents.items() if parent not in parents), None)
-
 
 
 def _loopback(address: str) -> bool:
@@ -112,6 +112,7 @@ def listens_on_loopback_only(pid: int, port: int) -> bool:
         except (OSError, ValueError):
             continue
     return bool(addresses) and all(_loopback(a) for a in addresses)
+
 
 @dataclass(frozen=True)
 class Isolation:

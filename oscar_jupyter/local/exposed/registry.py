@@ -54,8 +54,7 @@ class ExposedServices:
         self.deployments: dict[str, ExposedDeployment] = {}
         self.proxy = Proxy()
         self.isolation: Isolation | None = None
-        self.runtime_dir = ""
-        self._scratch: scratch.Scratch | None = None
+        self._scratch: scratch.Scratch | None = None  # the runtime directory, held from start to close
         self.front: FrontDoor | None = None
 
     async def start(self) -> None:
@@ -65,7 +64,6 @@ class ExposedServices:
             self.isolation = await asyncio.to_thread(detect, self.options.network)
         await asyncio.to_thread(scratch.sweep)  # what servers killed hard left behind
         self._scratch = scratch.make("oscar-x-")
-        self.runtime_dir = self._scratch.path
         if self.containment is not None and self.containment.sandbox.drop_to is not None:
             os.chmod(self.runtime_dir, 0o711)  # the sandbox uid reaches its own replica's dir (unshare mode)
         if self.isolation.single:
@@ -94,6 +92,11 @@ class ExposedServices:
         site = web.TCPSite(runner, host, port)
         await site.start()
         return next(a[1] for a in runner.addresses if isinstance(a, tuple))
+
+    @property
+    def runtime_dir(self) -> str:
+        """The replicas' and the front door's short-path directory ("" before ``start``)."""
+        return self._scratch.path if self._scratch is not None else ""
 
     def _rotation_changed(self) -> None:
         if self.front is not None:
