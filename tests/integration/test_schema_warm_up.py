@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ from oscar_jupyter.spec.schema import SCHEMA_CACHE
 cluster = local.start(data_dir={str(tmp_path)!r}, port=0, password="warm-up-test")
 try:
     assert "validator" not in SCHEMA_CACHE or "jsonschema" in sys.modules
-{_indent(_WAIT)}
+{textwrap.indent(_WAIT, "    ")}
 finally:
     cluster.stop()
 """)
@@ -55,7 +56,3 @@ shell = TestingShell.preconfigured()
 {_WAIT}
 """)
     assert "built by" in out
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line if line else line for line in text.splitlines())
