@@ -104,10 +104,12 @@ class Admission:
         ticket = _Ticket(weight, asyncio.get_running_loop().create_future())
         self._line.append(ticket)
         try:
-            if timeout is None:
-                await ticket.future
-            else:
-                await asyncio.wait_for(asyncio.shield(ticket.future), timeout)
+            # asyncio.wait, not wait_for: before Python 3.12 wait_for loses a cancel arriving as the
+            # ticket is granted (waits.py), and the request of a client gone would run on
+            done, _ = await asyncio.wait((ticket.future,), timeout=timeout)
+            if not done:
+                raise asyncio.TimeoutError
+            ticket.future.result()  # fail_waiting's exception or cancel
         except BaseException:
             future = ticket.future
             if future.done() and not future.cancelled() and future.exception() is None:

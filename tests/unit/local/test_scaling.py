@@ -324,3 +324,22 @@ def test_admission_failing_the_line_does_not_release_places() -> None:
         assert gate.running == 1 and gate.used == 1.0 and gate.waiting == 0
 
     asyncio.run(main())
+
+
+def test_admission_cancelled_as_its_ticket_is_granted_gives_its_place_back() -> None:
+    """A client gone just as its turn came: the cancel must reach it (wait_for before Python 3.12
+    lost it and the request ran on) and its place must go to the next in line."""
+    async def main() -> None:
+        gate = Admission(1)
+        await gate.acquire()
+        gone = asyncio.create_task(gate.acquire(timeout=5))
+        after = asyncio.create_task(gate.acquire(timeout=5))
+        await asyncio.sleep(0.01)
+        gate.release()  # grants the ticket of `gone` in this iteration ...
+        gone.cancel()   # ... as it is cancelled
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        await asyncio.wait_for(after, 2)
+        assert gate.running == 1 and gate.waiting == 0
+
+    asyncio.run(main())
