@@ -202,6 +202,19 @@ def _require(cluster: Any, since: Tuple[int, int], what: str) -> None:
                  "through its exposed URL.")
 
 
+def _missing_or_forbidden(exc: errors.AuthError, what: str, cluster: Any, name: str) -> errors.OscarError:
+    """The Manager's deployment routes answer 403 for a service that does not exist too (their
+    permission text is written over the lookup's 404): tell the two apart by reading the service."""
+    try:
+        cluster.get_service_spec(name)
+    except errors.NotFound:
+        return errors.NotFound(f"{what}: there is no service {name!r} on {cluster.endpoint}.",
+                               hint="Check the name (list with cluster.services()).")
+    except errors.OscarError:
+        pass
+    return exc
+
+
 def _no_route(exc: errors.OscarError, what: str, cluster: Any) -> errors.OscarError:
     """A 404 whose body is a router's own 'page not found': the route does not exist."""
     body = getattr(exc, "message", "")
@@ -224,6 +237,8 @@ def get_deployment(cluster: Any, name: str, *, expose: Optional[Dict[str, Any]] 
         data = cluster.get_json(_path(name, "deployment"), what=what)
     except errors.NotFound as exc:
         raise _no_route(exc, what, cluster) from None
+    except errors.AuthError as exc:
+        raise _missing_or_forbidden(exc, what, cluster, name) from None
     if expose is None:
         expose = _expose_of(cluster, name)
     return Deployment.from_json(data, service=name, expose=expose)
@@ -245,6 +260,8 @@ def get_logs(cluster: Any, name: str, *, timestamps: bool = False,
         data = cluster.get_json(_path(name, "deployment/logs"), what=what, params=params)
     except errors.NotFound as exc:
         raise _no_route(exc, what, cluster) from None
+    except errors.AuthError as exc:
+        raise _missing_or_forbidden(exc, what, cluster, name) from None
     logs = DeploymentLogs.from_json(data, service=name)
     for entry in logs.entries:
         entry.message = cluster.redact(entry.message)

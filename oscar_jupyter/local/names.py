@@ -12,6 +12,7 @@ MAX_SERVICE_NAME = 39
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 _JOB_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\Z")
 
 
 def service_name_problem(name: object) -> str | None:
@@ -25,6 +26,19 @@ def service_name_problem(name: object) -> str | None:
             f"service name {name[:60]!r} is not a DNS label: use lower-case letters, digits and '-', "
             "starting and ending with a letter or digit"
         )
+    return None
+
+
+def path_name_problem(name: str) -> str | None:
+    """v4's first check of a service name in a path (deployment.go ``validateServiceName``, the
+    deployment and lifecycle routes; read.go too): the Manager's 400 text when the trimmed name is
+    empty or no Kubernetes label value, else None. Names it lets through may still be impossible
+    service names (upper case, ``_``, ``.``): those are simply not found."""
+    trimmed = name.strip()
+    if not trimmed:
+        return "serviceName is required"
+    if len(trimmed) > 63 or not _LABEL_VALUE.match(trimmed):
+        return "invalid serviceName"
     return None
 
 

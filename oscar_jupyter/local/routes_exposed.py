@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from . import gojson, gotypes, names, services as svcs
-from .exchange import RUNTIME, add, caller, runtime_of, text
+from .exchange import RUNTIME, add, caller, not_found, runtime_of, text
 from .exposed import access
 from .exposed.deployment import ExposedDeployment
 from .exposed.logs import merged_tail, parse_bool, rfc3339_seconds, tail_lines
@@ -128,12 +128,13 @@ async def exposed(request: web.Request) -> web.StreamResponse:
 # -- lifecycle (v4.1) ------------------------------------------------------------
 def _managed(request: web.Request) -> tuple[dict[str, Any], ExposedDeployment]:
     rt = runtime_of(request)
+    problem = names.path_name_problem(request.match_info["name"])
+    if problem:
+        raise web.HTTPBadRequest(text=problem, content_type="text/plain")
     name = request.match_info["name"].strip()
-    if not name or names.service_name_problem(name):
-        raise web.HTTPBadRequest(text="invalid serviceName" if name else "serviceName is required")
-    svc = rt.service(name)
+    svc = rt.service(name) if not names.service_name_problem(name) else None
     if svc is None:
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     user = caller(request)
     if user is not None and svc.get("owner") != user:
         raise web.HTTPForbidden(text=f"User {user} doesn't have permission to manage this service")
@@ -141,7 +142,7 @@ def _managed(request: web.Request) -> tuple[dict[str, Any], ExposedDeployment]:
         raise web.HTTPBadRequest(text=f'service "{name}" is not exposed')
     deployment = _deployment(request, name)
     if deployment is None:
-        raise web.HTTPNotFound(text="")
+        raise not_found()
     return svc, deployment
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +29,18 @@ log = logging.getLogger(__name__)
 WHAT = "service specification"
 
 
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+#: deployment.go's one 403 text, for a service not found as for one the caller may not see
+#: (getAuthorizedService's 404 is overwritten by the handler's 403 before anything is written)
+NO_PERMISSION = "You do not have permission to access this service"
+
+
+def path_name(request: web.Request) -> str:
+    """The service name of a v4 deployment or lifecycle path, trimmed; 400 with the Manager's text
+    when it is no Kubernetes label value (``names.path_name_problem``)."""
+    problem = names.path_name_problem(request.match_info["name"])
+    if problem:
+        raise web.HTTPBadRequest(text=problem, content_type="text/plain")
+    return request.match_info["name"].strip()
 
 
 def _checked_name(request: web.Request, label_check: bool = False) -> str:
@@ -38,11 +48,7 @@ def _checked_name(request: web.Request, label_check: bool = False) -> str:
     (deployment.go validateServiceName: 400), else an impossible name is a 404."""
     name = request.match_info["name"]
     if label_check and runtime_of(request).wire.major_minor >= (4, 0):
-        trimmed = name.strip()
-        if not trimmed:
-            raise web.HTTPBadRequest(text="serviceName is required", content_type="text/plain")
-        if len(trimmed) > 63 or not _LABEL_VALUE.match(trimmed):
-            raise web.HTTPBadRequest(text="invalid serviceName", content_type="text/plain")
+        path_name(request)
     if names.service_name_problem(name):
         raise not_found()
     return name
@@ -200,10 +206,21 @@ async def delete_service(request: web.Request) -> web.Response:
     return text(204)
 
 
+def deployment_service(request: web.Request) -> dict:
+    """The service of a ``deployment`` or ``deployment/logs`` path (deployment.go): 400 for a name
+    that is no label value, 403 ``NO_PERMISSION`` for one not found or not visible to the caller."""
+    rt = runtime_of(request)
+    name = path_name(request)
+    svc = rt.service(name) if not names.service_name_problem(name) else None
+    if svc is None or not svcs.visible_to(svc, caller(request)):
+        raise web.HTTPForbidden(text=NO_PERMISSION, content_type="text/plain")
+    return svc
+
+
 async def deployment(request: web.Request) -> web.Response:
     """v4 ``types.ServiceDeploymentStatus``: oscar-local runs a service as soon as it exists."""
     rt = runtime_of(request)
-    svc = visible_service(request)
+    svc = deployment_service(request)
     exposed = routes_exposed.status_of(request, svc)
     if exposed is not None:
         return routes_exposed.deployment_answer(request, exposed)
@@ -223,7 +240,7 @@ async def deployment(request: web.Request) -> web.Response:
 
 async def deployment_logs(request: web.Request) -> web.Response:
     """v4 ``types.DeploymentLogStream``: no pods here, so never any entries."""
-    svc = visible_service(request)
+    svc = deployment_service(request)
     exposed = routes_exposed.logs_of(request, svc)
     if exposed is not None:
         return routes_exposed.logs_answer(request, exposed)

@@ -163,6 +163,15 @@ def test_not_exposed_services_say_so(cluster, unique_name):
         cluster.delete(unique_name)
 
 
+def test_deployment_of_a_missing_service_is_not_found(cluster):
+    """The Manager's deployment routes answer 403 "You do not have permission..." for a service
+    that does not exist; the client reads the service to say which it was."""
+    svc = oj.Service(cluster, "no-such-service")
+    for call in (svc.deployment, svc.deployment_logs):
+        with pytest.raises(errors.NotFound, match="there is no service 'no-such-service'"):
+            call()
+
+
 def test_v37_clusters_lack_the_lifecycle_routes(tmp_path):
     from oscar_jupyter import local
 

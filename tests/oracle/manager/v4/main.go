@@ -70,12 +70,23 @@ func main() {
 
 	r := gin.New()
 	r.Use(gin.Recovery()) // as gin.Default() in the Manager's main.go: a panic is an empty 500
+	// the exposed services' forward-auth check, outside /system as in the Manager's main.go; its
+	// chain prints a line on stdout, where only "listening on" may appear
+	stdout := os.Stdout
+	os.Stdout = os.Stderr
+	serviceAuth := append(auth.BuildServiceAuthMiddlewareChain(cfg, kube, back), handlers.MakeServiceAuthHandler())
+	os.Stdout = stdout
+	r.GET("/system/services/:serviceName/auth", serviceAuth...)
 	system := r.Group("/system", auth.GetAuthMiddleware(cfg, kube))
 	system.GET("/config", handlers.MakeConfigHandler(cfg, kube))
 	system.POST("/services", handlers.MakeCreateHandler(cfg, back))
 	system.GET("/services", handlers.MakeListHandler(back, kube, cfg))
 	system.GET("/services/:serviceName", handlers.MakeReadHandler(back, kube, cfg))
 	system.GET("/services/:serviceName/deployment", handlers.MakeGetDeploymentStatusHandler(back, kube, cfg))
+	system.GET("/services/:serviceName/deployment/logs", handlers.MakeGetDeploymentLogsHandler(back, kube, cfg))
+	system.POST("/services/:serviceName/stop", handlers.MakeStopExposedServiceHandler(back, kube, cfg))
+	system.POST("/services/:serviceName/start", handlers.MakeStartExposedServiceHandler(back, kube, cfg))
+	system.POST("/services/:serviceName/restart", handlers.MakeRestartExposedServiceHandler(back, kube, cfg))
 	system.PUT("/services", handlers.MakeUpdateHandler(cfg, back))
 	system.DELETE("/services/:serviceName", handlers.MakeDeleteHandler(cfg, back))
 	system.GET("/logs/:serviceName", handlers.MakeJobsInfoHandler(back, kube, cfg))
