@@ -7,6 +7,8 @@ them with:
 * authentication: Basic (admin) on ``/system/*``; the service token
   (``Authorization: Bearer <64 hex>``) on ``/run`` and ``/job`` is checked by
   those routes, since it depends on the service;
+* routing: a request no route takes gets the Manager's gin answer
+  (``ginrouter``: a trailing-slash redirect or ``404 page not found``);
 * body limits: a clear 413 naming the limit;
 * error handling: plain-text bodies as on a real cluster, never a traceback
   and never a secret.
@@ -18,7 +20,7 @@ import time
 
 from aiohttp import web
 
-from . import (auth, routes_buckets, routes_exposed, routes_invoke, routes_logs, routes_quotas, routes_services,
+from . import (auth, ginrouter, routes_buckets, routes_exposed, routes_invoke, routes_logs, routes_quotas, routes_services,
                routes_system)
 from .exchange import CALLER, BareStatus, RUNTIME, Handler, refuse_declared_oversize, runtime_of, text
 from .runtime import Runtime
@@ -68,6 +70,15 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 @web.middleware
+async def router_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request no route of its method takes gets gin's answer (``ginrouter``) before any other
+    middleware: no credentials asked, nothing logged, nothing read."""
+    if request.match_info.http_exception is None:
+        return await handler(request)
+    return await ginrouter.unmatched(request)
+
+
+@web.middleware
 async def executions_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One ``[GIN-EXECUTIONS-LOGGER]`` line per POST /run or /job, as the Manager's logger middleware."""
     if request.method != "POST" or not (request.path.startswith("/run/") or request.path.startswith("/job/")):
@@ -102,7 +113,7 @@ def _exposed_path(request: web.Request) -> bool:
 def build_app(runtime: Runtime) -> web.Application:
     """The aiohttp application for ``runtime``."""
     app = web.Application(
-        middlewares=[executions_middleware, errors_middleware, auth_middleware, size_middleware],
+        middlewares=[router_middleware, executions_middleware, errors_middleware, auth_middleware, size_middleware],
         client_max_size=max(runtime.options.max_body, runtime.options.max_definition) + 1,
     )
     app[RUNTIME] = runtime

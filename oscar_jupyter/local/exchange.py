@@ -114,7 +114,6 @@ def caller(request: web.Request) -> str | None:
 
 
 def add(app: web.Application, method: str, path: str, handler: Handler) -> None:
-    """Register ``path`` and its trailing-slash twin (clients use both)."""
+    """Register ``path`` for ``method`` alone (no HEAD for a GET, as in gin); its trailing-slash
+    twin is redirected to it (``ginrouter``)."""
     app.router.add_route(method, path, handler)
-    twin = path[:-1] if path.endswith("/") and len(path) > 1 else path + "/"
-    app.router.add_route(method, twin, handler)

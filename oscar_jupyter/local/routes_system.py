@@ -196,11 +196,11 @@ async def openapi_doc(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
-    app.router.add_get("/health", health)
-    app.router.add_get("/openapi.json", openapi_doc)
+    add(app, "GET", "/health", health)
+    add(app, "GET", "/openapi.json", openapi_doc)
     add(app, "GET", "/system/info", info)
     add(app, "GET", "/system/config", config)
     add(app, "GET", "/system/status", status)
-    app.router.add_get("/system/logs/", system_logs)
-    app.router.add_get("/system/logs", manager_logs)
+    add(app, "GET", "/system/logs/", system_logs)  # oscar-local's own (a cluster redirects it)
+    add(app, "GET", "/system/logs", manager_logs)
     psutil.cpu_percent(interval=None)  # prime the CPU sampler

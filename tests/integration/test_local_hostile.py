@@ -19,7 +19,7 @@ def post_json(admin: requests.Session, path: str, body: Any, method: str = "POST
 # --------------------------------------------------------------------------- authentication
 
 @pytest.mark.parametrize("path", ["/system/info", "/system/config", "/system/status", "/system/services",
-                                  "/system/services/x", "/system/logs/x", "/system/buckets", "/system/nope"])
+                                  "/system/services/x", "/system/logs/x", "/system/buckets"])
 def test_system_needs_basic_auth(local_cluster: Any, path: str) -> None:
     for auth in (None, ("oscar", "wrong"), ("root", local_cluster.password), ("", "")):
         resp = requests.get(local_cluster.endpoint + path, auth=auth)
@@ -29,6 +29,15 @@ def test_system_needs_basic_auth(local_cluster: Any, path: str) -> None:
     for header in ("Basic !!!notbase64", "Basic " + "b3NjYXI=", "Bearer " + "a" * 64, "Digest x"):
         resp = requests.get(local_cluster.endpoint + path, headers={"Authorization": header})
         assert resp.status_code == 401, header
+
+
+def test_paths_no_route_takes_are_gins_404_with_or_without_credentials(local_cluster: Any) -> None:
+    """As on the Manager, the router answers before the /system group's auth middleware runs."""
+    for auth in (None, ("oscar", "wrong"), ("oscar", local_cluster.password)):
+        for method, path in (("GET", "/system/nope"), ("PATCH", "/system/services"), ("GET", "/run/x")):
+            resp = requests.request(method, local_cluster.endpoint + path, auth=auth, timeout=30)
+            assert (resp.status_code, resp.text) == (404, "404 page not found"), (method, path, auth)
+            assert "WWW-Authenticate" not in resp.headers
 
 
 def test_run_and_job_refuse_basic_and_bad_tokens(local_cluster: Any, make_service: Any) -> None:

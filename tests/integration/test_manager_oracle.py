@@ -358,3 +358,30 @@ def test_service_auth_answers(pair: Pair) -> None:
         assert (got.status_code, got.text) == (want.status_code, want.text)
     finally:
         pair.same("DELETE", f"/system/services/{name}")
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/nosuch"), ("GET", "/system/nosuch"), ("GET", "//system/services"), ("GET", "/System/info"),
+    ("PATCH", "/system/services"), ("DELETE", "/system/services"), ("PUT", "/system/services/x"),
+    ("GET", "/run/x"), ("POST", "/run/"), ("OPTIONS", "/system/services"), ("HEAD", "/health"),
+    ("GET", "/system/services/x/stop"), ("GET", "/system/services/"), ("POST", "/system/services/"),
+    ("GET", "/system/services/x/"), ("DELETE", "/system/services/x/"), ("GET", "/system/config/?a=%20b"),
+    ("GET", "/health/"), ("GET", "/system/info/"), ("GET", "/system/logs/x/y/"), ("GET", "/system/services/a%20b/"),
+])
+def test_what_no_route_takes(pair: Pair, method: str, path: str) -> None:
+    """gin's router as gin.Default() sets it: a trailing-slash twin of a route of the same method
+    is redirected (301 GET, 307 others), anything else is '404 page not found', before any
+    credentials are asked for."""
+    for auth in (pair.auth, None):
+        want, got = pair.send(method, path, auth=auth, allow_redirects=False)
+        assert (got.status_code, got.headers.get("Content-Type"), got.text) == \
+               (want.status_code, want.headers.get("Content-Type"), want.text), (method, path, auth)
+        assert got.headers.get("Location") == want.headers.get("Location")
+
+
+def test_redirects_keep_the_forwarded_prefix(pair: Pair) -> None:
+    for prefix in ("/api", "/a b//c/", "../x"):
+        want, got = pair.send("GET", "/system/services/", headers={"X-Forwarded-Prefix": prefix},
+                              allow_redirects=False)
+        assert (got.status_code, got.headers.get("Location"), got.text) == \
+               (want.status_code, want.headers.get("Location"), want.text), prefix
