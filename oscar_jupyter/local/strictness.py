@@ -14,7 +14,9 @@ and where it is strict the refusal does not always come from itself:
 * **500 from the Manager's own quantity parsing** (``resource.ParseQuantity``
   in the backend), with its exact text, for cpu and memory values;
 * **400** for the rest: what Go's JSON decoding or gin's ``binding`` tags
-  refuse, and what oscar-local cannot run (checked before anything is stored).
+  refuse (a number beyond its Go field's int32 or int64, a number where a
+  string goes, quantity fields included), and what oscar-local cannot run
+  (checked before anything is stored).
 
 The messages for the 500s name the field, which Kubernetes' do not.
 """
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import re
 from typing import Any, Iterable
+
+from ..spec.rules import GO_INT_RANGE
 
 #: the Manager's text for a cpu/memory value ``resource.ParseQuantity`` refuses
 QUANTITY_MESSAGE = ("quantities must match the regular expression "
@@ -32,17 +36,20 @@ _QUANTITY_FIELDS = ("memory", "cpu", "total_memory", "total_cpu", "ephemeral_sto
 ACCEPTED = 0
 
 
-def status_of(path: tuple, message: str) -> int:
-    """The Manager's status for a spec problem at ``path``: 0 (accepted), 400 or 500."""
+def status_of(path: tuple, message: str, value: Any = None) -> int:
+    """The Manager's status for a spec problem at ``path`` about ``value``: 0 (accepted), 400
+    or 500."""
     head = path[0] if path else ""
+    if GO_INT_RANGE in message:
+        return 400  # Go's JSON decoding: "cannot unmarshal number ... of type int32"
     if head == "visibility":
         return ACCEPTED
     if path[:2] == ("expose", "cpu_threshold"):
         return ACCEPTED
     if head == "name" and "DNS label" in message:
         return 500
-    if head in _QUANTITY_FIELDS:
-        return 500
+    if head in _QUANTITY_FIELDS:  # a quantity string the parser refuses; another type, the decoder
+        return 500 if isinstance(value, str) else 400
     if len(path) == 2 and head in ("synchronous", "expose") and path[1] == "min_scale" \
             and "must not exceed" in message:
         return 500
@@ -91,7 +98,7 @@ def split(problems: Iterable[Any]) -> tuple[list[Any], list[Any]]:
     """``problems`` (spec errors) as (refused with 400, refused with 500); accepted ones dropped."""
     bad_request, server_error = [], []
     for problem in problems:
-        status = status_of(tuple(problem.path), problem.message)
+        status = status_of(tuple(problem.path), problem.message, getattr(problem, "value", None))
         if status == 400:
             bad_request.append(problem)
         elif status == 500:

@@ -25,6 +25,37 @@ _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
+#: the width of each integer field in the Manager's Go types (pkg/types: int32, or int, 64 bits
+#: on the Manager's amd64); a port list's entries are the list's path with ``[]``
+_GO_INT_BITS: Dict[PathT, int] = {
+    ("expose", "min_scale"): 32, ("expose", "max_scale"): 32, ("expose", "cpu_threshold"): 32,
+    ("expose", "nodePort"): 32, ("expose", "api_port"): 64,
+    ("kserve", "min_scale"): 32, ("kserve", "max_scale"): 32,
+    ("synchronous", "min_scale"): 64, ("synchronous", "max_scale"): 64, ("rescheduler_threshold",): 64,
+}
+
+#: what every message of `_go_int_problems` contains (the Manager's JSON decoder refuses these)
+GO_INT_RANGE = "does not fit the Manager's Go type"
+
+
+def _go_int_problems(data: Dict[str, Any]) -> List[Problem]:
+    """Integers outside their Go field's range: the Manager's JSON decoding refuses them."""
+    problems = []
+    for path, bits in _GO_INT_BITS.items():
+        block: Any = data
+        for key in path[:-1]:
+            block = block.get(key) if isinstance(block, dict) else None
+        value = block.get(path[-1]) if isinstance(block, dict) else None
+        values = enumerate(value) if isinstance(value, list) else [(None, value)]
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        for i, item in values:
+            if is_int(item) and not low <= item <= high:
+                where = path if i is None else path + (i,)
+                problems.append(Problem(where, f"{GO_INT_RANGE} int{bits} (from {low} to {high})",
+                                        value=item))
+    return problems
+
+
 def check_quantity(value: str, field: str) -> Tuple[Optional[str], Optional[str], str]:
     """(error message, suggestion, severity) for a Kubernetes quantity, or (None, None, '')."""
     text = value.strip()
@@ -90,6 +121,7 @@ def oscar_rules(data: Dict[str, Any]) -> List[Problem]:
                     add(Problem(("kserve", field), message, value=value, suggestion=suggestion,
                                 severity=severity))
 
+    problems.extend(_go_int_problems(data))
     _check_scale(data.get("synchronous"), ("synchronous",), problems, zero_unbounded=True)
     expose = data.get("expose")
     if isinstance(expose, dict):

@@ -188,6 +188,9 @@ def test_invalid_required_fields(pair: Pair, body: dict) -> None:
     ([1, 2], False),  # Go's decoder: 400, its own words
     ({"expose": {"api_port": "80"}}, False),
     ({"name": "x" * 40}, False),  # binding max=39: 400
+    ({"expose": {"max_scale": 1 << 31}}, False),  # int32: the decoder's 400
+    ({"synchronous": {"min_scale": 1 << 63}}, False),  # int (64 bits)
+    ({"total_memory": 5}, False),  # a number for a string: the decoder's 400, not the parser's 500
 ])
 def test_invalid_definitions_same_status(pair: Pair, body: Any, exact: bool) -> None:
     if isinstance(body, dict):

@@ -285,6 +285,19 @@ def test_scales():
     assert fields["synchronous.min_scale"].message == "must be 0 or more"
 
 
+def test_integers_must_fit_the_managers_go_types():
+    """The Manager decodes into int32 (expose, kserve) or 64-bit int fields: beyond, its 400."""
+    fields = by_field(validate(base(expose={"api_port": 80, "max_scale": 1 << 31},
+                                    synchronous={"min_scale": 1 << 63})))
+    assert "int32 (from -2147483648 to 2147483647)" in fields["expose.max_scale"].message
+    assert "int64" in fields["synchronous.min_scale"].message
+    problems = validate(base(expose={"api_port": [80], "nodePort": [1 << 31]}))
+    assert any("int32" in p.message for p in problems if p.path == ("expose", "nodePort", 0))
+    limits = base(expose={"api_port": 80, "min_scale": 1, "max_scale": (1 << 31) - 1},
+                  synchronous={"min_scale": 0, "max_scale": (1 << 63) - 1})
+    assert validate(limits) == []
+
+
 def test_expose_port_range_and_missing_port_warning():
     fields = by_field(validate(base(expose={"api_port": 70000})))
     assert "between 1 and 65535" in fields["expose.api_port"].message
