@@ -166,27 +166,30 @@ def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: Li
         props, extra = object_shape(schema)
         if props is not None:
             lower = {k.lower(): k for k in props}
-            for key in list(value):
-                if key in props or not isinstance(key, str):
-                    continue
-                canonical = lower.get(key.lower())
-                if canonical is None:
-                    continue
-                moved = value.pop(key)
-                sub = format_path(path + (canonical,))
-                if canonical in value:
-                    if isinstance(value[canonical], dict) and isinstance(moved, dict):
-                        merged = dict(moved)
-                        merged.update(value[canonical])
-                        value[canonical] = merged
-                        notices.append(f"{format_path(path + (key,))} merged into {sub} "
-                                       f"({sub} wins where both set a key)")
+            # Go's decoder matches a key exactly, else case-insensitively, and takes keys in the
+            # order sent: of two keys for one field the later wins (objects: key by key)
+            settled: Dict[Any, Any] = {}
+            for key, item in value.items():
+                canonical = key if key in props or not isinstance(key, str) else lower.get(key.lower(), key)
+                if canonical != key:
+                    sub = format_path(path + (canonical,))
+                    if canonical in settled:
+                        what = "merged into" if isinstance(item, dict) else "overrides"
+                        notices.append(f"{format_path(path + (key,))} {what} {sub}, set before it "
+                                       "(the Manager matches field names case-insensitively)")
                     else:
-                        notices.append(f"{format_path(path + (key,))} dropped: {sub} is also set")
-                else:
-                    value[canonical] = moved
-                    notices.append(f"{format_path(path + (key,))} renamed to {sub} "
-                                   f"(the Manager matches field names case-insensitively)")
+                        notices.append(f"{format_path(path + (key,))} renamed to {sub} "
+                                       f"(the Manager matches field names case-insensitively)")
+                elif canonical in settled:
+                    what = "merged with" if isinstance(item, dict) else "overrides"
+                    notices.append(f"{format_path(path + (key,))} {what} an earlier spelling of it")
+                earlier = settled.get(canonical)
+                if isinstance(earlier, dict) and isinstance(item, dict):
+                    item = {**earlier, **item}
+                settled.pop(canonical, None)
+                settled[canonical] = item
+            value.clear()
+            value.update(settled)
             nulls = [key for key in value if value[key] is None and key in props]
             for key in nulls:
                 del value[key]

@@ -86,6 +86,13 @@ def test_normalise_both_spellings_merge_lowercase_wins():
     assert any("merged" in n for n in notices)
 
 
+def test_normalise_two_spellings_of_a_field_the_later_wins_as_in_go():
+    data, notices = normalise(base(name="first", NAME="second"))
+    assert data["name"] == "second"
+    data, _ = normalise({"NAME": "first", "image": "x", "script": "y", "name": "second"})
+    assert data["name"] == "second" and "NAME" not in data
+
+
 def test_normalise_fdl_scalars_to_strings_and_says_so():
     data, notices = normalise(base(cpu=1.0, memory=512, environment={"variables": {
         "FLAG": True, "N": 3, "E": None}}), source="fdl")
