@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from . import godecode
 from .runtime import Runtime
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
@@ -82,13 +83,17 @@ def _too_large(size: int | None, limit: int) -> web.HTTPException:
     )
 
 
+
+
 async def read_json(request: web.Request, what: str) -> Any:
-    """Parse the body as JSON, or raise 400 saying where it is malformed."""
+    """The body's first JSON value, or 400 saying where it is malformed. As gin's ``ShouldBindJSON``
+    (a ``json.Decoder``) reads it, what follows the first value is not read."""
     raw = await read_body(request)
-    if not raw.strip():
-        raise web.HTTPBadRequest(text=f"The {what} is not valid: the request body is empty\n", content_type="text/plain")
+    if not raw.strip(b" \t\r\n"):  # Go's json.Decoder reads no value: io.EOF
+        raise web.HTTPBadRequest(text=f"The {what} is not valid: EOF", content_type="text/plain")
     try:
-        return json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        return godecode.DECODER.raw_decode(text, len(text) - len(text.lstrip(" \t\r\n")))[0]
     except UnicodeDecodeError as exc:
         raise web.HTTPBadRequest(
             text=f"The {what} is not valid: the body is not UTF-8 (byte {exc.start})\n", content_type="text/plain"

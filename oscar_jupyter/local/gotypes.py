@@ -10,7 +10,8 @@ in order, Go's zero value where the value is missing (``""``, ``false``,
 ``omitempty`` fields left out when empty (never a struct: Go does not omit
 those), and keys the type does not have dropped.
 
-Kinds: ``"string"``, ``"bool"``, ``"int"``, ``("list", kind)``,
+Kinds: ``"string"``, ``"bool"``, ``"int"`` (``"int32"``, ``"uint"``: Go's width, for
+``godecode``), ``("list", kind)``,
 ``("map", kind)`` (``map[string]kind``), ``("ptr", kind)``, or a struct name.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ _R = False
 _STORAGE_IO = [("storage_provider", "string", _R), ("path", "string", _R),
                ("suffix", ("list", "string"), _O), ("prefix", ("list", "string"), _O)]
 _REPLICA = [("type", "string", _R), ("cluster_id", "string", _R), ("service_name", "string", _R),
-            ("url", "string", _R), ("ssl_verify", "bool", _R), ("priority", "int", _R),
+            ("url", "string", _R), ("ssl_verify", "bool", _R), ("priority", "uint", _R),
             ("headers", ("map", "string"), _R)]
 _BUCKET = [("bucket_name", "string", _R), ("visibility", "string", _R), ("allowed_users", ("list", "string"), _R),
            ("owner", "string", _R), ("metadata", ("map", "string"), _R), ("objects", ("list", "MinIOObject"), _O)]
@@ -70,8 +71,8 @@ _PROVIDERS = {
 _V3_7 = dict(_PROVIDERS)
 _V3_7.update({
     "StorageIOConfig": _STORAGE_IO,
-    "Expose": [("min_scale", "int", _R), ("max_scale", "int", _R), ("api_port", "int", _O),
-               ("cpu_threshold", "int", _R), ("rewrite_target", "bool", _R), ("nodePort", "int", _R),
+    "Expose": [("min_scale", "int32", _R), ("max_scale", "int32", _R), ("api_port", "int", _O),
+               ("cpu_threshold", "int32", _R), ("rewrite_target", "bool", _R), ("nodePort", "int32", _R),
                ("default_command", "bool", _R), ("set_auth", "bool", _R), ("health_path", "string", _R)],
     "Service": [
         ("name", "string", _R), ("cluster_id", "string", _R), ("memory", "string", _R), ("cpu", "string", _R),
@@ -100,8 +101,8 @@ _V3_7.update({
 _V4_1 = dict(_PROVIDERS)
 _V4_1.update({
     "StorageIOConfig": _STORAGE_IO + [("options", "string", _O)],
-    "Expose": [("min_scale", "int", _R), ("max_scale", "int", _R), ("api_port", ("list", "int"), _O),
-               ("cpu_threshold", "int", _R), ("rewrite_target", "bool", _R), ("nodePort", ("list", "int"), _O),
+    "Expose": [("min_scale", "int32", _R), ("max_scale", "int32", _R), ("api_port", ("list", "int"), _O),
+               ("cpu_threshold", "int32", _R), ("rewrite_target", "bool", _R), ("nodePort", ("list", "int32"), _O),
                ("default_command", "bool", _R), ("set_auth", "bool", _R), ("auth_type", "string", _O),
                ("health_path", "string", _R), ("probe_mode", "string", _O)],
     "Federation": [("group_id", "string", _R), ("topology", "string", _R), ("delegation", "string", _O),
@@ -124,7 +125,7 @@ _V4_1.update({
     "KserveLLMInference": [("runtime_image", "string", _O)],
     "Kserve": [("type", "string", _O), ("inference", ("ptr", "KserveInference"), _O),
                ("llm_inference", ("ptr", "KserveLLMInference"), _O), ("storage_uri", "string", _R),
-               ("api_version", "string", _O), ("min_scale", "int", _O), ("max_scale", "int", _O),
+               ("api_version", "string", _O), ("min_scale", "int32", _O), ("max_scale", "int32", _O),
                ("cpu", "string", _R), ("memory", "string", _R), ("args", ("list", "string"), _O),
                ("env", ("map", "string"), _O), ("enable_gpu", "bool", _O), ("set_auth", "bool", _O)],
     "Service": [
@@ -179,7 +180,7 @@ def shape(types: dict[str, list], kind: Kind, value: Any) -> Any:
         return value if isinstance(value, str) else ""
     if kind == "bool":
         return value if isinstance(value, bool) else False
-    if kind == "int":
+    if kind in ("int", "int32", "uint"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return 0
         return int(value)

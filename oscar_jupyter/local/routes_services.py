@@ -14,12 +14,13 @@ a v3 oscar-local has no such routes (404), like a v3 Manager.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from aiohttp import web
 
-from . import gojson, names, routes_exposed, services as svcs
+from . import godecode, gojson, gotypes, names, routes_exposed, services as svcs
 from .exchange import RUNTIME, add, caller, not_found, read_json, runtime_of, text
 from .service_view import manager_labels, service_view
 from .state import rfc3339
@@ -113,9 +114,11 @@ def _refusal(status: int, message: str) -> web.HTTPException:
 
 def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
     rt = runtime_of(request)
-    problem = rt.wire.port_problem(data)
-    if problem:
-        raise web.HTTPBadRequest(text=problem, content_type="text/plain")
+    problem = godecode.type_error(data, gotypes.TYPES[rt.wire.api_version])
+    if problem:  # the handler's ShouldBindJSON fails before anything else is looked at
+        raise web.HTTPBadRequest(text=f"The {WHAT} is not valid: {problem}", content_type="text/plain")
+    # null decodes into an empty service (whose required fields then fail, as gin's binding says)
+    data = godecode.known_fields({} if data is None else data, gotypes.TYPES[rt.wire.api_version])
     data, problem, status = rt.wire.storage_paths(data)
     if problem:
         raise _refusal(status, problem)
@@ -165,30 +168,46 @@ async def create_service(request: web.Request) -> web.Response:
     return text(201)
 
 
+def _sent_name(data: object) -> str | None:
+    """The name Go's decoder reads from a body: the last key that is ``name`` in any case."""
+    if not isinstance(data, dict):
+        return None
+    found = None
+    for key, value in data.items():
+        if isinstance(key, str) and key.lower() == "name":
+            found = value
+    return found if isinstance(found, str) and found else None
+
+
 async def update_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     data = await read_json(request, WHAT)
     await _schema_ready(rt)
-    if isinstance(data, dict) and isinstance(data.get("name"), str) and not names.service_name_problem(data["name"]):
-        user = caller(request)
-        async with rt._lock:
-            previous = rt.service(data["name"])
-            if previous is None:
-                return text(404)  # the Manager's c.Status(http.StatusNotFound)
-            if not svcs.owned_by(previous, user):
-                if not svcs.visible_to(previous, user):
-                    raise _forbidden(user, data["name"])
-                raise _forbidden(user, data["name"], "update")
-            svc = _prepare(request, data, previous)
-            try:
-                await rt.update_service(svc)
-            except Exception as exc:
-                log.warning("updating service %s failed: %s", svc["name"], exc)
-                return text(500, f"Error updating the service '{svc['name']}': {exc}")
-        log.info("updated service %s", svc["name"])
-        return text(204)
-    _prepare(request, data, None)  # raises 400 with the reason
-    return text(400, "The service specification is not valid")
+    name = _sent_name(data)
+    if name is None:
+        _prepare(request, data, None)  # raises 400 with the reason
+        return text(400, "The service specification is not valid")
+    user = caller(request)
+    async with rt._lock:
+        previous = rt.service(name) if not names.service_name_problem(name) else None
+        if previous is None:
+            # update.go: what its JSON binding refuses is a 400 before the lookup; what Kubernetes
+            # would refuse (a name that is no DNS label, a quantity) comes after it
+            with contextlib.suppress(web.HTTPInternalServerError):
+                _prepare(request, data, None)
+            return text(404)  # the Manager's c.Status(http.StatusNotFound)
+        if not svcs.owned_by(previous, user):
+            if not svcs.visible_to(previous, user):
+                raise _forbidden(user, name)
+            raise _forbidden(user, name, "update")
+        svc = _prepare(request, data, previous)
+        try:
+            await rt.update_service(svc)
+        except Exception as exc:
+            log.warning("updating service %s failed: %s", svc["name"], exc)
+            return text(500, f"Error updating the service '{svc['name']}': {exc}")
+    log.info("updated service %s", svc["name"])
+    return text(204)
 
 
 async def delete_service(request: web.Request) -> web.Response:

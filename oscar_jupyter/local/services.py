@@ -87,6 +87,9 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
         raise InvalidService(
             f"The service specification is not valid: expected a JSON object, got {type(data).__name__}"
         )
+    sent = data
+    # Go's decoding first: field names match case-insensitively ("NAME"), null is unset
+    data, notices = spec.normalise(copy.deepcopy(data))
     missing = [field for field in ("name", "image", "script") if data.get(field) in (None, "")]
     if missing:  # gin's binding:"required" on types.Service, in its validator's words
         raise InvalidService("The service specification is not valid: " + "\n".join(
@@ -101,8 +104,6 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     problem = strictness.environment_problem(data)
     if problem:
         raise InvalidService(f"The service specification is not valid: {problem}")
-    sent = data
-    data, notices = spec.normalise(copy.deepcopy(data))
     problem = exposed_problem(data)  # before validation: its message says what to write instead
     if problem:
         raise InvalidService(f"The service specification is not valid: {problem}")

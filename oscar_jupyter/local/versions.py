@@ -174,27 +174,6 @@ class Wire:
         view["expose"] = expose
         return view
 
-    def port_problem(self, data: Any) -> str | None:
-        """What is wrong with ``expose`` ports for this release's JSON decoding, or None.
-
-        The Manager decodes ``api_port``/``nodePort`` into a Go ``int`` up to
-        v4.0 and ``[]int`` from v4.1, so the other shape is a 400 there.
-        """
-        expose = data.get("expose") if isinstance(data, dict) else None
-        if not isinstance(expose, dict):
-            return None
-        for key in ("api_port", "nodePort"):
-            value = expose.get(key)
-            if value is None:
-                continue
-            if self.port_lists and not isinstance(value, list):
-                return (f"The service specification is not valid: expose.{key}: Manager v{self.release} "
-                        f"takes a list of ports here (e.g. [{value}]), got {type(value).__name__}")
-            if not self.port_lists and isinstance(value, list):
-                return (f"The service specification is not valid: expose.{key}: Manager v{self.release} "
-                        f"takes a single port number here, got a list")
-        return None
-
     def jobs_listing(self, jobs: dict[str, Any], next_page: str | None, remaining: int) -> dict[str, Any]:
         """The body of ``GET /system/logs/{name}`` in this release's shape."""
         from . import gotypes

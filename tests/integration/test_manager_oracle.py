@@ -20,6 +20,7 @@ in test_manager_goldens.py instead.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -169,6 +170,25 @@ def test_updated_and_unknown(pair: Pair) -> None:
     finally:
         pair.same("DELETE", f"/system/services/{name}")
     pair.same("PUT", "/system/services", json=body)  # unknown: 404, empty body
+    # the lookup comes after the JSON binding's 400s and before what Kubernetes would refuse
+    pair.same("PUT", "/system/services", json=dict(body, name=name.upper()))  # no such service: 404
+    pair.same("PUT", "/system/services", json=dict(body, name=name.upper(), memory="lots"))
+    pair.same("PUT", "/system/services", json={"name": name.upper(), "image": "alpine"})  # 400 first
+    pair.same("PUT", "/system/services", json=dict(body, expose={"max_scale": 1 << 40}), status_only=True)
+
+
+def test_two_spellings_of_a_field_the_later_wins(pair: Pair) -> None:
+    """Go's decoder takes keys in order and matches field names case-insensitively."""
+    name = _name()
+    pair.same("POST", "/system/services", json={"name": name, "image": "alpine", "script": "x"})
+    try:
+        pair.same("PUT", "/system/services", json={"name": name, "image": "alpine", "script": "y",
+                                                   "NAME": _name()})  # another name, later: 404
+        pair.same("PUT", "/system/services", json={"NAME": _name(), "image": "alpine", "script": "y",
+                                                   "name": name})
+        pair.same("GET", f"/system/services/{name}")
+    finally:
+        pair.same("DELETE", f"/system/services/{name}")
 
 
 @pytest.mark.parametrize("body", [
@@ -247,8 +267,11 @@ def test_job_routes_unknown(pair: Pair) -> None:
     pair.same("GET", f"/system/logs/{name}")
     pair.same("GET", f"/system/logs/{name}/{name}-job")
     pair.same("DELETE", f"/system/logs/{name}/{name}-job")  # v4: 403 written over the 404
+    pair.same("DELETE", f"/system/logs/{name}")
     pair.same("POST", "/system/services", json={"name": name, "image": "alpine", "script": "x"})
     try:
+        for params in ({}, {"all": "true"}, {"all": "maybe"}):
+            pair.same("DELETE", f"/system/logs/{name}", params=params)
         pair.same("GET", f"/system/logs/{name}")
         pair.same("GET", f"/system/logs/{name}", params={"limit": 3})
         # (a job's log needs a pod: the fake clientset's answer is no golden; see test_local_hostile)
@@ -388,3 +411,53 @@ def test_redirects_keep_the_forwarded_prefix(pair: Pair) -> None:
                               allow_redirects=False)
         assert (got.status_code, got.headers.get("Location"), got.text) == \
                (want.status_code, want.headers.get("Location"), want.text), prefix
+
+
+@pytest.mark.parametrize("raw", [
+    '{"name":"%s","image":"alpine","script":"x"} and then anything',  # a json.Decoder reads one value
+    '{"NAME":"%s","Image":"alpine","SCRIPT":"x","Environment":{"Variables":{"k":"v"}}}',  # names fold
+    '{"name":"%s","image":"alpine","script":"x","total_memory":null,"labels":null}',  # null is unset
+])
+def test_bodies_read_as_gins_decoder_reads_them(pair: Pair, raw: str) -> None:
+    name = _name()
+    created = pair.same("POST", "/system/services", data=raw % name, headers={"Content-Type": "application/json"})
+    assert created.status_code == 201
+    try:
+        pair.same("GET", f"/system/services/{name}")
+    finally:
+        pair.same("DELETE", f"/system/services/{name}")
+
+
+_TYPE_ERRORS = [
+    [1, 2], "text", 5, None,  # not an object; null decodes into an empty service
+    {"name": 5}, {"NAME": True}, {"name": {"a": 1}}, {"image": ["x"]},
+    {"memory": 512}, {"total_memory": 5}, {"log_level": 7}, {"alpine": "yes"},
+    {"expose": []}, {"expose": {"min_scale": "1"}}, {"expose": {"min_scale": 1.5}},
+    {"expose": {"max_scale": 1e3}}, {"expose": {"cpu_threshold": 1 << 31}}, {"expose": {"rewrite_target": 1}},
+    {"expose": {"api_port": 8080}}, {"expose": {"api_port": [8080]}}, {"expose": {"api_port": ["80"]}},
+    {"expose": {"nodePort": [1 << 40]}}, {"synchronous": []}, {"synchronous": {"max_scale": 2.0}},
+    {"environment": 5}, {"environment": {"variables": {"A": 1}}}, {"environment": {"Secrets": []}},
+    {"input": {}}, {"input": [{"path": 5}]}, {"input": [{"suffix": "x"}]}, {"output": ["x"]},
+    {"annotations": {"a": 1}}, {"labels": []}, {"allowed_users": "alice"}, {"image_pull_secrets": [1]},
+    {"storage_providers": []}, {"storage_providers": {"s3": []}}, {"storage_providers": {"minio": {"x": 5}}},
+    {"storage_providers": {"minio": {"x": {"verify": "no"}}}}, {"clusters": {"c": {"endpoint": 1}}},
+    {"mount": "x"}, {"federation": []}, {"federation": {"members": {}}},
+    {"federation": {"members": [{"priority": -1}]}}, {"replicas": {}}, {"replicas": [{"priority": -1}]},
+    {"kserve": {"min_scale": 1.5}}, {"volume": {"size": 5}},
+    {"name": 5, "image": 5},  # the first in the body's order
+]
+
+
+@pytest.mark.parametrize("fields", _TYPE_ERRORS, ids=[str(i) for i in range(len(_TYPE_ERRORS))])
+def test_type_errors_in_the_decoders_words(pair: Pair, fields: Any) -> None:
+    """A body that does not fit types.Service: 400 with Go's UnmarshalTypeError text, the first in
+    document order (v3.7.1 and v4.1.2 differ where their types do)."""
+    body = fields if not isinstance(fields, dict) else {"name": _name(), "image": "alpine", "script": "x", **fields}
+    name = body.get("name") if isinstance(body, dict) and isinstance(body.get("name"), str) else None
+    try:
+        pair.same("POST", "/system/services", data=json.dumps(body), headers={"Content-Type": "application/json"})
+        if body is None:
+            pair.same("POST", "/system/services", data=b"", headers={"Content-Type": "application/json"})
+    finally:
+        if name:
+            pair.send("DELETE", f"/system/services/{name}")

@@ -36,12 +36,6 @@ def test_port_shapes():
     listed = {"expose": {"api_port": [8080, 9090], "nodePort": []}}
     assert Wire.of("3.7").shape_service(dict(listed))["expose"] == {"api_port": 8080, "nodePort": 0}
     assert Wire.of("3.7").shape_service({"name": "x"}) == {"name": "x"}
-    assert Wire.of("4.1").port_problem({"expose": {"api_port": 8080}}).startswith(
-        "The service specification is not valid: expose.api_port")
-    assert "single port" in Wire.of("3.7").port_problem({"expose": {"nodePort": [1]}})
-    assert Wire.of("3.7").port_problem({"expose": {"api_port": 80}}) is None
-    assert Wire.of("4.1").port_problem({"expose": {"api_port": [80]}}) is None
-    assert Wire.of("4.1").port_problem(["not", "a", "dict"]) is None
 
 
 def test_groups_by_the_managers_rules():

@@ -79,6 +79,7 @@ func main() {
 	system.DELETE("/services/:serviceName", handlers.MakeDeleteHandler(cfg, back))
 	system.GET("/logs/:serviceName", handlers.MakeJobsInfoHandler(back, kube, cfg))
 	system.GET("/logs/:serviceName/:jobName", handlers.MakeGetLogsHandler(back, kube, cfg))
+	system.DELETE("/logs/:serviceName", handlers.MakeDeleteJobsHandler(back, kube, cfg))
 	system.DELETE("/logs/:serviceName/:jobName", handlers.MakeDeleteJobHandler(back, kube, cfg))
 	system.GET("/info", handlers.MakeInfoHandler(kube, back))
 	r.GET("/health", handlers.HealthHandler)

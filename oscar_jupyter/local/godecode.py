@@ -1,0 +1,216 @@
+"""What Go's ``encoding/json`` says when a request body does not fit the Manager's Go type.
+
+gin's ``ShouldBindJSON`` decodes a body with a ``json.Decoder`` into the
+handler's type before any check of the handler's own runs. A value of the
+wrong JSON kind for its field does not stop the decoding: the first such
+error, in the order the body is written, is the one returned, and the
+handler answers ``400 The service specification is not valid: <error>``.
+The error's text is ``UnmarshalTypeError``'s (Go 1.25, the Manager's
+toolchain):
+
+* ``json: cannot unmarshal <what> into Go struct field <Struct>.<path> of
+  type <type>`` inside a struct, where ``<what>`` is ``string``, ``number``,
+  ``bool``, ``array`` or ``object``, or ``number <literal>`` for a number an
+  integer field cannot hold (a fraction, or beyond ``int32``/``int``);
+  ``<Struct>`` is the innermost struct's name (empty for the anonymous
+  ``synchronous`` and ``environment`` structs); ``<path>`` is the JSON field
+  names from the top, without list indices or map keys;
+* ``json: cannot unmarshal <what> into Go value of type types.Service`` for
+  a body that is no object.
+
+Field names match exactly, else case-insensitively; unknown fields and
+``null`` values are skipped. The struct layouts are ``gotypes``'.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+from .gotypes import Kind
+
+#: reflect's String() of the anonymous structs in types.Service (both releases)
+_ANONYMOUS = {
+    "Synchronous": 'struct { MinScale int "json:\\"min_scale\\""; MaxScale int "json:\\"max_scale\\"" }',
+    "Environment": 'struct { Vars map[string]string "json:\\"variables\\""; '
+                   'Secrets map[string]string "json:\\"secrets\\"" }',
+}
+#: types with their own UnmarshalJSON (v4.1.2): they decode a copy ("type Alias Kserve") with
+#: json.Unmarshal, then refuse a missing field with a plain error, in this order
+_CUSTOM = {
+    "Kserve": [("storage_uri", "Kserve StorageUri is required"), ("type", "Kserve Type is required")],
+    "KserveInference": [("model_format", "Kserve Inference ModelFormat is required")],
+}
+#: named slice types
+_NAMED = {("Service", "replicas"): "types.ReplicaList", ("Federation", "members"): "types.ReplicaList"}
+_BITS = {"int": 64, "int32": 32}
+
+
+class Number(float):
+    """A JSON number with a fraction or exponent, keeping the text it was written as (Go's error
+    names the literal: ``number 1e3``)."""
+
+    literal: str
+
+    def __new__(cls, text: str) -> "Number":
+        value = super().__new__(cls, text)
+        value.literal = text
+        return value
+
+
+#: a decoder that keeps number literals (``read_json`` uses it)
+DECODER = json.JSONDecoder(parse_float=Number)
+
+
+def type_error(value: Any, types: dict[str, list], root: str = "Service") -> Optional[str]:
+    """Go's decoding error for ``value`` (a decoded JSON body) as the type ``root``, or None."""
+    found = _walk(value, root, types, None, [], root_type=True)
+    return found if found is None or isinstance(found, str) else found.text()
+
+
+def type_name(kind: Kind, types: dict[str, list]) -> str:
+    """reflect's String() of a Go type of this kind."""
+    if isinstance(kind, tuple):
+        wrapper, inner = kind
+        prefix = {"ptr": "*", "list": "[]", "map": "map[string]"}[wrapper]
+        return prefix + type_name(inner, types)
+    if kind in types:
+        return _ANONYMOUS.get(kind, "types." + kind)
+    return kind
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "number"
+
+
+@dataclass
+class _Mismatch:
+    """An ``UnmarshalTypeError``: what was found, the Go type, and where (its error context)."""
+
+    what: str
+    gotype: str
+    struct: Optional[str]
+    stack: list[str]
+
+    def text(self) -> str:
+        if self.struct is not None or self.stack:
+            return (f"json: cannot unmarshal {self.what} into Go struct field {self.struct or ''}."
+                    f"{'.'.join(self.stack)} of type {self.gotype}")
+        return f"json: cannot unmarshal {self.what} into Go value of type {self.gotype}"
+
+
+_error = _Mismatch
+
+
+def _integer(value: Any, kind: str) -> Optional[str]:
+    """What Go calls ``value`` when it does not fit integer ``kind``, or None when it does."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _what(value)
+    if isinstance(value, float):
+        return "number " + getattr(value, "literal", repr(value))
+    if kind == "uint":
+        return None if 0 <= value < 1 << 64 else f"number {value}"
+    bits = _BITS[kind]
+    return None if -(1 << (bits - 1)) <= value < 1 << (bits - 1) else f"number {value}"
+
+
+_Found = Union[None, str, _Mismatch]  # nothing, a plain error (a custom unmarshaler's), a mismatch
+
+
+def _walk(value: Any, kind: Kind, types: dict[str, list], struct: Optional[str], stack: list[str],
+          *, owner: Optional[tuple] = None, root_type: bool = False) -> _Found:
+    if value is None:
+        return None  # null leaves a Go value as it is
+    if isinstance(kind, tuple):
+        wrapper, inner = kind
+        if wrapper == "ptr":
+            return _walk(value, inner, types, struct, stack, owner=owner)
+        expected = list if wrapper == "list" else dict
+        if not isinstance(value, expected):
+            gotype = _NAMED.get(owner) if owner else None
+            return _error(_what(value), gotype or type_name(kind, types), struct, stack)
+        for item in (value if wrapper == "list" else value.values()):
+            found = _walk(item, inner, types, struct, stack)
+            if found:
+                return found
+        return None
+    if kind == "string":
+        return None if isinstance(value, str) else _error(_what(value), "string", struct, stack)
+    if kind == "bool":
+        return None if isinstance(value, bool) else _error(_what(value), "bool", struct, stack)
+    if kind in ("int", "int32", "uint"):
+        what = _integer(value, kind)
+        return _error(what, kind, struct, stack) if what else None
+    if kind in _CUSTOM and not root_type:
+        return _custom(value, kind, types, struct, stack)
+    fields = types[kind]
+    if not isinstance(value, dict):
+        gotype = "types.Alias" if kind in _CUSTOM else type_name(kind, types)
+        return _error(_what(value), gotype, None if root_type else struct, stack)
+    exact = {name: (name, field_kind) for name, field_kind, _ in fields}
+    folded = {name.lower(): (name, field_kind) for name, field_kind, _ in fields}
+    name_here = "" if kind in _ANONYMOUS else kind
+    for key, item in value.items():
+        field = exact.get(key) or (folded.get(key.lower()) if isinstance(key, str) else None)
+        if field is None:
+            continue  # Go skips fields its type does not have
+        found = _walk(item, field[1], types, name_here, stack + [field[0]], owner=(kind, field[0]))
+        if found:
+            return found
+    return None
+
+
+def _custom(value: Any, kind: str, types: dict[str, list], struct: Optional[str], stack: list[str]) -> _Found:
+    """A type with its own UnmarshalJSON: its inner decoding's error is given the outer context
+    (the enclosing struct, the full field path), then its required fields are checked."""
+    found = _walk(value, kind, types, None, [], root_type=True)
+    if isinstance(found, _Mismatch):
+        return _Mismatch(found.what, found.gotype, struct, stack + found.stack)
+    if found:
+        return found
+    for field, message in _CUSTOM[kind]:
+        present = _field_value(value, field)
+        if not (isinstance(present, str) and present.strip()):
+            return message
+    return None
+
+
+def _field_value(value: dict, field: str) -> Any:
+    """The value Go decodes into ``field``: the last key naming it, exactly or in another case."""
+    found = None
+    for key, item in value.items():
+        if isinstance(key, str) and key.lower() == field:
+            found = item if item is not None else found
+    return found
+
+
+def known_fields(value: Any, types: dict[str, list], kind: Kind = "Service") -> Any:
+    """``value`` without the fields Go's decoder skips (those its type ``kind`` does not have, at
+    every depth), so what follows sees what the Manager of this release sees."""
+    if isinstance(kind, tuple):
+        wrapper, inner = kind
+        if wrapper == "ptr":
+            return known_fields(value, types, inner)
+        if wrapper == "list" and isinstance(value, list):
+            return [known_fields(item, types, inner) for item in value]
+        if wrapper == "map" and isinstance(value, dict):
+            return {key: known_fields(item, types, inner) for key, item in value.items()}
+        return value
+    if kind not in types or not isinstance(value, dict):
+        return value
+    fields = {name: field_kind for name, field_kind, _ in types[kind]}
+    folded = {name.lower(): name for name in fields}
+    kept = {}
+    for key, item in value.items():
+        name = key if key in fields else folded.get(key.lower()) if isinstance(key, str) else None
+        if name is not None:
+            kept[key] = known_fields(item, types, fields[name])
+    return kept
