@@ -13,10 +13,9 @@ and where it is strict the refusal does not always come from itself:
   refused), environment variable names Kubernetes refuses;
 * **500 from the Manager's own quantity parsing** (``resource.ParseQuantity``
   in the backend), with its exact text, for cpu and memory values;
-* **400** for the rest: what Go's JSON decoding or gin's ``binding`` tags
-  refuse (a number beyond its Go field's int32 or int64, a number where a
-  string goes, quantity fields included), and what oscar-local cannot run
-  (checked before anything is stored).
+* **400** for the rest: what gin's ``binding`` tags refuse (Go's JSON
+  decoding refused what it does not fit before: ``godecode``), and what
+  oscar-local cannot run (checked before anything is stored).
 
 The messages for the 500s name the field, which Kubernetes' do not.
 """
@@ -24,8 +23,6 @@ from __future__ import annotations
 
 import re
 from typing import Any, Iterable
-
-from ..spec.rules import GO_INT_RANGE
 
 #: the Manager's text for a cpu/memory value ``resource.ParseQuantity`` refuses
 QUANTITY_MESSAGE = ("quantities must match the regular expression "
@@ -40,8 +37,6 @@ def status_of(path: tuple, message: str, value: Any = None) -> int:
     """The Manager's status for a spec problem at ``path`` about ``value``: 0 (accepted), 400
     or 500."""
     head = path[0] if path else ""
-    if GO_INT_RANGE in message:
-        return 400  # Go's JSON decoding: "cannot unmarshal number ... of type int32"
     if head == "visibility":
         return ACCEPTED
     if path[:2] == ("expose", "cpu_threshold"):

@@ -34,9 +34,6 @@ _GO_INT_BITS: Dict[PathT, int] = {
     ("synchronous", "min_scale"): 64, ("synchronous", "max_scale"): 64, ("rescheduler_threshold",): 64,
 }
 
-#: what every message of `_go_int_problems` contains (the Manager's JSON decoder refuses these)
-GO_INT_RANGE = "does not fit the Manager's Go type"
-
 
 def _go_int_problems(data: Dict[str, Any]) -> List[Problem]:
     """Integers outside their Go field's range: the Manager's JSON decoding refuses them."""
@@ -51,7 +48,7 @@ def _go_int_problems(data: Dict[str, Any]) -> List[Problem]:
         for i, item in values:
             if is_int(item) and not low <= item <= high:
                 where = path if i is None else path + (i,)
-                problems.append(Problem(where, f"{GO_INT_RANGE} int{bits} (from {low} to {high})",
+                problems.append(Problem(where, f"does not fit the Manager's Go type int{bits} (from {low} to {high})",
                                         value=item))
     return problems
 
