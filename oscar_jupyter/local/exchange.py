@@ -107,6 +107,8 @@ async def read_json(request: web.Request, what: str) -> Any:
         raise web.HTTPBadRequest(
             text=f"The {what} is not valid: JSON nested too deeply\n", content_type="text/plain"
         ) from None
+    except godecode.NotJSON as exc:
+        raise web.HTTPBadRequest(text=f"The {what} is not valid: {exc}", content_type="text/plain") from None
 
 
 # request storage key of the caller's identity (aiohttp >= 3.12 has typed request keys)

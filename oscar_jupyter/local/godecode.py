@@ -58,8 +58,21 @@ class Number(float):
         return value
 
 
-#: a decoder that keeps number literals (``read_json`` uses it)
-DECODER = json.JSONDecoder(parse_float=Number)
+class NotJSON(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's decoder reads them, JSON (and Go) does not."""
+
+    def __init__(self, name: str) -> None:
+        # Go's scanner stops at the first character that cannot start (or go on with) a value
+        super().__init__("invalid character 'I' in numeric literal" if name.startswith("-")
+                         else f"invalid character '{name[0]}' looking for beginning of value")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotJSON(name)
+
+
+#: a decoder that keeps number literals and refuses what JSON has not (``read_json`` uses it)
+DECODER = json.JSONDecoder(parse_float=Number, parse_constant=_refuse_constant)
 
 
 def type_error(value: Any, types: dict[str, list], root: str = "Service") -> Optional[str]:

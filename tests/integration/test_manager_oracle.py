@@ -461,3 +461,16 @@ def test_type_errors_in_the_decoders_words(pair: Pair, fields: Any) -> None:
     finally:
         if name:
             pair.send("DELETE", f"/system/services/{name}")
+
+
+@pytest.mark.parametrize("raw", [
+    '{"name":"x","image":"a","script":"s","expose":{"min_scale":NaN}}',
+    '{"name":"x","image":"a","script":"s","cpu":-Infinity}',
+    '[Infinity]',
+    '{"name":"x","image":"a","script":"s","expose":{"min_scale":1.5e400}}',
+    '{"name":"x","image":"a","script":"s","synchronous":{"max_scale":1E3}}',
+    '  \r\n ',
+])
+def test_what_json_has_not_is_refused_as_go_refuses_it(pair: Pair, raw: str) -> None:
+    """Python's decoder reads NaN and Infinity; Go's scanner stops at them."""
+    pair.same("POST", "/system/services", data=raw, headers={"Content-Type": "application/json"})
