@@ -85,30 +85,28 @@ def _too_large(size: int | None, limit: int) -> web.HTTPException:
 
 
 
-async def read_json(request: web.Request, what: str) -> Any:
-    """The body's first JSON value, or 400 saying where it is malformed. As gin's ``ShouldBindJSON``
-    (a ``json.Decoder``) reads it, what follows the first value is not read."""
+async def read_json(request: web.Request, refusal: str) -> Any:
+    """The body's first JSON value, or 400 ``refusal`` (the handler's words before the decoding
+    error, e.g. ``"The service specification is not valid: "``) and what is wrong. As gin's
+    ``ShouldBindJSON`` (a ``json.Decoder``) reads it, what follows the first value is not read."""
     raw = await read_body(request)
+
+    def bad(problem: str) -> web.HTTPBadRequest:
+        return web.HTTPBadRequest(text=refusal + problem, content_type="text/plain")
+
     if not raw.strip(b" \t\r\n"):  # Go's json.Decoder reads no value: io.EOF
-        raise web.HTTPBadRequest(text=f"The {what} is not valid: EOF", content_type="text/plain")
+        raise bad("EOF")
     try:
         text = raw.decode("utf-8")
         return godecode.DECODER.raw_decode(text, len(text) - len(text.lstrip(" \t\r\n")))[0]
     except UnicodeDecodeError as exc:
-        raise web.HTTPBadRequest(
-            text=f"The {what} is not valid: the body is not UTF-8 (byte {exc.start})\n", content_type="text/plain"
-        ) from None
+        raise bad(f"the body is not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise web.HTTPBadRequest(
-            text=f"The {what} is not valid: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}\n",
-            content_type="text/plain",
-        ) from None
+        raise bad(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
-        raise web.HTTPBadRequest(
-            text=f"The {what} is not valid: JSON nested too deeply\n", content_type="text/plain"
-        ) from None
+        raise bad("JSON nested too deeply") from None
     except godecode.NotJSON as exc:
-        raise web.HTTPBadRequest(text=f"The {what} is not valid: {exc}", content_type="text/plain") from None
+        raise bad(str(exc)) from None
 
 
 # request storage key of the caller's identity (aiohttp >= 3.12 has typed request keys)

@@ -41,9 +41,17 @@ _CUSTOM = {
     "Kserve": [("storage_uri", "Kserve StorageUri is required"), ("type", "Kserve Type is required")],
     "KserveInference": [("model_format", "Kserve Inference ModelFormat is required")],
 }
+#: request types outside pkg/types that handlers decode into (pkg/handlers/buckets/presign_bucket.go)
+REQUESTS: dict[str, list] = {
+    "PresignRequest": [("object_key", "string", False), ("operation", "string", False),
+                       ("expires_in", "int64", False), ("content_type", "string", False),
+                       ("extra_headers", ("map", "string"), False)],
+}
+#: the Go package of struct types not in pkg/types
+_PACKAGE = {"MinIOBucket": "utils", "MinIOObject": "utils", "PresignRequest": "buckets"}
 #: named slice types
 _NAMED = {("Service", "replicas"): "types.ReplicaList", ("Federation", "members"): "types.ReplicaList"}
-_BITS = {"int": 64, "int32": 32}
+_BITS = {"int": 64, "int64": 64, "int32": 32}
 
 
 class Number(float):
@@ -88,7 +96,7 @@ def type_name(kind: Kind, types: dict[str, list]) -> str:
         prefix = {"ptr": "*", "list": "[]", "map": "map[string]"}[wrapper]
         return prefix + type_name(inner, types)
     if kind in types:
-        return _ANONYMOUS.get(kind, "types." + kind)
+        return _ANONYMOUS.get(kind, _PACKAGE.get(kind, "types") + "." + kind)
     return kind
 
 
@@ -159,7 +167,7 @@ def _walk(value: Any, kind: Kind, types: dict[str, list], struct: Optional[str],
         return None if isinstance(value, str) else _error(_what(value), "string", struct, stack)
     if kind == "bool":
         return None if isinstance(value, bool) else _error(_what(value), "bool", struct, stack)
-    if kind in ("int", "int32", "uint"):
+    if kind in ("int", "int64", "int32", "uint"):
         what = _integer(value, kind)
         return _error(what, kind, struct, stack) if what else None
     if kind in _CUSTOM and not root_type:

@@ -10,7 +10,7 @@ in order, Go's zero value where the value is missing (``""``, ``false``,
 ``omitempty`` fields left out when empty (never a struct: Go does not omit
 those), and keys the type does not have dropped.
 
-Kinds: ``"string"``, ``"bool"``, ``"int"`` (``"int32"``, ``"uint"``: Go's width, for
+Kinds: ``"string"``, ``"bool"``, ``"int"`` (``"int64"``, ``"int32"``, ``"uint"``: Go's width, for
 ``godecode``), ``("list", kind)``,
 ``("map", kind)`` (``map[string]kind``), ``("ptr", kind)``, or a struct name.
 """
@@ -53,7 +53,7 @@ _PROVIDERS = {
     "Synchronous": [("min_scale", "int", _R), ("max_scale", "int", _R)],
     "Environment": [("variables", ("map", "string"), _R), ("secrets", ("map", "string"), _R)],
     # pkg/utils/minio.go (v4 adds storage_quota, storage_usage, attribution: all omitempty, never set here)
-    "MinIOObject": [("object_name", "string", _R), ("size_bytes", "int", _R), ("owner", "string", _O),
+    "MinIOObject": [("object_name", "string", _R), ("size_bytes", "int64", _R), ("owner", "string", _O),
                     ("last_modified", "string", _O)],
     "MinIOBucket": _BUCKET,
     # pkg/handlers/buckets/get_bucket.go: MinIOBucket embedded, then the page fields
@@ -180,7 +180,7 @@ def shape(types: dict[str, list], kind: Kind, value: Any) -> Any:
         return value if isinstance(value, str) else ""
     if kind == "bool":
         return value if isinstance(value, bool) else False
-    if kind in ("int", "int32", "uint"):
+    if kind in ("int", "int64", "int32", "uint"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return 0
         return int(value)

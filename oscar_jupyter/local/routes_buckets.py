@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import gojson, gotypes, names, services as svcs
+from . import godecode, gojson, gotypes, names, services as svcs
 from .exchange import add, caller, read_json, runtime_of, text
 
 PAGE_SIZE = 1000
@@ -25,7 +25,8 @@ PRESIGN_MIN, PRESIGN_MAX = 1, 3600
 
 
 def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=message + "\n", content_type="text/plain")
+    """gin's ``c.String(http.StatusBadRequest, message)``: no newline added."""
+    return web.HTTPBadRequest(text=message, content_type="text/plain")
 
 
 def _owning_services(rt: Any) -> dict[str, str]:
@@ -90,26 +91,32 @@ async def list_buckets(request: web.Request) -> web.Response:
                             for b in sorted(buckets) if _allowed(rt, b, user)])
 
 
-def _bucket_body(data: Any) -> tuple[str, str, list[str]]:
-    if not isinstance(data, dict):
-        raise _bad(f"The bucket definition is not valid: expected a JSON object, got {type(data).__name__}")
+BUCKET_REFUSAL = "The Bucket specification is not valid: "  # create_bucket.go, update_bucket.go
+PRESIGN_REFUSAL = "Invalid presign request: "  # presign_bucket.go
+
+
+def _bucket_body(rt: Any, data: Any) -> tuple[str, str, list[str]]:
+    problem = godecode.type_error(data, gotypes.TYPES[rt.wire.api_version], "MinIOBucket")
+    if problem:
+        raise _bad(BUCKET_REFUSAL + problem)
+    data = {} if data is None else data  # null decodes into an empty bucket
     name = data.get("bucket_name")
     problem = names.bucket_name_problem(name)
     if problem:
-        raise _bad(f"The bucket definition is not valid: bucket_name: {problem}")
+        raise _bad(f"{BUCKET_REFUSAL}bucket_name: {problem}")
     visibility = data.get("visibility") or "private"
     if visibility not in VISIBILITIES:
-        raise _bad(f"The bucket definition is not valid: visibility must be one of {', '.join(VISIBILITIES)}, "
+        raise _bad(f"{BUCKET_REFUSAL}visibility must be one of {', '.join(VISIBILITIES)}, "
                    f"got {str(visibility)[:40]!r}")
     users = data.get("allowed_users") or []
     if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
-        raise _bad("The bucket definition is not valid: allowed_users must be a list of strings")
+        raise _bad(f"{BUCKET_REFUSAL}allowed_users must be a list of strings")
     return name, visibility, users
 
 
 async def create_bucket(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    name, visibility, users = _bucket_body(await read_json(request, "bucket definition"))
+    name, visibility, users = _bucket_body(rt, await read_json(request, BUCKET_REFUSAL))
     if not await asyncio.to_thread(rt.store.ensure_bucket, name):
         return text(409, f"Bucket '{name}' already exists")
     rt.state.put_bucket(name, visibility, users, caller(request) or svcs.DEFAULT_OWNER)
@@ -118,7 +125,7 @@ async def create_bucket(request: web.Request) -> web.Response:
 
 async def update_bucket(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    name, visibility, users = _bucket_body(await read_json(request, "bucket definition"))
+    name, visibility, users = _bucket_body(rt, await read_json(request, BUCKET_REFUSAL))
     if not await asyncio.to_thread(rt.store.bucket_exists, name):
         return text(404, f"Bucket '{name}' not found")
     user = caller(request)
@@ -190,9 +197,11 @@ async def get_bucket(request: web.Request) -> web.Response:
 async def presign(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     name = _checked_bucket(request)
-    data = await read_json(request, "presign request")
-    if not isinstance(data, dict):
-        raise _bad(f"Invalid presign request: expected a JSON object, got {type(data).__name__}")
+    data = await read_json(request, PRESIGN_REFUSAL)
+    problem = godecode.type_error(data, godecode.REQUESTS, "PresignRequest")
+    if problem:
+        raise _bad(PRESIGN_REFUSAL + problem)
+    data = {} if data is None else data
     key = data.get("object_key")
     if not isinstance(key, str):
         raise _bad("Invalid presign request: object_key is required and must be a string")

@@ -152,7 +152,7 @@ async def _schema_ready(rt: Any) -> None:
 
 async def create_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    data = await read_json(request, WHAT)
+    data = await read_json(request, f"The {WHAT} is not valid: ")
     await _schema_ready(rt)
     svc = _prepare(request, data, None)
     async with rt._lock:
@@ -181,7 +181,7 @@ def _sent_name(data: object) -> str | None:
 
 async def update_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    data = await read_json(request, WHAT)
+    data = await read_json(request, f"The {WHAT} is not valid: ")
     await _schema_ready(rt)
     name = _sent_name(data)
     if name is None:

@@ -324,7 +324,7 @@ def test_bucket_endpoints_bad_input(admin: requests.Session, unique_name: str) -
                            ({"object_key": "../x", "operation": "upload"}, "object_key"),
                            ({"object_key": "a", "operation": "upload", "expires_in": 99999}, "expiration"),
                            ({"object_key": "a", "operation": "upload", "expires_in": "soon"}, "expires_in"),
-                           ([], "JSON object")):
+                           ([], "Go value of type buckets.PresignRequest")):
             resp = post_json(admin, f"/system/buckets/{bucket}/presign", body)
             assert resp.status_code == 400 and word in resp.text, (body, resp.text)
         for query in ("?page=%%%", "?limit=0", "?limit=abc"):
