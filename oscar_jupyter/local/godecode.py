@@ -27,6 +27,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from ..spec.normalisation import go_fold
 from .gotypes import Kind
 
 #: reflect's String() of the anonymous structs in types.Service (both releases)
@@ -79,13 +80,57 @@ def _refuse_constant(name: str) -> Any:
     raise NotJSON(name)
 
 
-#: a decoder that keeps number literals and refuses what JSON has not (``read_json`` uses it)
-DECODER = json.JSONDecoder(parse_float=Number, parse_constant=_refuse_constant)
+class Object(dict):
+    """A JSON object with a key written more than once: a dict keeps the last value, Go's decoder
+    decodes each in turn, so ``pairs`` keeps them all in order."""
+
+    pairs: list
+
+
+def _object(pairs: list) -> dict:
+    value = Object(pairs) if len({key for key, _ in pairs}) < len(pairs) else dict(pairs)
+    if isinstance(value, Object):
+        value.pairs = pairs
+    return value
+
+
+def _integer_literal(text: str) -> Any:
+    # past Python's int-from-text limit (4300 digits) the literal is kept as a Number: Go's error
+    # names it the same way, and no Go integer field holds it anyway
+    return int(text) if len(text) <= 4000 else Number(text)
+
+
+#: a decoder that keeps number literals and repeated keys and refuses what JSON has not
+#: (``read_json`` uses it)
+DECODER = json.JSONDecoder(parse_float=Number, parse_int=_integer_literal, parse_constant=_refuse_constant,
+                           object_pairs_hook=_object)
+
+
+fold = go_fold  # Go's EqualFold for keys against ASCII field names
+
+
+def items(value: dict) -> list:
+    """The key-value pairs of a JSON object in the order written, repeats included."""
+    return value.pairs if isinstance(value, Object) else list(value.items())
+
+
+class _Returned(Exception):
+    """An error a custom UnmarshalJSON returned: it ends the decoding and is the one reported."""
+
+    def __init__(self, error: Union[str, "_Mismatch"]) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def type_error(value: Any, types: dict[str, list], root: str = "Service") -> Optional[str]:
     """Go's decoding error for ``value`` (a decoded JSON body) as the type ``root``, or None."""
-    found = _walk(value, root, types, None, [], root_type=True)
+    walk = _Walk(types)
+    try:
+        walk.value(value, root, None, [], root_type=True)
+    except _Returned as returned:
+        found: Any = returned.error
+    else:
+        found = walk.saved
     return found if found is None or isinstance(found, str) else found.text()
 
 
@@ -143,72 +188,81 @@ def _integer(value: Any, kind: str) -> Optional[str]:
     return None if -(1 << (bits - 1)) <= value < 1 << (bits - 1) else f"number {value}"
 
 
-_Found = Union[None, str, _Mismatch]  # nothing, a plain error (a custom unmarshaler's), a mismatch
+class _Walk:
+    """One decoding as Go's ``decodeState`` does it: a type mismatch is saved (the first one is
+    reported) and decoding goes on; an error a custom UnmarshalJSON returns ends it (``_Returned``)."""
 
+    def __init__(self, types: dict[str, list]) -> None:
+        self.types = types
+        self.saved: Optional[_Mismatch] = None
 
-def _walk(value: Any, kind: Kind, types: dict[str, list], struct: Optional[str], stack: list[str],
-          *, owner: Optional[tuple] = None, root_type: bool = False) -> _Found:
-    if value is None:
-        return None  # null leaves a Go value as it is
-    if isinstance(kind, tuple):
-        wrapper, inner = kind
-        if wrapper == "ptr":
-            return _walk(value, inner, types, struct, stack, owner=owner)
-        expected = list if wrapper == "list" else dict
-        if not isinstance(value, expected):
-            gotype = _NAMED.get(owner) if owner else None
-            return _error(_what(value), gotype or type_name(kind, types), struct, stack)
-        for item in (value if wrapper == "list" else value.values()):
-            found = _walk(item, inner, types, struct, stack)
-            if found:
-                return found
-        return None
-    if kind == "string":
-        return None if isinstance(value, str) else _error(_what(value), "string", struct, stack)
-    if kind == "bool":
-        return None if isinstance(value, bool) else _error(_what(value), "bool", struct, stack)
-    if kind in ("int", "int64", "int32", "uint"):
-        what = _integer(value, kind)
-        return _error(what, kind, struct, stack) if what else None
-    if kind in _CUSTOM and not root_type:
-        return _custom(value, kind, types, struct, stack)
-    fields = types[kind]
-    if not isinstance(value, dict):
-        gotype = "types.Alias" if kind in _CUSTOM else type_name(kind, types)
-        return _error(_what(value), gotype, None if root_type else struct, stack)
-    exact = {name: (name, field_kind) for name, field_kind, _ in fields}
-    folded = {name.lower(): (name, field_kind) for name, field_kind, _ in fields}
-    name_here = "" if kind in _ANONYMOUS else kind
-    for key, item in value.items():
-        field = exact.get(key) or (folded.get(key.lower()) if isinstance(key, str) else None)
-        if field is None:
-            continue  # Go skips fields its type does not have
-        found = _walk(item, field[1], types, name_here, stack + [field[0]], owner=(kind, field[0]))
-        if found:
-            return found
-    return None
+    def save(self, mismatch: _Mismatch) -> None:
+        if self.saved is None:
+            self.saved = mismatch
 
+    def value(self, value: Any, kind: Kind, struct: Optional[str], stack: list[str], *,
+              owner: Optional[tuple] = None, root_type: bool = False) -> None:
+        if value is None:
+            return  # null leaves a Go value as it is
+        types = self.types
+        if isinstance(kind, tuple):
+            wrapper, inner = kind
+            if wrapper == "ptr":
+                return self.value(value, inner, struct, stack, owner=owner)
+            expected = list if wrapper == "list" else dict
+            if not isinstance(value, expected):
+                gotype = _NAMED.get(owner) if owner else None
+                return self.save(_error(_what(value), gotype or type_name(kind, types), struct, stack))
+            for item in (value if wrapper == "list" else [v for _, v in items(value)]):
+                self.value(item, inner, struct, stack)
+            return
+        if kind == "string":
+            return None if isinstance(value, str) else self.save(_error(_what(value), "string", struct, stack))
+        if kind == "bool":
+            return None if isinstance(value, bool) else self.save(_error(_what(value), "bool", struct, stack))
+        if kind in ("int", "int64", "int32", "uint"):
+            what = _integer(value, kind)
+            return self.save(_error(what, kind, struct, stack)) if what else None
+        if kind in _CUSTOM and not root_type:
+            return self.custom(value, kind, struct, stack)
+        if not isinstance(value, dict):
+            gotype = "types.Alias" if kind in _CUSTOM else type_name(kind, types)
+            return self.save(_error(_what(value), gotype, None if root_type else struct, stack))
+        fields = types[kind]
+        exact = {name: (name, field_kind) for name, field_kind, _ in fields}
+        folded = {name.lower(): (name, field_kind) for name, field_kind, _ in fields}
+        name_here = "" if kind in _ANONYMOUS else kind
+        for key, item in items(value):
+            field = exact.get(key) or (folded.get(fold(key)) if isinstance(key, str) else None)
+            if field is not None:  # Go skips fields its type does not have
+                self.value(item, field[1], name_here, stack + [field[0]], owner=(kind, field[0]))
 
-def _custom(value: Any, kind: str, types: dict[str, list], struct: Optional[str], stack: list[str]) -> _Found:
-    """A type with its own UnmarshalJSON: its inner decoding's error is given the outer context
-    (the enclosing struct, the full field path), then its required fields are checked."""
-    found = _walk(value, kind, types, None, [], root_type=True)
-    if isinstance(found, _Mismatch):
-        return _Mismatch(found.what, found.gotype, struct, stack + found.stack)
-    if found:
-        return found
-    for field, message in _CUSTOM[kind]:
-        present = _field_value(value, field)
-        if not (isinstance(present, str) and present.strip()):
-            return message
-    return None
+    def custom(self, value: Any, kind: str, struct: Optional[str], stack: list[str]) -> None:
+        """A type with its own UnmarshalJSON (a ``json.Unmarshal`` of a copy): whatever error it
+        returns ends the outer decoding, in the outer context (enclosing struct, full path); then
+        its required fields."""
+        inner = _Walk(self.types)
+        try:
+            inner.value(value, kind, None, [], root_type=True)
+        except _Returned as returned:
+            error: Any = returned.error
+        else:
+            error = inner.saved
+        if isinstance(error, _Mismatch):
+            raise _Returned(_Mismatch(error.what, error.gotype, struct, stack + error.stack))
+        if error:
+            raise _Returned(error)
+        for field, message in _CUSTOM[kind]:
+            present = _field_value(value, field)
+            if not (isinstance(present, str) and present.strip(" \t\n\v\f\r\x85\xa0")):
+                raise _Returned(message)
 
 
 def _field_value(value: dict, field: str) -> Any:
     """The value Go decodes into ``field``: the last key naming it, exactly or in another case."""
     found = None
-    for key, item in value.items():
-        if isinstance(key, str) and key.lower() == field:
+    for key, item in items(value):
+        if isinstance(key, str) and fold(key) == field:
             found = item if item is not None else found
     return found
 
@@ -231,7 +285,7 @@ def known_fields(value: Any, types: dict[str, list], kind: Kind = "Service") -> 
     folded = {name.lower(): name for name in fields}
     kept = {}
     for key, item in value.items():
-        name = key if key in fields else folded.get(key.lower()) if isinstance(key, str) else None
+        name = key if key in fields else folded.get(fold(key)) if isinstance(key, str) else None
         if name is not None:
             kept[key] = known_fields(item, types, fields[name])
     return kept

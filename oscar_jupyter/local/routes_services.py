@@ -14,12 +14,13 @@ a v3 oscar-local has no such routes (404), like a v3 Manager.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import copy
 import logging
 from typing import Any
 
 from aiohttp import web
 
+from .. import spec
 from . import godecode, gojson, gotypes, names, routes_exposed, services as svcs
 from .exchange import RUNTIME, add, caller, not_found, read_json, runtime_of, text
 from .service_view import manager_labels, service_view
@@ -49,7 +50,7 @@ def _checked_name(request: web.Request, label_check: bool = False) -> str:
     (deployment.go validateServiceName: 400), else an impossible name is a 404."""
     name = request.match_info["name"]
     if label_check and runtime_of(request).wire.major_minor >= (4, 0):
-        path_name(request)
+        name = path_name(request)  # read.go looks the trimmed name up
     if names.service_name_problem(name):
         raise not_found()
     return name
@@ -173,9 +174,9 @@ def _sent_name(data: object) -> str | None:
     if not isinstance(data, dict):
         return None
     found = None
-    for key, value in data.items():
-        if isinstance(key, str) and key.lower() == "name":
-            found = value
+    for key, value in godecode.items(data):
+        if isinstance(key, str) and godecode.fold(key) == "name" and value is not None:
+            found = value  # null leaves the name as it was
     return found if isinstance(found, str) and found else None
 
 
@@ -191,10 +192,15 @@ async def update_service(request: web.Request) -> web.Response:
     async with rt._lock:
         previous = rt.service(name) if not names.service_name_problem(name) else None
         if previous is None:
-            # update.go: what its JSON binding refuses is a 400 before the lookup; what Kubernetes
-            # would refuse (a name that is no DNS label, a quantity) comes after it
-            with contextlib.suppress(web.HTTPInternalServerError):
-                _prepare(request, data, None)
+            # update.go: its JSON binding (decoding, then the required fields) is a 400 before the
+            # lookup; every other check comes after it
+            problem = godecode.type_error(data, gotypes.TYPES[rt.wire.api_version])
+            if problem is None:
+                problem = svcs.binding_problem(spec.normalise(copy.deepcopy(data))[0])
+            else:
+                problem = f"The {WHAT} is not valid: {problem}"
+            if problem:
+                raise web.HTTPBadRequest(text=problem, content_type="text/plain")
             return text(404)  # the Manager's c.Status(http.StatusNotFound)
         if not svcs.owned_by(previous, user):
             if not svcs.visible_to(previous, user):

@@ -71,6 +71,17 @@ def _default_command_hint(data: dict[str, Any], missing: list[str]) -> str:
     return f"\n{problem}" if problem and "default_command" in problem else ""
 
 
+def binding_problem(data: dict[str, Any]) -> str | None:
+    """gin's ``binding:"required"`` on types.Service (a normalised definition), in its validator's
+    words, or None."""
+    missing = [field for field in ("name", "image", "script") if data.get(field) in (None, "")]
+    if not missing:
+        return None
+    return "The service specification is not valid: " + "\n".join(
+        f"Key: 'Service.{f.capitalize()}' Error:Field validation for '{f.capitalize()}' failed on the "
+        "'required' tag" for f in missing) + _default_command_hint(data, missing)
+
+
 def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None = None,
             owner: str | None = None, keep_token: bool = True) -> tuple[dict[str, Any], list[str]]:
     """Turn a request body into the stored definition, or raise ``InvalidService``.
@@ -90,11 +101,9 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     sent = data
     # Go's decoding first: field names match case-insensitively ("NAME"), null is unset
     data, notices = spec.normalise(copy.deepcopy(data))
-    missing = [field for field in ("name", "image", "script") if data.get(field) in (None, "")]
-    if missing:  # gin's binding:"required" on types.Service, in its validator's words
-        raise InvalidService("The service specification is not valid: " + "\n".join(
-            f"Key: 'Service.{f.capitalize()}' Error:Field validation for '{f.capitalize()}' failed on the "
-            "'required' tag" for f in missing) + _default_command_hint(data, missing))
+    problem = binding_problem(data)
+    if problem:
+        raise InvalidService(problem)
     failed = f"Error {'updating' if previous else 'creating'} the service"  # the Manager's 500 prefix
     problem = names.service_name_problem(data.get("name"))
     if problem and "DNS label" in problem:

@@ -158,6 +158,25 @@ def stringify(value: Any) -> str:
     return str(value)
 
 
+def go_fold(key: str) -> str:
+    """Go's ``EqualFold`` for a key against ASCII field names: ``ſ`` is also ``s`` and the Kelvin
+    sign ``k`` (``str.lower`` maps neither)."""
+    return key.replace("\u017f", "s").replace("\u212a", "k").lower()
+
+
+def _is_map(schema: Optional[Dict[str, Any]]) -> bool:
+    props, extra = object_shape(schema or {})
+    return props is None and extra is not None
+
+
+def _merged(earlier: Dict[Any, Any], later: Dict[Any, Any]) -> Dict[Any, Any]:
+    """A field sent twice as objects: Go decodes the second into the first, at every depth."""
+    out = dict(earlier)
+    for key, item in later.items():
+        out[key] = _merged(out[key], item) if isinstance(out.get(key), dict) and isinstance(item, dict) else item
+    return out
+
+
 def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: List[str],
                     lenient: bool) -> Any:
     where = format_path(path)
@@ -170,7 +189,7 @@ def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: Li
             # order sent: of two keys for one field the later wins (objects: key by key)
             settled: Dict[Any, Any] = {}
             for key, item in value.items():
-                canonical = key if key in props or not isinstance(key, str) else lower.get(key.lower(), key)
+                canonical = key if key in props or not isinstance(key, str) else lower.get(go_fold(key), key)
                 if canonical != key:
                     sub = format_path(path + (canonical,))
                     if canonical in settled:
@@ -184,8 +203,11 @@ def _normalise_node(value: Any, schema: Dict[str, Any], path: PathT, notices: Li
                     what = "merged with" if isinstance(item, dict) else "overrides"
                     notices.append(f"{format_path(path + (key,))} {what} an earlier spelling of it")
                 earlier = settled.get(canonical)
+                if canonical in settled and item is None and earlier is not None \
+                        and not ({"array"} & types_of(props.get(canonical, {})) or _is_map(props.get(canonical))):
+                    continue  # null leaves a Go string, number, bool or struct as it was
                 if isinstance(earlier, dict) and isinstance(item, dict):
-                    item = {**earlier, **item}
+                    item = _merged(earlier, item)
                 settled.pop(canonical, None)
                 settled[canonical] = item
             value.clear()

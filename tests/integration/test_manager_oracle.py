@@ -489,3 +489,28 @@ def test_bucket_bodies_decoded_as_the_manager_decodes_them(pair: Pair, method: s
     """create_bucket.go, update_bucket.go, presign_bucket.go: ShouldBindJSON into utils.MinIOBucket
     and buckets.PresignRequest, its error after the handler's words."""
     pair.same(method, path, data=raw, headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("method, raw", [
+    ("PUT", '{"memory":5,"memory":"1Gi","name":"ghost","image":"a","script":"s"}'),  # each repeat decoded
+    ("POST", '{"memory":5,"name":"x","image":"a","script":"s","kserve":{"type":"inference"}}'),  # returned wins
+    ("PUT", '{"name":"ghost","NAME":null,"image":"a","script":"s"}'),  # a later null changes nothing
+    ("PUT", '{"name":"ghost","image":"a","\u017fcript":"s"}'),  # EqualFold: long s is s
+    ("PUT", '{"name":"ghost","image":"a","script":"s","federation":{"members":[{"type":"oscar"}]}}'),
+    ("PUT", '{"name":"ghost","image":"a","script":"s","x":' + "7" * 5000 + "}"),  # past Python's int limit
+    ("POST", '{"name":"x","image":"a","script":"s","expose":{"min_scale":' + "9" * 5000 + "}}"),
+])
+def test_what_gos_decoder_does_that_a_dict_does_not(pair: Pair, method: str, raw: str) -> None:
+    pair.same(method, "/system/services", data=raw.encode(), headers={"Content-Type": "application/json"})
+
+
+def test_an_object_sent_twice_merges_and_a_trimmed_name_is_read(pair: Pair) -> None:
+    name = _name()
+    raw = ('{"name":"%s","image":"alpine","script":"x","environment":{"variables":{"A":"1"}},'
+           '"Environment":{"variables":{"B":"2"}}}' % name)
+    pair.same("POST", "/system/services", data=raw, headers={"Content-Type": "application/json"})
+    try:
+        pair.same("GET", f"/system/services/{name}")
+        pair.same("GET", f"/system/services/{name}%20")  # v4.1 read.go trims the name; v3.7 does not
+    finally:
+        pair.same("DELETE", f"/system/services/{name}")
