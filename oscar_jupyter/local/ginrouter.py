@@ -34,7 +34,7 @@ _SLASHES = re.compile(r"/{2,}")
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
 
 
-def not_found() -> web.Response:
+def page_not_found() -> web.Response:
     """gin's ``serveError(c, 404, default404Body)``: exactly ``text/plain``, no charset."""
     return web.Response(status=404, body=NOT_FOUND, headers={"Content-Type": "text/plain"})
 
@@ -47,7 +47,7 @@ async def unmatched(request: web.Request) -> web.Response:
         match = await request.app.router.resolve(request.clone(rel_url=URL.build(path=twin, encoded=False)))
         if match.http_exception is None:
             return _redirect(request, path)
-    return not_found()
+    return page_not_found()
 
 
 def _redirect(request: web.Request, path: str) -> web.Response:
