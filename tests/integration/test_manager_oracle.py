@@ -405,6 +405,17 @@ def test_what_no_route_takes(pair: Pair, method: str, path: str) -> None:
         assert got.headers.get("Location") == want.headers.get("Location")
 
 
+def test_a_redirect_gins_tree_makes_without_a_route(pair: Pair, request: pytest.FixtureRequest) -> None:
+    """gin's radix tree also flags a redirect where only "/" is left past a node with children,
+    even when the path without it has no route of that method: v4.1.2's POST .../{name}/stop makes
+    that node, so the Manager answers 307 to a path that is then a 404. oscar-local answers the 404
+    at once (it does not rebuild gin's tree)."""
+    if _v4(pair):
+        request.applymarker(pytest.mark.xfail(strict=True, reason="gin's tree-walk redirect is not emulated"))
+    want, got = pair.send("POST", "/system/services/foo/", allow_redirects=False)
+    assert (got.status_code, got.headers.get("Location")) == (want.status_code, want.headers.get("Location"))
+
+
 def test_redirects_keep_the_forwarded_prefix(pair: Pair) -> None:
     for prefix in ("/api", "/a b//c/", "../x"):
         want, got = pair.send("GET", "/system/services/", headers={"X-Forwarded-Prefix": prefix},
