@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from . import godecode
+from . import godecode, names
 from .runtime import Runtime
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
@@ -83,8 +83,6 @@ def _too_large(size: int | None, limit: int) -> web.HTTPException:
     )
 
 
-
-
 async def read_json(request: web.Request, refusal: str) -> Any:
     """The body's first JSON value, or 400 ``refusal`` (the handler's words before the decoding
     error, e.g. ``"The service specification is not valid: "``) and what is wrong. As gin's
@@ -107,6 +105,25 @@ async def read_json(request: web.Request, refusal: str) -> Any:
         raise bad("JSON nested too deeply") from None
     except godecode.NotJSON as exc:
         raise bad(str(exc)) from None
+
+
+def decoded(data: Any, types: dict[str, list], root: str, refusal: str) -> Any:
+    """``data`` (from ``read_json``) as the handler's ``ShouldBindJSON`` leaves it for the Go type
+    ``root``: 400 ``refusal`` and Go's error for a value of the wrong kind (``godecode``); ``null``
+    as the empty value."""
+    problem = godecode.type_error(data, types, root)
+    if problem:
+        raise web.HTTPBadRequest(text=refusal + problem, content_type="text/plain")
+    return {} if data is None else data
+
+
+def path_name(request: web.Request) -> str:
+    """The service name of a v4 path, trimmed; 400 with the Manager's text when it is no Kubernetes
+    label value (deployment.go ``validateServiceName``: ``names.path_name_problem``)."""
+    problem = names.path_name_problem(request.match_info["name"])
+    if problem:
+        raise web.HTTPBadRequest(text=problem, content_type="text/plain")
+    return request.match_info["name"].strip()
 
 
 # request storage key of the caller's identity (aiohttp >= 3.12 has typed request keys)

@@ -124,14 +124,19 @@ class _Returned(Exception):
 
 def type_error(value: Any, types: dict[str, list], root: str = "Service") -> Optional[str]:
     """Go's decoding error for ``value`` (a decoded JSON body) as the type ``root``, or None."""
+    found = _decode(value, types, root)
+    return found if found is None or isinstance(found, str) else found.text()
+
+
+def _decode(value: Any, types: dict[str, list], root: str) -> Union[None, str, "_Mismatch"]:
+    """One decoding of ``value`` as ``root``: the error a custom UnmarshalJSON returned, else the
+    first mismatch saved, else None."""
     walk = _Walk(types)
     try:
         walk.value(value, root, None, [], root_type=True)
     except _Returned as returned:
-        found: Any = returned.error
-    else:
-        found = walk.saved
-    return found if found is None or isinstance(found, str) else found.text()
+        return returned.error
+    return walk.saved
 
 
 def type_name(kind: Kind, types: dict[str, list]) -> str:
@@ -173,9 +178,6 @@ class _Mismatch:
         return f"json: cannot unmarshal {self.what} into Go value of type {self.gotype}"
 
 
-_error = _Mismatch
-
-
 def _integer(value: Any, kind: str) -> Optional[str]:
     """What Go calls ``value`` when it does not fit integer ``kind``, or None when it does."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -212,22 +214,22 @@ class _Walk:
             expected = list if wrapper == "list" else dict
             if not isinstance(value, expected):
                 gotype = _NAMED.get(owner) if owner else None
-                return self.save(_error(_what(value), gotype or type_name(kind, types), struct, stack))
+                return self.save(_Mismatch(_what(value), gotype or type_name(kind, types), struct, stack))
             for item in (value if wrapper == "list" else [v for _, v in items(value)]):
                 self.value(item, inner, struct, stack)
             return
         if kind == "string":
-            return None if isinstance(value, str) else self.save(_error(_what(value), "string", struct, stack))
+            return None if isinstance(value, str) else self.save(_Mismatch(_what(value), "string", struct, stack))
         if kind == "bool":
-            return None if isinstance(value, bool) else self.save(_error(_what(value), "bool", struct, stack))
+            return None if isinstance(value, bool) else self.save(_Mismatch(_what(value), "bool", struct, stack))
         if kind in ("int", "int64", "int32", "uint"):
             what = _integer(value, kind)
-            return self.save(_error(what, kind, struct, stack)) if what else None
+            return self.save(_Mismatch(what, kind, struct, stack)) if what else None
         if kind in _CUSTOM and not root_type:
             return self.custom(value, kind, struct, stack)
         if not isinstance(value, dict):
             gotype = "types.Alias" if kind in _CUSTOM else type_name(kind, types)
-            return self.save(_error(_what(value), gotype, None if root_type else struct, stack))
+            return self.save(_Mismatch(_what(value), gotype, None if root_type else struct, stack))
         fields = types[kind]
         exact = {name: (name, field_kind) for name, field_kind, _ in fields}
         folded = {name.lower(): (name, field_kind) for name, field_kind, _ in fields}
@@ -241,13 +243,7 @@ class _Walk:
         """A type with its own UnmarshalJSON (a ``json.Unmarshal`` of a copy): whatever error it
         returns ends the outer decoding, in the outer context (enclosing struct, full path); then
         its required fields."""
-        inner = _Walk(self.types)
-        try:
-            inner.value(value, kind, None, [], root_type=True)
-        except _Returned as returned:
-            error: Any = returned.error
-        else:
-            error = inner.saved
+        error = _decode(value, self.types, kind)
         if isinstance(error, _Mismatch):
             raise _Returned(_Mismatch(error.what, error.gotype, struct, stack + error.stack))
         if error:

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from . import godecode, gojson, gotypes, names, services as svcs
-from .exchange import add, caller, read_json, runtime_of, text
+from .exchange import add, caller, decoded, read_json, runtime_of, text
 
 PAGE_SIZE = 1000
 VISIBILITIES = ("private", "public", "restricted")
@@ -96,10 +96,7 @@ PRESIGN_REFUSAL = "Invalid presign request: "  # presign_bucket.go
 
 
 def _bucket_body(rt: Any, data: Any) -> tuple[str, str, list[str]]:
-    problem = godecode.type_error(data, gotypes.TYPES[rt.wire.api_version], "MinIOBucket")
-    if problem:
-        raise _bad(BUCKET_REFUSAL + problem)
-    data = {} if data is None else data  # null decodes into an empty bucket
+    data = decoded(data, gotypes.TYPES[rt.wire.api_version], "MinIOBucket", BUCKET_REFUSAL)
     name = data.get("bucket_name")
     problem = names.bucket_name_problem(name)
     if problem:
@@ -198,10 +195,7 @@ async def presign(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     name = _checked_bucket(request)
     data = await read_json(request, PRESIGN_REFUSAL)
-    problem = godecode.type_error(data, godecode.REQUESTS, "PresignRequest")
-    if problem:
-        raise _bad(PRESIGN_REFUSAL + problem)
-    data = {} if data is None else data
+    data = decoded(data, godecode.REQUESTS, "PresignRequest", PRESIGN_REFUSAL)
     key = data.get("object_key")
     if not isinstance(key, str):
         raise _bad("Invalid presign request: object_key is required and must be a string")

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from . import gojson, gotypes, names, services as svcs
-from .exchange import RUNTIME, add, caller, not_found, runtime_of, text
+from .exchange import RUNTIME, add, caller, not_found, path_name, runtime_of, text
 from .exposed import access
 from .exposed.deployment import ExposedDeployment
 from .exposed.logs import merged_tail, parse_bool, rfc3339_seconds, tail_lines
@@ -128,10 +128,7 @@ async def exposed(request: web.Request) -> web.StreamResponse:
 # -- lifecycle (v4.1) ------------------------------------------------------------
 def _managed(request: web.Request) -> tuple[dict[str, Any], ExposedDeployment]:
     rt = runtime_of(request)
-    problem = names.path_name_problem(request.match_info["name"])
-    if problem:
-        raise web.HTTPBadRequest(text=problem, content_type="text/plain")
-    name = request.match_info["name"].strip()
+    name = path_name(request)
     svc = rt.service(name) if not names.service_name_problem(name) else None
     if svc is None:
         raise not_found()

@@ -14,7 +14,6 @@ a v3 oscar-local has no such routes (404), like a v3 Manager.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from typing import Any
 
@@ -22,27 +21,19 @@ from aiohttp import web
 
 from .. import spec
 from . import godecode, gojson, gotypes, names, routes_exposed, services as svcs
-from .exchange import RUNTIME, add, caller, not_found, read_json, runtime_of, text
+from .exchange import RUNTIME, add, caller, decoded, not_found, path_name, read_json, runtime_of, text
 from .service_view import manager_labels, service_view
 from .state import rfc3339
 
 log = logging.getLogger(__name__)
 
 WHAT = "service specification"
+REFUSAL = f"The {WHAT} is not valid: "  # create.go, update.go
 
 
 #: deployment.go's one 403 text, for a service not found as for one the caller may not see
 #: (getAuthorizedService's 404 is overwritten by the handler's 403 before anything is written)
 NO_PERMISSION = "You do not have permission to access this service"
-
-
-def path_name(request: web.Request) -> str:
-    """The service name of a v4 deployment or lifecycle path, trimmed; 400 with the Manager's text
-    when it is no Kubernetes label value (``names.path_name_problem``)."""
-    problem = names.path_name_problem(request.match_info["name"])
-    if problem:
-        raise web.HTTPBadRequest(text=problem, content_type="text/plain")
-    return request.match_info["name"].strip()
 
 
 def _checked_name(request: web.Request, label_check: bool = False) -> str:
@@ -113,13 +104,17 @@ def _refusal(status: int, message: str) -> web.HTTPException:
     return kind(text=message, content_type="text/plain")
 
 
+def _decoded(rt: Any, data: Any) -> dict:
+    """The body as the release's types.Service decodes it: Go's 400 for a value of the wrong kind,
+    null as an empty service (whose required fields then fail), the fields it lacks dropped (fresh
+    containers throughout)."""
+    types = gotypes.TYPES[rt.wire.api_version]
+    return godecode.known_fields(decoded(data, types, "Service", REFUSAL), types)
+
+
 def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
     rt = runtime_of(request)
-    problem = godecode.type_error(data, gotypes.TYPES[rt.wire.api_version])
-    if problem:  # the handler's ShouldBindJSON fails before anything else is looked at
-        raise web.HTTPBadRequest(text=f"The {WHAT} is not valid: {problem}", content_type="text/plain")
-    # null decodes into an empty service (whose required fields then fail, as gin's binding says)
-    data = godecode.known_fields({} if data is None else data, gotypes.TYPES[rt.wire.api_version])
+    data = _decoded(rt, data)  # the handler's ShouldBindJSON fails before anything else is looked at
     data, problem, status = rt.wire.storage_paths(data)
     if problem:
         raise _refusal(status, problem)
@@ -153,7 +148,7 @@ async def _schema_ready(rt: Any) -> None:
 
 async def create_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    data = await read_json(request, f"The {WHAT} is not valid: ")
+    data = await read_json(request, REFUSAL)
     await _schema_ready(rt)
     svc = _prepare(request, data, None)
     async with rt._lock:
@@ -182,7 +177,7 @@ def _sent_name(data: object) -> str | None:
 
 async def update_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
-    data = await read_json(request, f"The {WHAT} is not valid: ")
+    data = await read_json(request, REFUSAL)
     await _schema_ready(rt)
     name = _sent_name(data)
     if name is None:
@@ -194,11 +189,7 @@ async def update_service(request: web.Request) -> web.Response:
         if previous is None:
             # update.go: its JSON binding (decoding, then the required fields) is a 400 before the
             # lookup; every other check comes after it
-            problem = godecode.type_error(data, gotypes.TYPES[rt.wire.api_version])
-            if problem is None:
-                problem = svcs.binding_problem(spec.normalise(copy.deepcopy(data))[0])
-            else:
-                problem = f"The {WHAT} is not valid: {problem}"
+            problem = svcs.binding_problem(spec.normalise(_decoded(rt, data))[0])
             if problem:
                 raise web.HTTPBadRequest(text=problem, content_type="text/plain")
             return text(404)  # the Manager's c.Status(http.StatusNotFound)
