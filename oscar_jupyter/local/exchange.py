@@ -1,9 +1,9 @@
 """What every oscar-local route handler uses to read requests and write answers.
 
 The runtime a request belongs to, its caller's identity, its body (with the
-endpoint's size limit) and JSON, plain-text answers, and route registration
-with the trailing-slash twin. ``app`` (middlewares, route table) and the
-``routes_*`` modules import from here; this module imports neither.
+endpoint's size limit) and JSON, plain-text answers, and route registration.
+``app`` (middlewares, route table) and the ``routes_*`` modules import from
+here; this module imports neither.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from . import godecode, names
+from . import godecode, gosyntax, names
 from .runtime import Runtime
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
@@ -85,26 +85,37 @@ def _too_large(size: int | None, limit: int) -> web.HTTPException:
 
 async def read_json(request: web.Request, refusal: str) -> Any:
     """The body's first JSON value, or 400 ``refusal`` (the handler's words before the decoding
-    error, e.g. ``"The service specification is not valid: "``) and what is wrong. As gin's
-    ``ShouldBindJSON`` (a ``json.Decoder``) reads it, what follows the first value is not read."""
+    error, e.g. ``"The service specification is not valid: "``) and Go's words for what is wrong
+    (``gosyntax``). As gin's ``ShouldBindJSON`` (a ``json.Decoder``) reads it, what follows the
+    first value is not read."""
     raw = await read_body(request)
 
     def bad(problem: str) -> web.HTTPBadRequest:
         return web.HTTPBadRequest(text=refusal + problem, content_type="text/plain")
 
-    if not raw.strip(b" \t\r\n"):  # Go's json.Decoder reads no value: io.EOF
-        raise bad("EOF")
+    start = len(raw) - len(raw.lstrip(b" \t\r\n"))
+    if start == len(raw) or raw[start] in b"-0123456789":
+        # no value at all (Go's io.EOF), or a number at the top level, which Go's scanner ends
+        # where Python's decoder may not ("1." is Go's unexpected EOF, Python's 1)
+        problem = gosyntax.syntax_error(raw)
+        if problem:
+            raise bad(problem)
     try:
         text = raw.decode("utf-8")
-        return godecode.DECODER.raw_decode(text, len(text) - len(text.lstrip(" \t\r\n")))[0]
-    except UnicodeDecodeError as exc:
-        raise bad(f"the body is not UTF-8 (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise bad(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise bad("JSON nested too deeply") from None
-    except godecode.NotJSON as exc:
-        raise bad(str(exc)) from None
+    except UnicodeDecodeError:
+        # bytes that are not UTF-8 are Go's invalid characters outside strings, U+FFFD inside
+        problem = gosyntax.syntax_error(raw)
+        if problem:
+            raise bad(problem)
+        text = raw.decode("utf-8", errors="replace")
+    try:
+        return godecode.DECODER.raw_decode(text, start)[0]
+    except (json.JSONDecodeError, godecode.NotJSON, RecursionError) as exc:
+        problem = gosyntax.syntax_error(raw)
+        if problem:
+            raise bad(problem) from None
+        # well formed for Go, past what Python's decoder nests (Go reads 10000 levels)
+        raise bad("JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc)) from None
 
 
 def decoded(data: Any, types: dict[str, list], root: str, refusal: str) -> Any:

@@ -68,12 +68,8 @@ class Number(float):
 
 
 class NotJSON(ValueError):
-    """``NaN``, ``Infinity`` or ``-Infinity``: Python's decoder reads them, JSON (and Go) does not."""
-
-    def __init__(self, name: str) -> None:
-        # Go's scanner stops at the first character that cannot start (or go on with) a value
-        super().__init__("invalid character 'I' in numeric literal" if name.startswith("-")
-                         else f"invalid character '{name[0]}' looking for beginning of value")
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's decoder reads them, JSON (and Go) does not;
+    ``gosyntax`` says where Go's scanner stops."""
 
 
 def _refuse_constant(name: str) -> Any:
