@@ -24,7 +24,7 @@ from . import (auth, ginrouter, routes_buckets, routes_exposed, routes_invoke, r
                routes_system)
 from .exchange import CALLER, BareStatus, RUNTIME, Handler, refuse_declared_oversize, runtime_of, text
 from .runtime import Runtime
-from .s3 import StoreError
+from .s3store import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import executions, gojson, gotypes, openapi
 from .exchange import add, caller, runtime_of, text
-from .s3 import StoreError
+from .s3store import StoreError
 from .state import PENDING, RUNNING, rfc3339
 
 

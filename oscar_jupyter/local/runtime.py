@@ -23,7 +23,8 @@ from .exposed import ExposedOptions, ExposedServices
 from .jobs import CRASH_NOTE, JobManager
 from .limits import Cgroups
 from .output import DEFAULT_CAP
-from .s3 import S3Endpoint, S3Store
+from .s3 import S3Endpoint
+from .s3store import S3Store
 from .sandbox import Sandbox
 from .slot import Containment
 from .state import State

@@ -220,7 +220,7 @@ def _minio_store(service: Mapping[str, Any], store: Any, provider_id: str,
     if not creds.get("access_key") or not creds.get("secret_key"):
         raise _StorageFailure("_parse_output", f"The MINIO storage provider '{provider_id}' "
                               "has no credentials in storage_providers")
-    from .s3 import S3Store
+    from .s3store import S3Store
     endpoint = creds.get("endpoint") or "http://minio-service.minio:9000"
     verify = creds.get("verify")
     cache[provider_id] = S3Store(str(endpoint), str(creds["access_key"]), str(creds["secret_key"]),

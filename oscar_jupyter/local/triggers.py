@@ -28,7 +28,7 @@ from urllib.parse import unquote
 
 from . import services as svcs
 from .jobs import JobManager, new_job_name
-from .s3 import minio_event
+from .s3server import minio_event
 from .state import State
 
 log = logging.getLogger(__name__)

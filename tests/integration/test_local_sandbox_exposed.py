@@ -96,7 +96,7 @@ class Server:
 
     def s3_pid(self) -> int:
         for child in psutil.Process(self.proc.pid).children():
-            if "s3.py" in " ".join(child.cmdline()) or "moto" in " ".join(child.cmdline()):
+            if "s3server.py" in " ".join(child.cmdline()) or "moto" in " ".join(child.cmdline()):
                 return child.pid
         raise AssertionError("no S3 endpoint process under oscar-local")
 

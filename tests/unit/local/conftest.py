@@ -7,7 +7,8 @@ from typing import Iterator, List
 
 import pytest
 
-from oscar_jupyter.local.s3 import S3Endpoint, S3Store
+from oscar_jupyter.local.s3 import S3Endpoint
+from oscar_jupyter.local.s3store import S3Store
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import pytest
 import requests
 from minio.commonconfig import CopySource
 
-from oscar_jupyter.local.s3 import S3Endpoint, S3Store, StoreError
+from oscar_jupyter.local.s3 import S3Endpoint
+from oscar_jupyter.local.s3store import S3Store, StoreError
 
 from .conftest import collect_events, drain_events
 

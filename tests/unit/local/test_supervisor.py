@@ -14,7 +14,8 @@ from typing import Any, Dict
 
 import psutil
 
-from oscar_jupyter.local.s3 import S3Store, minio_event
+from oscar_jupyter.local.s3server import minio_event
+from oscar_jupyter.local.s3store import S3Store
 from oscar_jupyter.local.supervisor import Outcome, Slot, clean_environment, run_invocation
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - supervisor - "

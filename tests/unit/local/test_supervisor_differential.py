@@ -21,7 +21,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 import yaml
 
-from oscar_jupyter.local.s3 import S3Endpoint, S3Store
+from oscar_jupyter.local.s3 import S3Endpoint
+from oscar_jupyter.local.s3store import S3Store
 from oscar_jupyter.local.supervisor import run_invocation
 
 pytestmark = pytest.mark.skipif(
