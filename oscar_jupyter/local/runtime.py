@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Deque
 
-from . import datadir, scaling, services as svcs
+from . import datadir, scaling, scratch, services as svcs
 from .executions import ExecutionLog
 from .exposed import ExposedOptions, ExposedServices
 from .jobs import CRASH_NOTE, JobManager
@@ -130,6 +130,9 @@ class Runtime:
         self.storage_down = False  # the embedded S3 endpoint died and is not back yet
         self._lock = asyncio.Lock()
         self.schema_ready: threading.Thread | None = None  # the FDL schema's validator being built
+        # where invocations and jobs get their directories: held while the server runs, so a server
+        # killed hard leaves it to the next one's sweep (scratch.py)
+        self._runs: scratch.Scratch | None = None
 
     # -- lifecycle ------------------------------------------------------
     async def start(self) -> None:
@@ -138,6 +141,10 @@ class Runtime:
         logging.getLogger("oscar_jupyter.local").addHandler(self.logs)
         datadir.secure(opts.data_dir)
         self.containment = await asyncio.to_thread(self._contain)
+        await asyncio.to_thread(scratch.sweep)  # what servers killed hard left behind
+        self._runs = scratch.make("oscar-run-")
+        if self.containment.sandbox.drop_to is not None:
+            os.chmod(self._runs.path, 0o711)  # the sandbox uid reaches its own run's dir (unshare mode)
         self.state = State(opts.data_dir)
         failed = self.state.fail_interrupted(CRASH_NOTE)
         if failed:
@@ -151,7 +158,8 @@ class Runtime:
             self.endpoint = await asyncio.to_thread(S3Endpoint.start, opts.data_dir, 0)
         self.store = self.endpoint.store()
         self.scheduler = scaling.JobScheduler(opts.cores or float(os.cpu_count() or 1), store=self.store,
-                                              timeout=opts.job_timeout, containment=self.containment)
+                                              timeout=opts.job_timeout, containment=self.containment,
+                                              work_dir=self._runs.path)
         self.jobs = JobManager(self.state, self.scheduler, self.service)
         self.exposed = ExposedServices(ExposedOptions.of(opts.extra), self.containment)
         await self.exposed.start()
@@ -196,6 +204,9 @@ class Runtime:
             self.state.close()
         if self.containment is not None and self.containment.cgroups is not None:
             self.containment.cgroups.close()
+        if self._runs is not None:
+            self._runs.remove()
+            self._runs = None
         logging.getLogger("oscar_jupyter.local").removeHandler(self.logs)
 
     def _contain(self) -> Containment:
@@ -259,7 +270,7 @@ class Runtime:
         assert self.store is not None
         self.executors[svc["name"]] = scaling.SyncExecutor(
             svc, self.store, timeout=self.options.sync_timeout, queue_timeout=self.options.queue_timeout,
-            containment=self.containment,
+            containment=self.containment, work_dir=self._runs.path if self._runs else None,
             prespawn=True,  # the sandbox, cgroup and shell start before the request arrives
         )
 

@@ -2,7 +2,9 @@
 
 What must sit at a short path (the Unix sockets of replicas' relays, the
 front door's routes and configuration) lives in the system's temporary
-directory, not the data dir. A server that stops in order removes its own
+directory, not the data dir, and so do the directories of invocations and
+jobs (each run's input, output and working directory, with the caller's
+data in them). A server that stops in order removes its own
 (``LocalCluster.stop``, and the interpreter's exit). One killed hard (SIGKILL,
 the OOM killer, a kernel restarted by force) cannot, so each directory holds
 a mark file its owner keeps an exclusive ``flock`` on for as long as it runs,
@@ -27,7 +29,8 @@ import tempfile
 log = logging.getLogger(__name__)
 
 MARK = ".oscar-local-owner"  # never a service name (routes are DNS labels)
-PREFIXES = ("oscar-x-", "oj")  # the exposed services' runtime directory; the front door's routes
+# the invocations' and jobs' directories; the exposed services' runtime directory; the front door's routes
+PREFIXES = ("oscar-run-", "oscar-x-", "oj")
 
 
 class Scratch:

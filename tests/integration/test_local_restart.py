@@ -298,6 +298,26 @@ print("started", flush=True)
 """
 
 
+_RUNNING = """
+import threading
+r = requests.post(c.endpoint + "/system/services", json={"name": "slow", "image": "x", "script": "sleep 600"},
+                  auth=(c.user, c.password), timeout=60)
+assert r.status_code == 201, r.text
+token = requests.get(c.endpoint + "/system/services/slow", auth=(c.user, c.password), timeout=60).json()["token"]
+threading.Thread(target=requests.post, args=(c.endpoint + "/run/slow",),
+                 kwargs={"data": b"x", "headers": {"Authorization": "Bearer " + token}}, daemon=True).start()
+import glob, os
+deadline = time.monotonic() + 60
+while not glob.glob(os.path.join(os.environ["TMPDIR"], "*", "oscar-slow-*", "work")):
+    if time.monotonic() > deadline:
+        print("no invocation directory in a scratch directory:", os.listdir(os.environ["TMPDIR"]), flush=True)
+        break
+    time.sleep(0.05)
+else:
+    print("running", flush=True)
+"""
+
+
 def test_an_interpreter_exiting_without_stop_shuts_oscar_local_down_in_full(tmp_path: Path, scratch_tmp: str) -> None:
     """A kernel shut down with a started cluster never stopped: the whole shutdown runs (it once
     stopped half-way, its thread hand-offs refused once the interpreter was exiting)."""
@@ -318,11 +338,17 @@ def test_an_interpreter_exiting_without_stop_shuts_oscar_local_down_in_full(tmp_
 def test_a_server_killed_hard_leaves_scratch_directories_the_next_one_removes(tmp_path: Path,
                                                                              scratch_tmp: str) -> None:
     data = str(tmp_path / "data")
-    killed = _child(_START.format(data=data) + "time.sleep(600)\n", scratch_tmp)
+    killed = _child(_START.format(data=data) + _RUNNING + "time.sleep(600)\n", scratch_tmp)
     try:
         assert killed.stdout.readline().strip() == "started", killed.stderr.read()[-3000:]
+        line = killed.stdout.readline().strip()
+        assert line == "running", line
         left = sorted(os.listdir(scratch_tmp))
         assert any(n.startswith("oscar-x-") for n in left), left
+        # the invocation's directory (its input, output and working dir) lies inside one of them
+        slots = [d for d in left if os.path.isdir(os.path.join(scratch_tmp, d))
+                 and any(n.startswith("oscar-slow-") for n in os.listdir(os.path.join(scratch_tmp, d)))]
+        assert len(slots) == 1, left
     finally:
         killed.kill()
         killed.communicate(timeout=30)

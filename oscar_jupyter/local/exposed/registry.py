@@ -62,8 +62,7 @@ class ExposedServices:
             self.isolation = await asyncio.to_thread(contained, self.containment, self.options.network)
         else:
             self.isolation = await asyncio.to_thread(detect, self.options.network)
-        await asyncio.to_thread(scratch.sweep)  # what servers killed hard left behind
-        self._scratch = scratch.make("oscar-x-")
+        self._scratch = scratch.make("oscar-x-")  # the runtime swept what servers killed hard left
         if self.containment is not None and self.containment.sandbox.drop_to is not None:
             os.chmod(self.runtime_dir, 0o711)  # the sandbox uid reaches its own replica's dir (unshare mode)
         if self.isolation.single:
