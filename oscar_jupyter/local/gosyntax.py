@@ -197,39 +197,32 @@ def _number(body: bytes, i: int, top: bool) -> int:
     """The index after the number starting at ``i``; -1 when the body ends where the number cannot
     (a top-level number also ends at the end of the body, as the Decoder's last step shows)."""
     n = len(body)
-
-    def at(k: int) -> int:
-        return body[k] if k < n else -1
-
-    if at(i) == 0x2D:
-        i += 1
-        if i >= n:
-            return -1
-        if body[i] not in _DIGITS:
-            raise _Refused(body[i], "in numeric literal")
-    if body[i] == 0x30:
-        i += 1
+    if body[i] == 0x2D:
+        i = _digits(body, i + 1, "in numeric literal", leading_zero=True)
     else:
-        while at(i) != -1 and body[i] in _DIGITS:
-            i += 1
-    if at(i) == 0x2E:
+        i = _digits(body, i, "in numeric literal", leading_zero=True)
+    if 0 <= i < n and body[i] == 0x2E:
+        i = _digits(body, i + 1, "after decimal point in numeric literal")
+    if 0 <= i < n and body[i] in b"eE":
         i += 1
-        if i >= n:
-            return -1
-        if body[i] not in _DIGITS:
-            raise _Refused(body[i], "after decimal point in numeric literal")
-        while at(i) != -1 and body[i] in _DIGITS:
+        if i < n and body[i] in b"+-":
             i += 1
-    if at(i) in (0x65, 0x45):
-        i += 1
-        if at(i) in (0x2B, 0x2D):
-            i += 1
-        if i >= n:
-            return -1
-        if body[i] not in _DIGITS:
-            raise _Refused(body[i], "in exponent of numeric literal")
-        while at(i) != -1 and body[i] in _DIGITS:
-            i += 1
+        i = _digits(body, i, "in exponent of numeric literal")
     if i >= n and not top:
         return -1
+    return i
+
+
+def _digits(body: bytes, i: int, context: str, leading_zero: bool = False) -> int:
+    """The index after the run of digits that must start at ``i`` (refused there with ``context``
+    otherwise); -1 when the body ends first. With ``leading_zero``, a 0 is the whole run."""
+    if i < 0 or i >= len(body):
+        return -1
+    if body[i] not in _DIGITS:
+        raise _Refused(body[i], context)
+    if leading_zero and body[i] == 0x30:
+        return i + 1
+    i += 1
+    while i < len(body) and body[i] in _DIGITS:
+        i += 1
     return i
