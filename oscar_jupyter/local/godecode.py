@@ -90,9 +90,16 @@ def _object(pairs: list) -> dict:
     return value
 
 
+class MinusZero(int):
+    """``-0``: zero to every Go integer type but ``uint``, whose ``ParseUint`` refuses the sign
+    (``number -0``)."""
+
+
 def _integer_literal(text: str) -> Any:
     # past Python's int-from-text limit (4300 digits) the literal is kept as a Number: Go's error
     # names it the same way, and no Go integer field holds it anyway
+    if text == "-0":
+        return MinusZero(0)
     return int(text) if len(text) <= 4000 else Number(text)
 
 
@@ -181,6 +188,8 @@ def _integer(value: Any, kind: str) -> Optional[str]:
     if isinstance(value, float):
         return "number " + getattr(value, "literal", repr(value))
     if kind == "uint":
+        if isinstance(value, MinusZero):
+            return "number -0"
         return None if 0 <= value < 1 << 64 else f"number {value}"
     bits = _BITS[kind]
     return None if -(1 << (bits - 1)) <= value < 1 << (bits - 1) else f"number {value}"

@@ -510,6 +510,9 @@ def test_bucket_bodies_decoded_as_the_manager_decodes_them(pair: Pair, method: s
     ("PUT", '{"name":"ghost","image":"a","script":"s","federation":{"members":[{"type":"oscar"}]}}'),
     ("PUT", '{"name":"ghost","image":"a","script":"s","x":' + "7" * 5000 + "}"),  # past Python's int limit
     ("POST", '{"name":"x","image":"a","script":"s","expose":{"min_scale":' + "9" * 5000 + "}}"),
+    ("PUT", '{"name":"ghost","image":"a","script":"s","replicas":[{"priority":-0}]}'),  # ParseUint refuses "-"
+    ("PUT", '{"name":"ghost","image":"a","script":"s","federation":{"members":[{"priority":-0}]}}'),
+    ("PUT", '{"name":"ghost","image":"a","script":"s","expose":{"min_scale":-0}}'),  # 0 for an int
 ])
 def test_what_gos_decoder_does_that_a_dict_does_not(pair: Pair, method: str, raw: str) -> None:
     pair.same(method, "/system/services", data=raw.encode(), headers={"Content-Type": "application/json"})
