@@ -14,13 +14,14 @@ a v3 oscar-local has no such routes (404), like a v3 Manager.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
 from .. import spec
-from . import godecode, gojson, gotypes, names, routes_exposed, services as svcs
+from . import godecode, gojson, gotypes, names, routes_exposed, services as svcs, volumes
 from .exchange import RUNTIME, add, caller, decoded, not_found, path_name, read_json, runtime_of, text
 from .service_view import manager_labels, service_view
 from .state import rfc3339
@@ -53,7 +54,8 @@ def _view(request: web.Request, svc: dict) -> object:
     rt = runtime_of(request)
     include = request.query.get("include", "")
     wanted = rt.wire.deployment_routes and any(p.strip().lower() == "deployment" for p in include.split(","))
-    return service_view(svc, rt.wire, _summary(rt, svc) if wanted else None)
+    return service_view(svc, rt.wire, _summary(rt, svc) if wanted else None,
+                        volumes.status(svc.get("volume"), rt.state))
 
 
 def _summary(rt: Any, svc: dict) -> dict:
@@ -112,15 +114,38 @@ def _decoded(rt: Any, data: Any) -> dict:
     return godecode.known_fields(decoded(data, types, "Service", REFUSAL), types)
 
 
-def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
-    rt = runtime_of(request)
-    data = _decoded(rt, data)  # the handler's ShouldBindJSON fails before anything else is looked at
+def _storage_paths(rt: Any, data: Any) -> Any:
+    """``data`` with its storage paths as the release stores them (``normalizeStoragePaths``), or
+    its refusal; checked once gin's binding (decoding, required fields) passed, as the handler
+    checks them."""
+    if svcs.binding_problem(spec.normalise(copy.deepcopy(data))[0] if isinstance(data, dict) else {}):
+        return data  # svcs.prepare refuses it in the binding's words
     data, problem, status = rt.wire.storage_paths(data)
     if problem:
         raise _refusal(status, problem)
+    return data
+
+
+def _volume_check(rt: Any) -> Callable[[dict], dict]:
+    """v4.1's ``ValidateVolumeConfig``, run on the normalised definition right after the storage
+    paths: the volume trimmed and defaulted, or a 400 in its words."""
+    def check(data: dict) -> dict:
+        if rt.wire.major_minor < (4, 1):
+            return data
+        volume, why = volumes.refusal(str(data.get("name") or ""), data.get("volume"))
+        if why:
+            raise svcs.InvalidService(f"The service specification is not valid: {why}")
+        return dict(data, volume=volume) if volume is not None else data
+    return check
+
+
+def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
+    rt = runtime_of(request)
+    data = _decoded(rt, data)  # the handler's ShouldBindJSON fails before anything else is looked at
+    data = _storage_paths(rt, data)
     try:
         svc, notices = svcs.prepare(data, rt.provider(), previous, owner=caller(request),
-                                    keep_token=rt.wire.keeps_token_on_update)
+                                    keep_token=rt.wire.keeps_token_on_update, after_binding=_volume_check(rt))
     except svcs.InvalidService as exc:
         raise _refusal(exc.status, str(exc)) from None
     svc["labels"] = manager_labels(svc, rt.wire, creating=previous is None)
@@ -155,9 +180,13 @@ async def create_service(request: web.Request) -> web.Response:
         if rt.service(svc["name"]) is not None:
             secrets = (svc.get("environment") or {}).get("secrets")
             return text(*rt.wire.duplicate_answer(svc["name"], bool(secrets)))
+        clash = volumes.created(svc["name"], svc.get("volume"), rt.state)
+        if clash:
+            return text(*clash)
         try:
             await rt.add_service(svc)
         except Exception as exc:
+            volumes.deleted(svc.get("volume"), rt.state)
             log.warning("creating service %s failed: %s", svc["name"], exc)
             return text(500, f"Error creating the service '{svc['name']}': {exc}")
     log.info("created service %s (owner %s)", svc["name"], svc["owner"])
@@ -187,17 +216,24 @@ async def update_service(request: web.Request) -> web.Response:
     async with rt._lock:
         previous = rt.service(name) if not names.service_name_problem(name) else None
         if previous is None:
-            # update.go: its JSON binding (decoding, then the required fields) is a 400 before the
-            # lookup; every other check comes after it
-            problem = svcs.binding_problem(spec.normalise(_decoded(rt, data))[0])
+            # update.go: its JSON binding (decoding, then the required fields), the storage paths
+            # and the volume are 400s before the lookup; every other check comes after it
+            decoded = _decoded(rt, data)
+            problem = svcs.binding_problem(spec.normalise(copy.deepcopy(decoded))[0])
             if problem:
                 raise web.HTTPBadRequest(text=problem, content_type="text/plain")
+            try:
+                _volume_check(rt)(spec.normalise(_storage_paths(rt, decoded))[0])
+            except svcs.InvalidService as exc:
+                raise _refusal(exc.status, str(exc)) from None
             return text(404)  # the Manager's c.Status(http.StatusNotFound)
         if not svcs.owned_by(previous, user):
             if not svcs.visible_to(previous, user):
                 raise _forbidden(user, name)
             raise _forbidden(user, name, "update")
         svc = _prepare(request, data, previous)
+        if volumes.changed(previous.get("volume"), svc.get("volume")):
+            return text(400, volumes.CHANGED)
         try:
             await rt.update_service(svc)
         except Exception as exc:
@@ -218,6 +254,7 @@ async def delete_service(request: web.Request) -> web.Response:
         if not svcs.owned_by(svc, user):
             raise _forbidden(user, name, "access" if not svcs.visible_to(svc, user) else "delete")
         removed = await rt.delete_service(svc)
+        volumes.deleted(svc.get("volume"), rt.state)
     log.info("deleted service %s (buckets removed: %s)", name, ", ".join(removed) or "none")
     return text(204)
 

@@ -16,7 +16,7 @@ This module rebuilds that from what oscar-local stores:
   ``queue`` (``root.oscar-queue.<name>``), and from v4 ``owner_name``
   (``oscar`` for the admin) and ``oscar.grycap/user-service: "true"``
   (the Kubernetes backend's user-service label);
-* ``namespace`` ``oscar-svc``; v4's ``volume_status`` (``{"enabled":false}``).
+* ``namespace`` ``oscar-svc``; v4.1's ``volume_status`` (``volumes.status``).
 
 Secrets: environment secrets are blanked as the Manager blanks them. The
 Manager returns user-supplied storage credentials and cluster passwords in
@@ -50,9 +50,11 @@ def manager_labels(svc: dict[str, Any], wire: Wire, creating: bool) -> dict[str,
     return labels
 
 
-def service_view(svc: dict[str, Any], wire: Wire, deployment: dict[str, Any] | None = None) -> Any:
+def service_view(svc: dict[str, Any], wire: Wire, deployment: dict[str, Any] | None = None,
+                 volume_status: dict[str, Any] | None = None) -> Any:
     """``svc`` as the Manager of ``wire``'s release answers it (a ``gojson.Struct``), with
-    ``deployment`` (a v4 ``ServiceDeploymentSummary``) when asked for."""
+    ``deployment`` (a v4 ``ServiceDeploymentSummary``) when asked for and v4.1's
+    ``volume_status`` (``volumes.status``)."""
     view = wire.shape_service(svcs.public_view(svc))
     view["deployment"] = deployment
     if not isinstance(view.get("labels"), dict):
@@ -69,4 +71,5 @@ def service_view(svc: dict[str, Any], wire: Wire, deployment: dict[str, Any] | N
         if not isinstance(view.get(key), list):
             view[key] = []
     view["namespace"] = SERVICES_NAMESPACE
+    view["volume_status"] = volume_status or {"enabled": False}
     return gotypes.shape(gotypes.TYPES[wire.api_version], "Service", view)

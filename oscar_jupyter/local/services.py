@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from oscar_jupyter import spec
 
@@ -83,7 +83,9 @@ def binding_problem(data: dict[str, Any]) -> str | None:
 
 
 def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None = None,
-            owner: str | None = None, keep_token: bool = True) -> tuple[dict[str, Any], list[str]]:
+            owner: str | None = None, keep_token: bool = True,
+            after_binding: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+            ) -> tuple[dict[str, Any], list[str]]:
     """Turn a request body into the stored definition, or raise ``InvalidService``.
 
     ``provider`` is the server's MinIO provider (endpoint, keys, region,
@@ -92,6 +94,9 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     new one on every update) and secrets sent back as ``"hidden"``/blank keep
     their stored values. ``owner`` is the creator's OIDC ``sub`` (None: the admin,
     ``cluster_admin``).
+    ``after_binding`` runs the release's own checks (storage paths, volume) right
+    after gin's binding, as its handler does; it returns the definition or raises
+    ``InvalidService``.
     Returns the definition and the normalisation notices.
     """
     if not isinstance(data, dict):
@@ -104,6 +109,8 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     problem = binding_problem(data)
     if problem:
         raise InvalidService(problem)
+    if after_binding is not None:
+        data = after_binding(data)
     failed = f"Error {'updating' if previous else 'creating'} the service"  # the Manager's 500 prefix
     problem = names.service_name_problem(data.get("name"))
     if problem and "DNS label" in problem:

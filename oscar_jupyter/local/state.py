@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS seen_objects (
     PRIMARY KEY (bucket, key, service, origin)
 );
 CREATE INDEX IF NOT EXISTS seen_by_etag ON seen_objects (bucket, key, etag, service);
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL
+);
 """
 
 PENDING = "Pending"
@@ -364,3 +368,18 @@ class State:
     def forget_bucket(self, name: str) -> None:
         with self._tx() as cur:
             cur.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+    # -- managed volumes (v4.1) ----------------------------------------
+    def put_volume(self, name: str, definition: dict[str, Any]) -> None:
+        """Record a managed volume (its size, lifecycle policy and the service that made it)."""
+        with self._tx() as cur:
+            cur.execute("INSERT OR REPLACE INTO volumes (name, definition) VALUES (?, ?)",
+                        (name, json.dumps(definition)))
+
+    def get_volume(self, name: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT definition FROM volumes WHERE name = ?", (name,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def delete_volume(self, name: str) -> None:
+        with self._tx() as cur:
+            cur.execute("DELETE FROM volumes WHERE name = ?", (name,))

@@ -575,3 +575,69 @@ def test_mutated_bodies_are_refused_in_the_scanners_words(pair: Pair) -> None:
     for body in sorted(bodies):
         want, got = pair.send("POST", "/system/services", data=body, headers={"Content-Type": "application/json"})
         assert (got.status_code, mask(got.text)) == (want.status_code, mask(want.text)), body
+
+
+_VOLUMES = [
+    {"mount_path": "/data", "size": "1Gi"}, {"mount_path": " /data ", "size": " 1.5Gi ", "lifecycle_policy": " retain "},
+    {"mount_path": ""}, {"size": "1Gi"}, {"mount_path": "data", "size": "1Gi"}, {"mount_path": "/oscar/config/x", "size": "1Gi"},
+    {"mount_path": "/data", "size": "-1Gi"}, {"mount_path": "/data", "size": "lots"}, {"mount_path": "/data", "size": "0"},
+    {"mount_path": "/data", "name": "Bad_Name"}, {"mount_path": "/data", "size": "1Gi", "lifecycle_policy": "keep"},
+    {"mount_path": "/data", "name": "x", "lifecycle_policy": "retain"}, {"mount_path": "/data", "name": "nowhere"},
+]
+
+
+@pytest.mark.parametrize("volume", _VOLUMES, ids=[str(i) for i in range(len(_VOLUMES))])
+def test_a_volume_checked_as_the_manager_checks_it(pair: Pair, volume: dict) -> None:
+    """v4.1's ValidateVolumeConfig (400s in its words, fields trimmed and defaulted), a name-only
+    volume that does not exist (400), volume_status on read; v3.7 has no volumes."""
+    name = _name()
+    body = {"name": name, "image": "alpine", "script": "x", "volume": volume}
+    try:
+        pair.same("POST", "/system/services", json=body)
+        pair.same("GET", f"/system/services/{name}")
+        pair.same("PUT", "/system/services", json=dict(body, name="ghost"))  # the checks come before the 404
+    finally:
+        pair.same("DELETE", f"/system/services/{name}")
+
+
+def test_managed_volumes_live_and_die_as_the_managers_do(pair: Pair) -> None:
+    """A managed volume is made with its service and goes with it unless retained; a taken name is
+    a 409 (and the Manager's clean-up of that refusal deletes the volume of that name); a PUT may
+    not change the volume."""
+    tag = uuid.uuid4().hex[:6]
+    base = {"image": "alpine", "script": "x"}
+
+    def create(service: str, **volume: str) -> None:
+        pair.same("POST", "/system/services", json=dict(base, name=f"{service}-{tag}", volume=volume))
+
+    steps = [
+        lambda: create("va", mount_path="/data", size="1Gi", name=f"kept-{tag}", lifecycle_policy="retain"),
+        lambda: pair.same("PUT", "/system/services", json=dict(base, name=f"va-{tag}")),  # dropped: 400
+        lambda: pair.same("PUT", "/system/services", json=dict(base, name=f"va-{tag}", volume={
+            "mount_path": "/data", "size": "2Gi", "name": f"kept-{tag}", "lifecycle_policy": "retain"})),
+        lambda: create("vb", mount_path="/other", name=f"kept-{tag}"),  # mounts va's
+        lambda: create("vc", mount_path="/data", size="1Gi", name=f"kept-{tag}", lifecycle_policy="retain"),  # 409
+        lambda: pair.same("DELETE", f"/system/services/va-{tag}"),
+        lambda: create("vd", mount_path="/data", name=f"kept-{tag}"),  # retained: still there
+        lambda: pair.same("GET", f"/system/services/vb-{tag}"),
+        lambda: create("ve", mount_path="/data", size="1Gi"),
+        lambda: create("vf", mount_path="/data", size="1Gi", name=f"ve-{tag}"),  # 409, and ve's volume goes
+        lambda: pair.same("GET", f"/system/services/ve-{tag}"),  # volume_status: error
+        lambda: create("vg", mount_path="/data", name=f"ve-{tag}"),  # 400: gone
+        lambda: listed(),
+    ]
+
+    def listed() -> None:  # this test's services as the list shows them (others' are not compared)
+        want, got = pair.send("GET", "/system/services")
+        mine = [[mask(json.dumps(s, sort_keys=True, separators=(",", ":"))) for s in r.json()
+                 if s["name"].endswith(tag)] for r in (want, got)]
+        assert len(mine[1]) == len(mine[0]), (mine[0], mine[1])
+        for a, b in zip(*mine):
+            assert b == a, first_difference(a, b)
+
+    try:
+        for step in steps:
+            step()
+    finally:
+        for service in ("va", "vb", "vc", "vd", "ve", "vf", "vg"):
+            pair.send("DELETE", f"/system/services/{service}-{tag}")
