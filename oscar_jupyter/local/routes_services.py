@@ -55,7 +55,7 @@ def _view(request: web.Request, svc: dict) -> object:
     include = request.query.get("include", "")
     wanted = rt.wire.deployment_routes and any(p.strip().lower() == "deployment" for p in include.split(","))
     return service_view(svc, rt.wire, _summary(rt, svc) if wanted else None,
-                        volumes.status(svc.get("volume"), rt.state))
+                        rt.volumes.status(svc.get("volume")))
 
 
 def _summary(rt: Any, svc: dict) -> dict:
@@ -180,13 +180,13 @@ async def create_service(request: web.Request) -> web.Response:
         if rt.service(svc["name"]) is not None:
             secrets = (svc.get("environment") or {}).get("secrets")
             return text(*rt.wire.duplicate_answer(svc["name"], bool(secrets)))
-        clash = volumes.created(svc["name"], svc.get("volume"), rt.state)
+        clash = rt.volumes.created(svc["name"], svc.get("volume"))
         if clash:
             return text(*clash)
         try:
             await rt.add_service(svc)
         except Exception as exc:
-            volumes.deleted(svc.get("volume"), rt.state)
+            rt.volumes.deleted(svc.get("volume"))
             log.warning("creating service %s failed: %s", svc["name"], exc)
             return text(500, f"Error creating the service '{svc['name']}': {exc}")
     log.info("created service %s (owner %s)", svc["name"], svc["owner"])
@@ -254,7 +254,7 @@ async def delete_service(request: web.Request) -> web.Response:
         if not svcs.owned_by(svc, user):
             raise _forbidden(user, name, "access" if not svcs.visible_to(svc, user) else "delete")
         removed = await rt.delete_service(svc)
-        volumes.deleted(svc.get("volume"), rt.state)
+        rt.volumes.deleted(svc.get("volume"))
     log.info("deleted service %s (buckets removed: %s)", name, ", ".join(removed) or "none")
     return text(204)
 

@@ -30,6 +30,7 @@ from .slot import Containment
 from .state import State
 from .triggers import Triggers
 from .versions import DEFAULT as DEFAULT_API_VERSION, Wire
+from .volumes import Volumes
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class Runtime:
         # where invocations and jobs get their directories: held while the server runs, so a server
         # killed hard leaves it to the next one's sweep (scratch.py)
         self._runs: scratch.Scratch | None = None
+        self.volumes: Volumes | None = None  # v4.1's managed volumes (record and data)
 
     # -- lifecycle ------------------------------------------------------
     async def start(self) -> None:
@@ -146,6 +148,8 @@ class Runtime:
         if self.containment.sandbox.drop_to is not None:
             os.chmod(self._runs.path, 0o711)  # the sandbox uid reaches its own run's dir (unshare mode)
         self.state = State(opts.data_dir)
+        self.volumes = Volumes(self.state, os.path.join(opts.data_dir, "volumes"), self.containment.sandbox)
+        self.containment.volumes = self.volumes
         failed = self.state.fail_interrupted(CRASH_NOTE)
         if failed:
             log.warning("%d job(s) were running when oscar-local last stopped; marked Failed", len(failed))

@@ -61,6 +61,11 @@ class Containment:
     cgroups: Optional[Cgroups] = None
     log_cap: int = outlog.DEFAULT_CAP
     pids: Optional[int] = DEFAULT_PIDS
+    volumes: Any = None  # volumes.Volumes: the service's volume mounted in the sandbox (bwrap mode)
+
+    def binds(self, service: Mapping[str, Any]) -> list:
+        """The sandbox's extra mounts for a run of ``service`` (its v4.1 volume)."""
+        return self.volumes.binds(service) if self.volumes is not None else []
 
 
 # --------------------------------------------------------------------------- environment
@@ -200,6 +205,7 @@ class Slot:
         self.group: Optional[Group] = None
         self.service_name = re.sub(r"[^A-Za-z0-9_-]", "_", str(service.get("name") or "service"))[:40]
         self.script = str(service.get("script") or "")
+        self.binds = self.containment.binds(service)
         root = work_dir or tempfile.gettempdir()
         os.makedirs(root, exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix=f"oscar-{self.service_name}-", dir=root)
@@ -241,7 +247,8 @@ class Slot:
         box = self.containment.sandbox
         cgroups = self.containment.cgroups
         argv, env = box.wrap(["/bin/sh", "-c", _WAITING_SHELL, self.script_path, self.env_file,
-                              self.script_path], work_dir=self.dir, env=env, limits=self.limits, cwd=self.cwd)
+                              self.script_path], work_dir=self.dir, env=env, limits=self.limits, cwd=self.cwd,
+                             extra_binds=self.binds)
         if self.group is not None:
             self.group.close()
         self.group = cgroups.group(self.limits) if cgroups is not None else None

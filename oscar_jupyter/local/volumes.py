@@ -12,16 +12,19 @@ a 409 when the service is created (``conflict``), a ``PUT`` that changes the
 section is a 400 (``changed``), and reads report ``volume_status``
 (``status``).
 
-oscar-local keeps no volumes of its own: a managed volume lives as long as
-the record the Manager's PersistentVolumeClaim would be (``State``'s
-``volumes``): made with the service that declares a ``size``, deleted with
-it unless retained, named by services that mount it. Scripts see no mount
-and no data is kept (docs/oscar-local.md).
+In oscar-local a managed volume is a record in the state (what the
+Manager's PersistentVolumeClaim is) and a directory in the data dir
+(``volumes/<name>``), made with the service that declares a ``size`` and
+deleted with it unless retained; the bubblewrap sandbox mounts it at
+``mount_path`` for every run of the services that name it (``Volumes``).
+Other sandbox modes have no mount (docs/oscar-local.md).
 """
 from __future__ import annotations
 
+import os
 import posixpath
 import re
+import shutil
 from typing import Any, Optional
 
 DELETE, RETAIN = "delete", "retain"
@@ -71,34 +74,6 @@ def refusal(service_name: str, volume: Any) -> tuple[Optional[dict], Optional[st
     return out, None
 
 
-def created(service_name: str, volume: Optional[dict], state: Any) -> Optional[tuple[int, str]]:
-    """EnsureServiceVolume as CreateService runs it, on ``state``'s record of managed volumes:
-    ``(status, text)`` when the service cannot be created, else None (a managed volume recorded).
-
-    A managed volume whose name is taken is a 409, and the Manager's clean-up after that failure
-    (``DeleteServiceVolume`` for the service it could not create) deletes the volume of that name
-    unless the refused service asked to retain it: so does oscar-local, which keeps no data in it.
-    A name-only volume that is not recorded is a 400."""
-    if not volume:
-        return None
-    name = str(volume.get("name") or "")
-    if not volume.get("size"):
-        return None if state.get_volume(name) is not None else (400, NOT_FOUND)
-    if state.get_volume(name) is not None:
-        if volume.get("lifecycle_policy") != RETAIN:
-            state.delete_volume(name)
-        return 409, TAKEN
-    state.put_volume(name, {"size": volume["size"], "lifecycle_policy": volume.get("lifecycle_policy") or DELETE,
-                            "created_by_service": service_name})
-    return None
-
-
-def deleted(volume: Any, state: Any) -> None:
-    """DeleteServiceVolume: a managed volume goes with its service unless it is retained."""
-    if isinstance(volume, dict) and volume.get("size") and volume.get("lifecycle_policy") != RETAIN:
-        state.delete_volume(str(volume.get("name") or ""))
-
-
 def changed(stored: Any, sent: Optional[dict]) -> bool:
     """SameVolumeConfig, negated: a PUT may not add, drop or change the volume."""
     stored = stored if isinstance(stored, dict) else None
@@ -108,13 +83,79 @@ def changed(stored: Any, sent: Optional[dict]) -> bool:
     return any(str(stored.get(k) or "") != str(sent.get(k) or "") for k in keys)
 
 
-def status(volume: Any, state: Any) -> dict[str, Any]:
-    """``volume_status`` as a read reports it (setVolumeStatus): a recorded volume is mounted by
-    the service read (``in_use``); one deleted meanwhile is Kubernetes' not-found error."""
-    if not isinstance(volume, dict):
-        return {"enabled": False}
-    name = str(volume.get("name") or "")
-    if state.get_volume(name) is None:
-        return {"enabled": True, "name": name, "phase": "error",
-                "error": f'persistentvolumeclaims "{name}" not found'}
-    return {"enabled": True, "name": name, "phase": "in_use"}
+class Volumes:
+    """The managed volumes of one oscar-local: their record in ``state`` (what a PersistentVolumeClaim
+    is to the Manager) and their data, a directory each under ``root``, mounted at the service's
+    ``mount_path`` in the sandbox of its invocations, jobs and replicas (``binds``)."""
+
+    def __init__(self, state: Any, root: str, sandbox: Any = None) -> None:
+        self.state = state
+        self.root = root
+        self.sandbox = sandbox
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.root, name)
+
+    def created(self, service_name: str, volume: Optional[dict]) -> Optional[tuple[int, str]]:
+        """EnsureServiceVolume as CreateService runs it: ``(status, text)`` when the service cannot
+        be created, else None (a managed volume recorded and its directory made).
+
+        A managed volume whose name is taken is a 409, and the Manager's clean-up after that
+        failure (``DeleteServiceVolume`` for the service it could not create) deletes the volume
+        of that name unless the refused service asked to retain it: so does oscar-local. A
+        name-only volume that is not recorded is a 400."""
+        if not volume:
+            return None
+        name = str(volume.get("name") or "")
+        if not volume.get("size"):
+            return None if self.state.get_volume(name) is not None else (400, NOT_FOUND)
+        if self.state.get_volume(name) is not None:
+            if volume.get("lifecycle_policy") != RETAIN:
+                self._remove(name)
+            return 409, TAKEN
+        self.state.put_volume(name, {"size": volume["size"], "created_by_service": service_name,
+                                     "lifecycle_policy": volume.get("lifecycle_policy") or DELETE})
+        self._directory(name)
+        return None
+
+    def deleted(self, volume: Any) -> None:
+        """DeleteServiceVolume: a managed volume goes with its service, data and all, unless it is
+        retained."""
+        if isinstance(volume, dict) and volume.get("size") and volume.get("lifecycle_policy") != RETAIN:
+            self._remove(str(volume.get("name") or ""))
+
+    def status(self, volume: Any) -> dict[str, Any]:
+        """``volume_status`` as a read reports it (setVolumeStatus): a recorded volume is mounted
+        by the service read (``in_use``); one deleted meanwhile is Kubernetes' not-found error."""
+        if not isinstance(volume, dict):
+            return {"enabled": False}
+        name = str(volume.get("name") or "")
+        if self.state.get_volume(name) is None:
+            return {"enabled": True, "name": name, "phase": "error",
+                    "error": f'persistentvolumeclaims "{name}" not found'}
+        return {"enabled": True, "name": name, "phase": "in_use"}
+
+    def binds(self, service: Any) -> list[tuple[str, str, bool]]:
+        """The sandbox mount of ``service``'s volume (outside, inside, writable), or none: no
+        volume, or one with no record."""
+        volume = service.get("volume") if isinstance(service, dict) else None
+        if not isinstance(volume, dict) or not volume.get("mount_path"):
+            return []
+        name = str(volume.get("name") or "")
+        if not name or self.state.get_volume(name) is None:
+            return []
+        return [(self._directory(name), str(volume["mount_path"]), True)]
+
+    def _directory(self, name: str) -> str:
+        path = self.path(name)
+        if not os.path.isdir(path):
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            if self.sandbox is not None:
+                self.sandbox.own(path)  # the sandbox uid writes there
+        return path
+
+    def _remove(self, name: str) -> None:
+        self.state.delete_volume(name)
+        if name and os.sep not in name and name not in (".", ".."):
+            shutil.rmtree(self.path(name), ignore_errors=True)

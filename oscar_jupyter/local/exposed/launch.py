@@ -232,7 +232,8 @@ class Command:
 
 
 def wrap(argv: Sequence[str], env: Mapping[str, str], work_dir: str, *, isolation: Isolation,
-         port: int, socket_path: str | None, root: str | None = None, group: Group | None = None) -> Command:
+         port: int, socket_path: str | None, root: str | None = None, group: Group | None = None,
+         binds: Sequence[tuple[str, str, bool]] = ()) -> Command:
     """The command that runs ``argv`` as one replica, starting in ``work_dir``.
 
     With a network namespace, ``argv`` runs behind a relay from
@@ -241,6 +242,7 @@ def wrap(argv: Sequence[str], env: Mapping[str, str], work_dir: str, *, isolatio
     replica's directory, holding ``work_dir`` and the socket) being the one
     writable directory. ``group`` (made by ``isolation.group``) is joined
     by the first process, outside the sandbox, before anything else runs.
+    ``binds`` are the sandbox's further mounts (the service's volume).
     """
     if isolation.kind is not None and socket_path is None:
         raise ValueError("an isolated replica needs the path of its relay socket")
@@ -249,7 +251,7 @@ def wrap(argv: Sequence[str], env: Mapping[str, str], work_dir: str, *, isolatio
     if box is not None:
         inner = [*relay, *argv] if isolation.kind is not None else list(argv)
         out, out_env = box.wrap(inner, work_dir=root or work_dir, env=env, cwd=work_dir,
-                                limits=group.limits if group is not None else None,
+                                limits=group.limits if group is not None else None, extra_binds=binds,
                                 network="isolated" if isolation.kind is not None else "host")
     elif isolation.kind is None:
         out, out_env = list(argv), dict(env)

@@ -99,7 +99,8 @@ class Replica:
         self.group = self.isolation.group(self._svc)
         # As the Manager's pod: `/bin/sh -c <script>` (a shebang line is honoured).
         cmd = wrap(["/bin/sh", "-c", script], env, work, isolation=self.isolation, port=self.settings.port,
-                   socket_path=self.socket_path, root=self.dir, group=self.group)
+                   socket_path=self.socket_path, root=self.dir, group=self.group,
+                   binds=self.isolation.containment.binds(self._svc) if self.isolation.containment else ())
         self.proc = await asyncio.create_subprocess_exec(
             *cmd.argv, env=cmd.env, cwd=cmd.cwd, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
