@@ -22,56 +22,21 @@ Other sandbox modes have no mount (docs/oscar-local.md).
 from __future__ import annotations
 
 import os
-import posixpath
-import re
 import shutil
 from typing import Any, Optional
 
-DELETE, RETAIN = "delete", "retain"
-#: types.ConfigPath and types.VolumePath: the paths OSCAR mounts in every pod
-_RESERVED = ("/oscar/config", "/oscar/volume")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# resource.ParseQuantity: a signed decimal number, then a binary or decimal suffix or an exponent
-_QUANTITY = re.compile(r"^([+-]?)(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$")
+from ..spec.volume import DELETE, RETAIN, checked_volume
+
 NOT_FOUND = "Referenced volume does not exist in the caller namespace"
 TAKEN = "A managed volume with the provided name already exists"
 CHANGED = "volume updates are not supported after service creation"
 
 
-def _positive_quantity(text: str) -> bool:
-    match = _QUANTITY.match(text)
-    return bool(match) and match.group(1) != "-" and any(c in "123456789" for c in match.group(2))
-
-
 def refusal(service_name: str, volume: Any) -> tuple[Optional[dict], Optional[str]]:
-    """``(volume as stored, None)`` or ``(None, why)``: ValidateVolumeConfig's order and words.
-    A missing (or null) volume is ``(None, None)``."""
-    if not isinstance(volume, dict):
-        return None, None
-    out = {key: value.strip() if isinstance(value, str) else value for key, value in volume.items()}
-    name, size = str(out.get("name") or ""), str(out.get("size") or "")
-    mount, policy = str(out.get("mount_path") or ""), str(out.get("lifecycle_policy") or "")
-    if not mount:
-        return None, "volume.mount_path is required"
-    if not size and not name:
-        return None, "volume.name is required when volume.size is not set"
-    if name and (len(name) > 63 or not _DNS_LABEL.match(name)):
-        return None, "volume.name must satisfy Kubernetes DNS-1123 naming rules"
-    if size:
-        if not _positive_quantity(size):
-            return None, "volume.size must be a valid positive quantity"
-        out["name"] = name or service_name
-        if not policy:
-            out["lifecycle_policy"] = DELETE
-        elif policy not in (DELETE, RETAIN):
-            return None, f'volume.lifecycle_policy must be either "{DELETE}" or "{RETAIN}"'
-    elif policy:
-        return None, "volume.lifecycle_policy is only valid when volume.size is set"
-    if not posixpath.isabs(mount):
-        return None, "volume.mount_path must be an absolute path"
-    if any(mount == p or mount.startswith(p + "/") for p in _RESERVED):
-        return None, "volume.mount_path cannot overlap OSCAR reserved paths"
-    return out, None
+    """``(volume as stored, None)`` or ``(None, why)`` in ValidateVolumeConfig's words
+    (``spec.volume``). A missing (or null) volume is ``(None, None)``."""
+    kept, problem = checked_volume(service_name, volume)
+    return (None, f"volume.{problem[0]} {problem[1]}") if problem else (kept, None)
 
 
 def changed(stored: Any, sent: Optional[dict]) -> bool:

@@ -8,6 +8,7 @@ from .comparison import prune, is_int
 from .problems import PathT, Problem
 from .schema import object_shape, schema_at
 from .suggestions import suggest, suggest_name
+from .volume import checked_volume
 from .vocabulary import (DEFAULT_PROVIDER, INPUT_PROVIDER_TYPES, LOG_LEVELS, NAME_MAX,
                          PROVIDER_TYPES, VISIBILITIES)
 
@@ -124,6 +125,12 @@ def oscar_rules(data: Dict[str, Any]) -> List[Problem]:
     if isinstance(expose, dict):
         _check_scale(expose, ("expose",), problems, zero_unbounded=False)
         _check_expose(expose, problems)
+
+    volume = data.get("volume")
+    if isinstance(volume, dict):
+        problem = checked_volume(name if isinstance(name, str) else "", volume)[1]
+        if problem:
+            add(Problem(("volume", problem[0]), problem[1], value=volume.get(problem[0])))
 
     visibility = data.get("visibility")
     if isinstance(visibility, str) and visibility and visibility not in VISIBILITIES:

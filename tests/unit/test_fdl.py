@@ -735,3 +735,27 @@ def test_comments_only_document_is_placed_at_its_first_line():
     with pytest.raises(InvalidDefinition) as info:
         FDL.parse("# in a cell\n", line_offset=3)
     assert info.value.problems[0].line == 4
+
+
+@pytest.mark.parametrize("volume, where, rule", [
+    ("{mount_path: data, size: 1Gi}", "mount_path", "must be an absolute path"),
+    ("{mount_path: /data, size: 0}", "size", "must be a valid positive quantity"),
+    ("{mount_path: /data}", "name", "is required when volume.size is not set"),
+    ("{mount_path: /oscar/config/x, size: 1Gi}", "mount_path", "cannot overlap OSCAR reserved paths"),
+    ("{mount_path: /data, name: shared, lifecycle_policy: retain}", "lifecycle_policy",
+     "is only valid when volume.size is set"),
+])
+def test_a_volume_the_manager_refuses_is_flagged_at_its_line(volume, where, rule):
+    """v4.1's ValidateVolumeConfig, before deploying: the field, its FDL line and the Manager's rule."""
+    text = ("functions:\n  oscar:\n  - my-cluster:\n      name: cached\n      image: alpine\n"
+            f"      script: echo\n      volume: {volume}\n")
+    with pytest.raises(InvalidDefinition) as info:
+        FDL.parse(text)
+    (p,) = info.value.problems
+    assert (p.path[-2:], p.line, p.message) == (("volume", where), 7, rule)
+
+
+def test_a_volume_the_manager_takes_passes():
+    text = ("functions:\n  oscar:\n  - my-cluster:\n      name: cached\n      image: alpine\n"
+            "      script: echo\n      volume: {mount_path: /cache, size: 2Gi, lifecycle_policy: retain}\n")
+    assert FDL.parse(text)["cached"].data["volume"]["mount_path"] == "/cache"
