@@ -121,6 +121,25 @@ class Panel(widgets.VBox):
         if worker is not None and worker is not threading.current_thread():
             worker.join(timeout)
 
+    def keep_refreshing(self, on: bool, name: str) -> None:
+        """Refresh every ``self.interval`` seconds on a worker thread (``name``) while ``on``; the
+        loop ends early once ``refresh_done()`` says so."""
+        if not on:
+            self.stop_worker()
+            return
+
+        def loop(stop: threading.Event) -> None:
+            while not stop.wait(self.interval):
+                self.guarded(self.refresh)
+                if self.refresh_done():
+                    return
+
+        self.start_worker(loop, name=name)
+
+    def refresh_done(self) -> bool:
+        """Whether auto-refresh has nothing left to watch (a panel says when)."""
+        return False
+
     @property
     def worker_alive(self) -> bool:
         """True while the background worker runs."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import threading
-from typing import Any, List, Optional
+from typing import Any, List
 
 import ipywidgets as widgets
 
@@ -183,11 +183,4 @@ class ExposedPanel(Panel):
         self.refresh()
 
     def _set_auto(self, on: bool) -> None:
-        if on:
-            self.start_worker(self._loop, name=f"oscar-exposed-{self.service.value}")
-        else:
-            self.stop_worker()
-
-    def _loop(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval):
-            self.guarded(self.refresh)
+        self.keep_refreshing(on, name=f"oscar-exposed-{self.service.value}")

@@ -178,18 +178,14 @@ class JobsPanel(Panel):
         self.refresh()
 
     def _set_auto(self, on: bool) -> None:
-        if on:
-            self.start_worker(self._loop, name=f"oscar-jobs-{self.service.value}")
-        else:
-            self.stop_worker()
+        self.keep_refreshing(on, name=f"oscar-jobs-{self.service.value}")
 
-    def _loop(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval):
-            self.guarded(self.refresh)
-            if self.expected and sum(self.counts.get(s, 0) for s in FINISHED) >= self.expected:
-                self.set_status("batch finished; auto-refresh stopped", "ok")
-                self.auto.value = False  # the observer stops this thread without joining it
-                return
+    def refresh_done(self) -> bool:
+        if self.expected and sum(self.counts.get(s, 0) for s in FINISHED) >= self.expected:
+            self.set_status("batch finished; auto-refresh stopped", "ok")
+            self.auto.value = False  # the observer stops this thread without joining it
+            return True
+        return False
 
     def _draw(self) -> None:
         header = [widgets.HTML(f"<b>{h}</b>") for h in ("job", "status", "created", "started", "finished")]
