@@ -110,7 +110,7 @@ def render_model(model: Any) -> Tuple[str, str]:
         text += "\n  predict: " + ", ".join(r[0] for r in rows)
     html = h.title(f"model {model.name}") + h.table(["field", "value"], fields)
     if rows:
-        html += (f'<div style="margin-top:6px">predict arguments (* required)</div>' +
+        html += ('<div style="margin-top:6px">predict arguments (* required)</div>' +
                  h.table(["argument", "type", "in", "default", "description"], rows))
     return text, html
 
