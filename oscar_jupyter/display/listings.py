@@ -174,9 +174,22 @@ def render_service(svc: Any) -> Tuple[str, str]:
     expose = spec.get("expose")
     if isinstance(expose, Mapping) and expose:
         fields.append(("exposed port", expose.get("api_port")))
+    fields.append(("volume", _volume(spec)))
     rows = [[k, v] for k, v in fields if v not in (None, "", [])]
     text = f"Service {name}\n" + "\n".join(f"  {k}: {v}" for k, v in rows)
     return text, h.title(f"service {name}") + h.table(["field", "value"], rows)
+
+
+def _volume(spec: Mapping) -> str:
+    """A v4.1 volume in a line: ``cache (1Gi, retain) at /data: in_use``."""
+    volume, status = spec.get("volume"), spec.get("volume_status")
+    if not isinstance(volume, Mapping):
+        return ""
+    made = ", ".join(str(volume[k]) for k in ("size", "lifecycle_policy") if volume.get(k))
+    line = f"{volume.get('name') or '?'}{f' ({made})' if made else ''} at {volume.get('mount_path') or '?'}"
+    if isinstance(status, Mapping) and status.get("phase"):
+        line += f": {status['phase']}" + (f" ({status['error']})" if status.get("error") else "")
+    return line
 
 
 _URL_PASSWORD = re.compile(r"(//[^/@:\s]*):[^/@\s]*@")

@@ -512,3 +512,18 @@ def test_applied_services_show_the_warnings_of_their_definitions():
     assert "did you mean &#x27;memory&#x27;?" in bundle["text/html"] or \
         "did you mean &#39;memory&#39;?" in bundle["text/html"]
     assert "warning" not in display.mimebundle(ServiceList([]))["text/plain"]
+
+
+def test_a_service_shows_its_volume_and_its_state():
+    from oscar_jupyter.display.listings import render_service
+
+    spec = {"name": "cached", "image": "alpine",
+            "volume": {"name": "cache", "size": "1Gi", "mount_path": "/data", "lifecycle_policy": "retain"},
+            "volume_status": {"enabled": True, "name": "cache", "phase": "in_use"}}
+    text, html = render_service(spec)
+    assert "volume: cache (1Gi, retain) at /data: in_use" in text and "cache (1Gi, retain) at /data" in html
+    spec["volume"] = {"name": "shared", "mount_path": "/d"}
+    spec["volume_status"] = {"enabled": True, "name": "shared", "phase": "error",
+                             "error": 'persistentvolumeclaims "shared" not found'}
+    assert 'volume: shared at /d: error (persistentvolumeclaims "shared" not found)' in render_service(spec)[0]
+    assert "volume" not in render_service({"name": "plain", "image": "alpine"})[0]
