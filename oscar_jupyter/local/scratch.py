@@ -20,6 +20,7 @@ directory is shared.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -33,6 +34,36 @@ MARK = ".oscar-local-owner"  # never a service name (routes are DNS labels)
 PREFIXES = ("oscar-run-", "oscar-x-", "oj")
 
 
+def remove_tree(path: str, keep: str = "") -> bool:
+    """Remove the directory tree at ``path`` even where a script took the write bit off a directory
+    in it (each refusal is met by giving the owner its rights back and trying again); ``keep``
+    names a top-level entry removed last, once everything else is gone. Whether it is gone."""
+    def retry(function, failed, _exc):  # type: ignore[no-untyped-def]
+        parent = os.path.dirname(failed)
+        for target in (parent, failed):
+            with contextlib.suppress(OSError):
+                os.chmod(target, 0o700, follow_symlinks=False)
+        with contextlib.suppress(OSError):
+            function(failed)
+
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return True
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.name == keep:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, onerror=retry)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    shutil.rmtree(path, onerror=retry)
+    return not os.path.lexists(path)
+
+
 class Scratch:
     """A marked directory, held (its mark locked) by this process until ``remove``."""
 
@@ -41,7 +72,8 @@ class Scratch:
         self._fd = fd
 
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        # the mark goes last: a tree that could not be removed whole is still marked for a sweep
+        remove_tree(self.path, keep=MARK)
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -91,8 +123,8 @@ def sweep(directory: str | None = None) -> list[str]:
             os.close(fd)
             continue  # its owner runs
         try:
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(entry.path)
+            if remove_tree(entry.path, keep=MARK):
+                removed.append(entry.path)
         finally:
             os.close(fd)
     if removed:

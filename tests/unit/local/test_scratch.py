@@ -3,8 +3,10 @@ that are gone, and nothing else in the shared temporary directory."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 from oscar_jupyter.local import scratch
@@ -81,3 +83,34 @@ def test_the_mark_is_private_to_its_owner(tmp_path):
     assert os.stat(os.path.join(s.path, scratch.MARK)).st_mode & 0o077 == 0
     assert os.listdir(s.path) == [scratch.MARK]
     s.remove()
+
+
+_LOCKED_TREE = textwrap.dedent("""
+    import importlib.util, os, sys
+    spec = importlib.util.spec_from_file_location("scratch", sys.argv[2])  # stdlib only: any Python
+    scratch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scratch)
+    d = sys.argv[1]
+    os.makedirs(d + "/run/work/deep")
+    open(d + "/run/work/deep/f", "w").write("x")
+    open(d + "/" + scratch.MARK, "w").write("m")
+    for p in (d + "/run/work/deep", d + "/run/work"):
+        os.chmod(p, 0o500)  # what a script may do to its own directories
+    print(scratch.remove_tree(d, keep=scratch.MARK), os.path.exists(d))
+""")
+
+
+def test_a_tree_a_script_made_read_only_is_removed_whole():
+    """As the user that owns it (not root, whom modes do not stop): directories without their write
+    bit are given it back, and the mark goes last."""
+    python, kw = sys.executable, {}
+    if os.geteuid() == 0:  # as a user that modes stop, with a Python that user can run
+        python, kw = shutil.which("python3", path="/usr/bin:/bin") or sys.executable, {"user": 65534, "group": 65534}
+    top = tempfile.mkdtemp()  # in the shared temporary directory, which that user can reach
+    try:
+        os.chmod(top, 0o777)
+        out = subprocess.run([python, "-c", _LOCKED_TREE, os.path.join(top, "tree"), scratch.__file__],
+                             capture_output=True, text=True, check=False, cwd=top, **kw)
+        assert out.stdout.split() == ["True", "False"], out.stderr
+    finally:
+        scratch.remove_tree(top)
