@@ -7,6 +7,7 @@ here; this module imports neither.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Awaitable, Callable
 
@@ -93,25 +94,30 @@ async def read_json(request: web.Request, refusal: str) -> Any:
     def bad(problem: str) -> web.HTTPBadRequest:
         return web.HTTPBadRequest(text=refusal + problem, content_type="text/plain")
 
+    async def syntax_error() -> str | None:  # the scanner is Python: off the event loop for a large body
+        if len(raw) < 1 << 16:
+            return gosyntax.syntax_error(raw)
+        return await asyncio.to_thread(gosyntax.syntax_error, raw)
+
     start = len(raw) - len(raw.lstrip(b" \t\r\n"))
     if start == len(raw) or raw[start] in b"-0123456789":
         # no value at all (Go's io.EOF), or a number at the top level, which Go's scanner ends
         # where Python's decoder may not ("1." is Go's unexpected EOF, Python's 1)
-        problem = gosyntax.syntax_error(raw)
+        problem = await syntax_error()
         if problem:
             raise bad(problem)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         # bytes that are not UTF-8 are Go's invalid characters outside strings, U+FFFD inside
-        problem = gosyntax.syntax_error(raw)
+        problem = await syntax_error()
         if problem:
             raise bad(problem)
-        text = raw.decode("utf-8", errors="replace")
+        text = raw.decode("utf-8", errors=gosyntax.GO_REPLACE)
     try:
         return godecode.DECODER.raw_decode(text, start)[0]
     except (json.JSONDecodeError, godecode.NotJSON, RecursionError) as exc:
-        problem = gosyntax.syntax_error(raw)
+        problem = await syntax_error()
         if problem:
             raise bad(problem) from None
         # well formed for Go, past what Python's decoder nests (Go reads 10000 levels)

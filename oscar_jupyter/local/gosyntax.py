@@ -27,9 +27,14 @@ for a number at the top level (which Python ends before a stray ``.``).
 """
 from __future__ import annotations
 
+import codecs
 from typing import Optional
 
 MAX_DEPTH = 10000  # encoding/json's maxNestingDepth
+#: a decoding error handler that makes each byte of an invalid UTF-8 sequence one U+FFFD, as Go's
+#: utf8.DecodeRune does (Python's "replace" makes one for a whole truncated sequence)
+GO_REPLACE = "oscar-go-fffd"
+codecs.register_error(GO_REPLACE, lambda exc: ("\ufffd", exc.start + 1))
 _SPACE = b" \t\r\n"
 _DIGITS = b"0123456789"
 _HEX = b"0123456789abcdefABCDEF"

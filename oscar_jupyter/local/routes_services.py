@@ -180,7 +180,7 @@ async def create_service(request: web.Request) -> web.Response:
         if rt.service(svc["name"]) is not None:
             secrets = (svc.get("environment") or {}).get("secrets")
             return text(*rt.wire.duplicate_answer(svc["name"], bool(secrets)))
-        clash = rt.volumes.created(svc["name"], svc.get("volume"))
+        clash = rt.volumes.created(svc["name"], svc.get("volume"), namespace=svc["owner"])
         if clash:
             return text(*clash)
         try:
@@ -215,25 +215,27 @@ async def update_service(request: web.Request) -> web.Response:
     user = caller(request)
     async with rt._lock:
         previous = rt.service(name) if not names.service_name_problem(name) else None
+        # update.go: its JSON binding (decoding, then the required fields), the storage paths and
+        # the volume are 400s before the lookup; then a changed volume, before whose it is
+        decoded = _decoded(rt, data)
+        problem = svcs.binding_problem(spec.normalise(copy.deepcopy(decoded))[0])
+        if problem:
+            raise web.HTTPBadRequest(text=problem, content_type="text/plain")
+        try:
+            sent = _volume_check(rt)(spec.normalise(_storage_paths(rt, decoded))[0])
+        except svcs.InvalidService as exc:
+            raise _refusal(exc.status, str(exc)) from None
         if previous is None:
-            # update.go: its JSON binding (decoding, then the required fields), the storage paths
-            # and the volume are 400s before the lookup; every other check comes after it
-            decoded = _decoded(rt, data)
-            problem = svcs.binding_problem(spec.normalise(copy.deepcopy(decoded))[0])
-            if problem:
-                raise web.HTTPBadRequest(text=problem, content_type="text/plain")
-            try:
-                _volume_check(rt)(spec.normalise(_storage_paths(rt, decoded))[0])
-            except svcs.InvalidService as exc:
-                raise _refusal(exc.status, str(exc)) from None
             return text(404)  # the Manager's c.Status(http.StatusNotFound)
+        if rt.wire.major_minor >= (4, 1) and volumes.changed(previous.get("volume"), sent.get("volume")):
+            return text(400, volumes.CHANGED)
         if not svcs.owned_by(previous, user):
             if not svcs.visible_to(previous, user):
                 raise _forbidden(user, name)
             raise _forbidden(user, name, "update")
         svc = _prepare(request, data, previous)
-        if volumes.changed(previous.get("volume"), svc.get("volume")):
-            return text(400, volumes.CHANGED)
+        if isinstance(svc.get("volume"), dict) and isinstance(previous.get("volume"), dict):
+            svc["volume"]["namespace"] = previous["volume"].get("namespace", "")  # where it was made
         try:
             await rt.update_service(svc)
         except Exception as exc:

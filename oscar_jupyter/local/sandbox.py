@@ -242,7 +242,8 @@ class Sandbox:
                 args += ["--size", str(int(size))]
             args += ["--tmpfs", "/tmp"]
             made: List[str] = []
-            for source, target, writable in [(work_dir, work_dir, True), *extra_binds]:
+            # further mounts first: one over /tmp (a volume) then holds the run's directory
+            for source, target, writable in [*extra_binds, (work_dir, work_dir, True)]:
                 args += _leading_dirs(target, self._bound, made)
                 args += ["--bind" if writable else "--ro-bind", source, target]
             for path in self.hidden:  # the data dir lies inside something bound: cover it

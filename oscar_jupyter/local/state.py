@@ -60,8 +60,10 @@ CREATE TABLE IF NOT EXISTS seen_objects (
 );
 CREATE INDEX IF NOT EXISTS seen_by_etag ON seen_objects (bucket, key, etag, service);
 CREATE TABLE IF NOT EXISTS volumes (
-    name TEXT PRIMARY KEY,
-    definition TEXT NOT NULL
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    PRIMARY KEY (namespace, name)
 );
 """
 
@@ -370,16 +372,17 @@ class State:
             cur.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
     # -- managed volumes (v4.1) ----------------------------------------
-    def put_volume(self, name: str, definition: dict[str, Any]) -> None:
-        """Record a managed volume (its size, lifecycle policy and the service that made it)."""
+    def put_volume(self, namespace: str, name: str, definition: dict[str, Any]) -> None:
+        """Record a managed volume of ``namespace`` (its size, lifecycle policy, the service that
+        made it)."""
         with self._tx() as cur:
-            cur.execute("INSERT OR REPLACE INTO volumes (name, definition) VALUES (?, ?)",
-                        (name, json.dumps(definition)))
+            cur.execute("INSERT OR REPLACE INTO volumes (namespace, name, definition) VALUES (?, ?, ?)",
+                        (namespace, name, json.dumps(definition)))
 
-    def get_volume(self, name: str) -> dict[str, Any] | None:
-        rows = self._query("SELECT definition FROM volumes WHERE name = ?", (name,))
+    def get_volume(self, namespace: str, name: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT definition FROM volumes WHERE namespace = ? AND name = ?", (namespace, name))
         return json.loads(rows[0][0]) if rows else None
 
-    def delete_volume(self, name: str) -> None:
+    def delete_volume(self, namespace: str, name: str) -> None:
         with self._tx() as cur:
-            cur.execute("DELETE FROM volumes WHERE name = ?", (name,))
+            cur.execute("DELETE FROM volumes WHERE namespace = ? AND name = ?", (namespace, name))

@@ -15,16 +15,26 @@ import re
 from typing import Any, Optional, Tuple
 
 DELETE, RETAIN = "delete", "retain"
-#: types.ConfigPath and types.VolumePath: the paths OSCAR mounts in every pod
-RESERVED = ("/oscar/config", "/oscar/volume")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+#: types.ConfigPath and types.VolumePath (v4.1.2): the paths OSCAR mounts in every pod
+RESERVED = ("/oscar/config", "/oscar/bin")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # resource.ParseQuantity: a signed decimal number, then a binary or decimal suffix or an exponent
-_QUANTITY = re.compile(r"^([+-]?)(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$")
+_QUANTITY = re.compile(r"([+-]?)([0-9]+\.?[0-9]*|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE]([+-]?[0-9]+))?")
+# Go's unicode.IsSpace, which strings.TrimSpace trims (Python's str.strip also trims \x1c-\x1f)
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+            "\u2028\u2029\u202f\u205f\u3000"
+
+
+def _trim_space(text: str) -> str:
+    return text.strip(_GO_SPACE)
 
 
 def _positive_quantity(text: str) -> bool:
-    match = _QUANTITY.match(text)
-    return bool(match) and match.group(1) != "-" and any(c in "123456789" for c in match.group(2))
+    match = _QUANTITY.fullmatch(text)
+    if not match or match.group(1) == "-" or not any(c in "123456789" for c in match.group(2)):
+        return False
+    exponent = match.group(4)
+    return exponent is None or -(1 << 63) <= int(exponent) < 1 << 63  # strconv.ParseInt's int64
 
 
 def checked_volume(service_name: str, volume: Any) -> Tuple[Optional[dict], Optional[Tuple[str, str]]]:
@@ -32,14 +42,14 @@ def checked_volume(service_name: str, volume: Any) -> Tuple[Optional[dict], Opti
     it fails (the Manager says ``volume.<field> <rule>``). No volume (or null) is ``(None, None)``."""
     if not isinstance(volume, dict):
         return None, None
-    out = {key: value.strip() if isinstance(value, str) else value for key, value in volume.items()}
+    out = {key: _trim_space(value) if isinstance(value, str) else value for key, value in volume.items()}
     name, size = str(out.get("name") or ""), str(out.get("size") or "")
     mount, policy = str(out.get("mount_path") or ""), str(out.get("lifecycle_policy") or "")
     if not mount:
         return None, ("mount_path", "is required")
     if not size and not name:
         return None, ("name", "is required when volume.size is not set")
-    if name and (len(name) > 63 or not _DNS_LABEL.match(name)):
+    if name and (len(name) > 63 or not _DNS_LABEL.fullmatch(name)):
         return None, ("name", "must satisfy Kubernetes DNS-1123 naming rules")
     if size:
         if not _positive_quantity(size):

@@ -4,7 +4,9 @@ as its lifecycle policy says, and stays out of reach of services that do not nam
 from __future__ import annotations
 
 import base64
+import glob
 import os
+import tempfile
 import time
 import uuid
 from typing import Any, Iterator
@@ -45,6 +47,13 @@ def _run(c: Any, name: str) -> str:
     return r.text
 
 
+def _data(c: Any, volume: str) -> str:
+    """Where oscar-local keeps a volume's data (``volumes/<namespace digest>/<name>``)."""
+    found = glob.glob(os.path.join(c.data_dir, "volumes", "*", volume))
+    assert len(found) <= 1, found
+    return found[0] if found else os.path.join(c.data_dir, "volumes", "?", volume)
+
+
 def _delete(c: Any, name: str) -> None:
     requests.delete(f"{c.endpoint}/system/services/{name}", auth=(c.user, c.password), timeout=60)
 
@@ -55,12 +64,12 @@ def test_runs_of_a_service_share_its_volume(cluster: Any) -> None:
     assert status == 201, text
     try:
         assert [("count=%d" % n) in _run(cluster, name) for n in (1, 2, 3)] == [True] * 3
-        data = os.path.join(cluster.data_dir, "volumes", name, "runs")
-        with open(data, encoding="utf-8") as fh:
+        data = _data(cluster, name)
+        with open(os.path.join(data, "runs"), encoding="utf-8") as fh:
             assert fh.read() == "run\n" * 3
     finally:
         _delete(cluster, name)
-    assert not os.path.exists(os.path.join(cluster.data_dir, "volumes", name))  # lifecycle_policy: delete
+    assert not os.path.exists(data)  # lifecycle_policy: delete
 
 
 def test_a_retained_volume_outlives_its_service_and_is_mounted_by_name(cluster: Any) -> None:
@@ -91,17 +100,17 @@ def test_a_retained_volume_outlives_its_service_and_is_mounted_by_name(cluster: 
             _delete(cluster, server)
     finally:
         _delete(cluster, reader)
-    assert os.path.isdir(os.path.join(cluster.data_dir, "volumes", shared))  # never deleted: retained
+    assert os.path.isdir(_data(cluster, shared))  # never deleted: retained
 
 
 def test_a_service_without_the_volume_cannot_reach_its_data(cluster: Any) -> None:
-    status, text, owner = _create(cluster, "echo secret-$RANDOM > /data/private; cat /data/private",
+    secret = "secret-" + uuid.uuid4().hex
+    status, text, owner = _create(cluster, f"echo {secret} > /data/private; cat /data/private",
                                   {"mount_path": "/data", "size": "1Gi"})
     assert status == 201, text
     try:
-        written = _run(cluster, owner)
-        secret = next(w for w in written.split() if w.startswith("secret-"))
-        path = os.path.join(cluster.data_dir, "volumes", owner, "private")
+        assert secret in _run(cluster, owner)
+        path = os.path.join(_data(cluster, owner), "private")
         status, text, other = _create(cluster, f"cat {path} /data/private 2>&1; ls / ; true")
         assert status == 201, text
         try:
@@ -111,3 +120,43 @@ def test_a_service_without_the_volume_cannot_reach_its_data(cluster: Any) -> Non
             _delete(cluster, other)
     finally:
         _delete(cluster, owner)
+
+
+def test_a_volume_belongs_to_its_owners_namespace() -> None:
+    """As on the Manager, each OIDC user's volumes live in a namespace of their own: another user
+    cannot mount one by its name (400), and making one of the same name is theirs (201), leaving
+    the first user's data as it was."""
+    from tests.integration.test_local_oidc import MEMBER, VO, OidcIssuer
+
+    with OidcIssuer() as issuer:
+        c = local.start(data_dir=tempfile.mkdtemp(prefix="volumes-oidc-"), port=0, password=uuid.uuid4().hex,
+                        api_version="4.1", oidc_issuer=issuer.issuer, oidc_groups=(VO,))
+        try:
+            info = requests.get(c.endpoint + "/system/info", auth=(c.user, c.password), timeout=30)
+            if not info.headers.get("X-Oscar-Local-Sandbox", "").startswith("bwrap"):
+                pytest.skip("volumes are mounted by the bubblewrap sandbox, which does not run here")
+            alice, bob = ({"Authorization": "Bearer " + issuer.token(issuer.user(MEMBER))} for _ in range(2))
+
+            def post(who: dict, name: str, script: str, volume: dict) -> requests.Response:
+                return requests.post(c.endpoint + "/system/services", headers=who, timeout=60, json={
+                    "name": name, "image": "alpine", "script": script, "volume": volume})
+
+            def run(who: dict, name: str) -> str:
+                token = requests.get(f"{c.endpoint}/system/services/{name}", headers=who, timeout=30).json()["token"]
+                return requests.post(f"{c.endpoint}/run/{name}", data=base64.b64encode(b"x"), timeout=120,
+                                     headers={"Authorization": "Bearer " + token}).text
+
+            secret = "alice-" + uuid.uuid4().hex
+            assert post(alice, "a-svc", f"echo {secret} > /data/s; cat /data/s",
+                        {"mount_path": "/data", "size": "1Gi", "name": "shared"}).status_code == 201
+            assert secret in run(alice, "a-svc")
+            refused = post(bob, "b-svc", "cat /data/s", {"mount_path": "/data", "name": "shared"})
+            assert (refused.status_code, refused.text) == (400, "Referenced volume does not exist in the caller namespace")
+            assert post(bob, "b-two", "cat /data/s 2>&1; true",
+                        {"mount_path": "/data", "size": "1Gi", "name": "shared"}).status_code == 201
+            assert secret not in run(bob, "b-two")
+            status = requests.get(f"{c.endpoint}/system/services/a-svc", headers=alice, timeout=30).json()
+            assert status["volume_status"] == {"enabled": True, "name": "shared", "phase": "in_use"}
+            assert secret in run(alice, "a-svc")
+        finally:
+            c.stop()

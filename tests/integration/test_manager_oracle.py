@@ -583,6 +583,11 @@ _VOLUMES = [
     {"mount_path": "/data", "size": "-1Gi"}, {"mount_path": "/data", "size": "lots"}, {"mount_path": "/data", "size": "0"},
     {"mount_path": "/data", "name": "Bad_Name"}, {"mount_path": "/data", "size": "1Gi", "lifecycle_policy": "keep"},
     {"mount_path": "/data", "name": "x", "lifecycle_policy": "retain"}, {"mount_path": "/data", "name": "nowhere"},
+    {"mount_path": "/oscar/bin", "size": "1Gi"}, {"mount_path": "/oscar/bin/x", "size": "1Gi"},
+    {"mount_path": "/oscar/volume", "size": "1Gi"}, {"mount_path": "/data", "size": "1\u0661Gi"},
+    {"mount_path": "/data", "size": "1e99999999999999999999"}, {"mount_path": "/data", "size": "1Gi\x1c"},
+    {"mount_path": "/data", "size": "1Gi", "name": "vol\x1e"}, {"mount_path": "/d\x1f", "size": "1Gi"},
+    {"mount_path": "/data", "size": "+2e3"}, {"mount_path": "/data", "size": ".5Gi"},
 ]
 
 
@@ -613,6 +618,8 @@ def test_managed_volumes_live_and_die_as_the_managers_do(pair: Pair) -> None:
     steps = [
         lambda: create("va", mount_path="/data", size="1Gi", name=f"kept-{tag}", lifecycle_policy="retain"),
         lambda: pair.same("PUT", "/system/services", json=dict(base, name=f"va-{tag}")),  # dropped: 400
+        # on v4.1 the changed volume is refused before the quantity (v3.7: the quantity's own 500)
+        lambda: _v4(pair) and pair.same("PUT", "/system/services", json=dict(base, name=f"va-{tag}", memory="lots")),
         lambda: pair.same("PUT", "/system/services", json=dict(base, name=f"va-{tag}", volume={
             "mount_path": "/data", "size": "2Gi", "name": f"kept-{tag}", "lifecycle_policy": "retain"})),
         lambda: create("vb", mount_path="/other", name=f"kept-{tag}"),  # mounts va's
@@ -641,3 +648,15 @@ def test_managed_volumes_live_and_die_as_the_managers_do(pair: Pair) -> None:
     finally:
         for service in ("va", "vb", "vc", "vd", "ve", "vf", "vg"):
             pair.send("DELETE", f"/system/services/{service}-{tag}")
+
+
+def test_bytes_that_are_not_utf8_are_read_as_go_reads_them(pair: Pair) -> None:
+    """Inside a string each byte of a broken sequence is one U+FFFD (utf8.DecodeRune)."""
+    name = _name()
+    raw = b'{"name":"%s","image":"alpine","script":"a\xe2\x82b \xff\xfe end"}' % name.encode()
+    try:
+        assert pair.same("POST", "/system/services", data=raw,
+                         headers={"Content-Type": "application/json"}).status_code == 201
+        pair.same("GET", f"/system/services/{name}")
+    finally:
+        pair.send("DELETE", f"/system/services/{name}")
