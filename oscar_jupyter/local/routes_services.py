@@ -186,7 +186,7 @@ async def create_service(request: web.Request) -> web.Response:
         try:
             await rt.add_service(svc)
         except Exception as exc:
-            rt.volumes.deleted(svc.get("volume"))
+            await asyncio.to_thread(rt.volumes.deleted, svc.get("volume"))
             log.warning("creating service %s failed: %s", svc["name"], exc)
             return text(500, f"Error creating the service '{svc['name']}': {exc}")
     log.info("created service %s (owner %s)", svc["name"], svc["owner"])
@@ -256,7 +256,7 @@ async def delete_service(request: web.Request) -> web.Response:
         if not svcs.owned_by(svc, user):
             raise _forbidden(user, name, "access" if not svcs.visible_to(svc, user) else "delete")
         removed = await rt.delete_service(svc)
-        rt.volumes.deleted(svc.get("volume"))
+        await asyncio.to_thread(rt.volumes.deleted, svc.get("volume"))  # its data may be large
     log.info("deleted service %s (buckets removed: %s)", name, ", ".join(removed) or "none")
     return text(204)
 

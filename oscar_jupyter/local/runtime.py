@@ -185,6 +185,14 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop triggers, let running jobs finish (bounded), close executors and storage."""
+        try:
+            await self._stop_parts()
+        finally:  # whatever failed, the runs' scratch directory is not left held
+            if self._runs is not None:
+                self._runs.remove()
+                self._runs = None
+
+    async def _stop_parts(self) -> None:
         if self.oidc is not None:
             await self.oidc.close()
         for task in (self._scan_task, self._storage_task):
@@ -208,9 +216,6 @@ class Runtime:
             self.state.close()
         if self.containment is not None and self.containment.cgroups is not None:
             self.containment.cgroups.close()
-        if self._runs is not None:
-            self._runs.remove()
-            self._runs = None
         logging.getLogger("oscar_jupyter.local").removeHandler(self.logs)
 
     def _contain(self) -> Containment:
