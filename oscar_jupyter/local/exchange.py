@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from . import godecode, gosyntax, names
 from .runtime import Runtime
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -115,7 +117,9 @@ async def read_json(request: web.Request, refusal: str) -> Any:
             raise bad(problem)
         text = raw.decode("utf-8", errors=gosyntax.GO_REPLACE)
     try:
-        return godecode.DECODER.raw_decode(text, start)[0]
+        value = godecode.DECODER.raw_decode(text, start)[0]
+        # a \\uD800-\\uDFFF escape may be a lone surrogate, which Go decodes as U+FFFD
+        return godecode.go_strings(value) if _SURROGATE_ESCAPE.search(raw) else value
     except (json.JSONDecodeError, godecode.NotJSON, RecursionError) as exc:
         problem = await syntax_error()
         if problem:

@@ -24,6 +24,7 @@ Field names match exactly, else case-insensitively; unknown fields and
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -107,6 +108,25 @@ def _integer_literal(text: str) -> Any:
 #: (``read_json`` uses it)
 DECODER = json.JSONDecoder(parse_float=Number, parse_int=_integer_literal, parse_constant=_refuse_constant,
                            object_pairs_hook=_object)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def go_strings(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) made U+FFFD, as Go's decoder
+    unquotes a ``\\ud800`` escape that no low surrogate follows (Python's keeps it)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [go_strings(v) for v in value]
+    if isinstance(value, Object):
+        out = Object((go_strings(k), go_strings(v)) for k, v in value.items())
+        out.pairs = [(go_strings(k), go_strings(v)) for k, v in value.pairs]
+        return out
+    if isinstance(value, dict):
+        return {go_strings(k): go_strings(v) for k, v in value.items()}
+    return value
 
 
 fold = go_fold  # Go's EqualFold for keys against ASCII field names

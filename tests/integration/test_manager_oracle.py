@@ -660,3 +660,16 @@ def test_bytes_that_are_not_utf8_are_read_as_go_reads_them(pair: Pair) -> None:
         pair.same("GET", f"/system/services/{name}")
     finally:
         pair.send("DELETE", f"/system/services/{name}")
+
+
+def test_a_lone_surrogate_escape_is_read_as_go_reads_it(pair: Pair) -> None:
+    """Go unquotes a \\uD800 that no low surrogate follows as U+FFFD (Python's decoder keeps it)."""
+    name = _name()
+    raw = ('{"name":"%s","image":"alpine","script":"a\\ud800b \\ud83d\\ude00 \\udc00",'
+           '"environment":{"variables":{"A":"x\\ud800y"}}}' % name)
+    try:
+        assert pair.same("POST", "/system/services", data=raw.encode(),
+                         headers={"Content-Type": "application/json"}).status_code == 201
+        pair.same("GET", f"/system/services/{name}")
+    finally:
+        pair.send("DELETE", f"/system/services/{name}")
