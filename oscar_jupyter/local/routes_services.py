@@ -106,20 +106,17 @@ def _refusal(status: int, message: str) -> web.HTTPException:
     return kind(text=message, content_type="text/plain")
 
 
-def _decoded(rt: Any, data: Any) -> dict:
-    """The body as the release's types.Service decodes it: Go's 400 for a value of the wrong kind,
-    null as an empty service (whose required fields then fail), the fields it lacks dropped (fresh
-    containers throughout)."""
+def _bound(rt: Any, data: Any) -> dict:
+    """The body as the handler holds it once ``ShouldBindJSON`` passed: decoded for the release's
+    types.Service (Go's 400 for a value of the wrong kind, null as an empty service, the fields it
+    lacks dropped, fresh containers throughout), its required fields there (gin's binding: 400),
+    then its storage paths as the release stores them (``normalizeStoragePaths``), or their
+    refusal."""
     types = gotypes.TYPES[rt.wire.api_version]
-    return godecode.known_fields(decoded(data, types, "Service", REFUSAL), types)
-
-
-def _storage_paths(rt: Any, data: Any) -> Any:
-    """``data`` with its storage paths as the release stores them (``normalizeStoragePaths``), or
-    its refusal; checked once gin's binding (decoding, required fields) passed, as the handler
-    checks them."""
-    if svcs.binding_problem(spec.normalise(copy.deepcopy(data))[0] if isinstance(data, dict) else {}):
-        return data  # svcs.prepare refuses it in the binding's words
+    data = godecode.known_fields(decoded(data, types, "Service", REFUSAL), types)
+    problem = svcs.binding_problem(spec.normalise(copy.deepcopy(data))[0])
+    if problem:
+        raise _refusal(400, problem)
     data, problem, status = rt.wire.storage_paths(data)
     if problem:
         raise _refusal(status, problem)
@@ -134,17 +131,16 @@ def _volume_check(rt: Any) -> Callable[[dict], dict]:
             return data
         volume, why = volumes.refusal(str(data.get("name") or ""), data.get("volume"))
         if why:
-            raise svcs.InvalidService(f"The service specification is not valid: {why}")
+            raise svcs.InvalidService(REFUSAL + why)
         return dict(data, volume=volume) if volume is not None else data
     return check
 
 
-def _prepare(request: web.Request, data: object, previous: dict | None) -> dict:
+def _prepare(request: web.Request, bound: dict, previous: dict | None) -> dict:
+    """The definition to store from a body ``_bound`` read (the rest of the handler's checks)."""
     rt = runtime_of(request)
-    data = _decoded(rt, data)  # the handler's ShouldBindJSON fails before anything else is looked at
-    data = _storage_paths(rt, data)
     try:
-        svc, notices = svcs.prepare(data, rt.provider(), previous, owner=caller(request),
+        svc, notices = svcs.prepare(bound, rt.provider(), previous, owner=caller(request),
                                     keep_token=rt.wire.keeps_token_on_update, after_binding=_volume_check(rt))
     except svcs.InvalidService as exc:
         raise _refusal(exc.status, str(exc)) from None
@@ -175,7 +171,7 @@ async def create_service(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     data = await read_json(request, REFUSAL)
     await _schema_ready(rt)
-    svc = _prepare(request, data, None)
+    svc = _prepare(request, _bound(rt, data), None)  # ShouldBindJSON fails before anything else
     async with rt._lock:
         if rt.service(svc["name"]) is not None:
             secrets = (svc.get("environment") or {}).get("secrets")
@@ -209,22 +205,19 @@ async def update_service(request: web.Request) -> web.Response:
     data = await read_json(request, REFUSAL)
     await _schema_ready(rt)
     name = _sent_name(data)
+    # update.go: its JSON binding (decoding, then the required fields; a body without a name
+    # fails there), the storage paths and the volume are 400s before the lookup; a changed
+    # volume is a 400 before the owner check
+    bound = _bound(rt, data)
     if name is None:
-        _prepare(request, data, None)  # raises 400 with the reason
         return text(400, "The service specification is not valid")
+    try:
+        sent = _volume_check(rt)(spec.normalise(copy.deepcopy(bound))[0])
+    except svcs.InvalidService as exc:
+        raise _refusal(exc.status, str(exc)) from None
     user = caller(request)
     async with rt._lock:
         previous = rt.service(name) if not names.service_name_problem(name) else None
-        # update.go: its JSON binding (decoding, then the required fields), the storage paths and
-        # the volume are 400s before the lookup; then a changed volume, before whose it is
-        decoded = _decoded(rt, data)
-        problem = svcs.binding_problem(spec.normalise(copy.deepcopy(decoded))[0])
-        if problem:
-            raise web.HTTPBadRequest(text=problem, content_type="text/plain")
-        try:
-            sent = _volume_check(rt)(spec.normalise(_storage_paths(rt, decoded))[0])
-        except svcs.InvalidService as exc:
-            raise _refusal(exc.status, str(exc)) from None
         if previous is None:
             return text(404)  # the Manager's c.Status(http.StatusNotFound)
         if rt.wire.major_minor >= (4, 1) and volumes.changed(previous.get("volume"), sent.get("volume")):
@@ -233,7 +226,7 @@ async def update_service(request: web.Request) -> web.Response:
             if not svcs.visible_to(previous, user):
                 raise _forbidden(user, name)
             raise _forbidden(user, name, "update")
-        svc = _prepare(request, data, previous)
+        svc = _prepare(request, bound, previous)
         if isinstance(svc.get("volume"), dict) and isinstance(previous.get("volume"), dict):
             svc["volume"]["namespace"] = previous["volume"].get("namespace", "")  # where it was made
         try:
