@@ -108,9 +108,7 @@ def _scan(body: bytes) -> bool:
                 stack.pop()
                 i += 1
             elif c == 0x7B:
-                if body[i] != 0x22:
-                    raise _Refused(body[i], "looking for beginning of object key string")
-                i = _string(body, i + 1)
+                i = _key(body, i)
                 if i < 0:
                     return False
             else:
@@ -153,9 +151,7 @@ def _scan(body: bytes) -> bool:
                     i = skip_space(i + 1)
                     if i >= n:
                         return False
-                    if body[i] != 0x22:
-                        raise _Refused(body[i], "looking for beginning of object key string")
-                    i = _string(body, i + 1)
+                    i = _key(body, i)
                     if i < 0:
                         return False
                     continue  # the key ended: a colon must follow
@@ -169,6 +165,13 @@ def _scan(body: bytes) -> bool:
                     raise _Refused(c, "after array element")
             stack.pop()
             i += 1
+
+
+def _key(body: bytes, i: int) -> int:
+    """The index after the object key that must start at ``i``; -1 when the body ends first."""
+    if body[i] != 0x22:
+        raise _Refused(body[i], "looking for beginning of object key string")
+    return _string(body, i + 1)
 
 
 def _string(body: bytes, i: int) -> int:

@@ -4,20 +4,21 @@ v4.1 lets a service mount a persistent volume at ``volume.mount_path``:
 with a ``size`` the service creates a managed volume (named ``name``, else
 after the service; ``lifecycle_policy`` ``delete``, the default, removes it
 with the service, ``retain`` keeps it), with only a ``name`` it mounts one
-that exists. The Manager's ``ValidateVolumeConfig`` checks the section after
-the body decodes (a 400 ``The service specification is not valid: volume.…``,
-``refusal``, which also trims the fields and fills the defaults), a name-only
-volume that does not exist is a 400 and a managed volume whose name is taken
-a 409 when the service is created (``conflict``), a ``PUT`` that changes the
-section is a 400 (``changed``), and reads report ``volume_status``
-(``status``).
+that exists. The Manager's ``ValidateVolumeConfig`` checks the section once
+the body is bound (``refusal``: a 400 ``The service specification is not
+valid: volume.…`` from ``spec.volume``, whose checks also trim the fields and
+fill the defaults); creating the service refuses a name-only volume that
+does not exist (400) and a managed volume whose name is taken (409)
+(``Volumes.created``); a ``PUT`` that changes the section is a 400
+(``changed``); reads report ``volume_status`` (``Volumes.status``).
 
 In oscar-local a managed volume is a record in the state (what the
-Manager's PersistentVolumeClaim is) and a directory in the data dir
-(``volumes/<name>``), made with the service that declares a ``size`` and
-deleted with it unless retained; the bubblewrap sandbox mounts it at
-``mount_path`` for every run of the services that name it (``Volumes``).
-Other sandbox modes have no mount (docs/oscar-local.md).
+Manager's PersistentVolumeClaim is) in its owner's namespace, and a
+directory in the data dir (``volumes/<namespace digest>/<name>``), made with
+the service that declares a ``size`` and deleted with it unless retained;
+the bubblewrap sandbox mounts it at ``mount_path`` for every run of the
+services that name it (``Volumes.binds``). Other sandbox modes have no
+mount (docs/oscar-local.md).
 """
 from __future__ import annotations
 
