@@ -145,8 +145,7 @@ class Runtime:
         self.containment = await asyncio.to_thread(self._contain)
         await asyncio.to_thread(scratch.sweep)  # what servers killed hard left behind
         self._runs = scratch.make("oscar-run-")
-        if self.containment.sandbox.drop_to is not None:
-            os.chmod(self._runs.path, 0o711)  # the sandbox uid reaches its own run's dir (unshare mode)
+        self.containment.sandbox.let_through(self._runs.path)  # to each run's own directory
         self.state = State(opts.data_dir)
         self.volumes = Volumes(self.state, os.path.join(opts.data_dir, "volumes"), self.containment.sandbox)
         self.containment.volumes = self.volumes

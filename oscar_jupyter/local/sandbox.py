@@ -212,6 +212,12 @@ class Sandbox:
             for name in dirs + files:
                 os.lchown(os.path.join(root, name), uid, gid)
 
+    def let_through(self, path: str) -> None:
+        """Let the sandbox uid pass through a private directory to its own one inside (unshare
+        mode, where the host's paths are seen as they are; no-op when not root)."""
+        if self.drop_to is not None:
+            os.chmod(path, 0o711)
+
     # -- wrapping ---------------------------------------------------------
     def wrap(self, argv: Sequence[str], *, work_dir: str, env: Mapping[str, str],
              limits: Any = None, network: str = "host", extra_binds: Sequence[Bind] = (),

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,8 +62,8 @@ class ExposedServices:
         else:
             self.isolation = await asyncio.to_thread(detect, self.options.network)
         self._scratch = scratch.make("oscar-x-")  # the runtime swept what servers killed hard left
-        if self.containment is not None and self.containment.sandbox.drop_to is not None:
-            os.chmod(self.runtime_dir, 0o711)  # the sandbox uid reaches its own replica's dir (unshare mode)
+        if self.containment is not None:
+            self.containment.sandbox.let_through(self.runtime_dir)  # to each replica's own directory
         if self.isolation.single:
             log.warning("exposed services run one replica each: %s", self.isolation.reason)
         if not self.isolation.sandboxed:
