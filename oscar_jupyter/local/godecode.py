@@ -120,12 +120,8 @@ def go_strings(value: Any) -> Any:
         return _LONE_SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
         return [go_strings(v) for v in value]
-    if isinstance(value, Object):
-        out = Object((go_strings(k), go_strings(v)) for k, v in value.items())
-        out.pairs = [(go_strings(k), go_strings(v)) for k, v in value.pairs]
-        return out
-    if isinstance(value, dict):
-        return {go_strings(k): go_strings(v) for k, v in value.items()}
+    if isinstance(value, dict):  # rebuilt as the decoder built it, from its keys in order
+        return _object([(go_strings(k), go_strings(v)) for k, v in getattr(value, "pairs", value.items())])
     return value
 
 
