@@ -12,23 +12,28 @@ and where it is strict the refusal does not always come from itself:
   refused), ``min_scale`` above ``max_scale`` (the autoscaler's object is
   refused), environment variable names Kubernetes refuses;
 * **500 from the Manager's own quantity parsing** (``resource.ParseQuantity``
-  in the backend), with its exact text, for cpu and memory values;
+  in the backend's ``CreateResources``), with its exact text, for ``cpu``,
+  ``memory`` and ``ephemeral_storage_request``, in that order
+  (``total_cpu`` and ``total_memory`` are not parsed there: any text is
+  accepted); a negative value parses, and Kubernetes refuses the pod;
 * **400** for the rest: what gin's ``binding`` tags refuse (Go's JSON
   decoding refused what it does not fit before: ``godecode``), and what
   oscar-local cannot run (checked before anything is stored).
 
-The messages for the 500s name the field, which Kubernetes' do not.
+The messages for the 500s that Kubernetes would give name the field (its
+words cannot be known here); the quantity parser's are the Manager's own,
+word for word.
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable
 
-#: the Manager's text for a cpu/memory value ``resource.ParseQuantity`` refuses
-QUANTITY_MESSAGE = ("quantities must match the regular expression "
-                    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
-_QUANTITY_FIELDS = ("memory", "cpu", "total_memory", "total_cpu", "ephemeral_storage_request")
+from ..spec.quantity import parse_quantity
+
+#: what types.CreateResources parses, in its order
+_PARSED = ("cpu", "memory", "ephemeral_storage_request")
+#: what the shared model checks as quantities; the Manager parses only ``_PARSED``
+_QUANTITY_FIELDS = _PARSED + ("total_memory", "total_cpu")
 
 ACCEPTED = 0
 
@@ -43,8 +48,10 @@ def status_of(path: tuple, message: str, value: Any = None) -> int:
         return ACCEPTED
     if head == "name" and "DNS label" in message:
         return 500
-    if head in _QUANTITY_FIELDS:  # a quantity string the parser refuses; another type, the decoder
-        return 500 if isinstance(value, str) else 400
+    if head in _QUANTITY_FIELDS:  # a string: the parser's or Kubernetes' 500; another type, the decoder
+        if not isinstance(value, str):
+            return 400
+        return 500 if head in _PARSED else ACCEPTED
     if len(path) == 2 and head in ("synchronous", "expose") and path[1] == "min_scale" \
             and "must not exceed" in message:
         return 500
@@ -54,11 +61,14 @@ def status_of(path: tuple, message: str, value: Any = None) -> int:
 
 
 def quantity_refusal(data: dict[str, Any]) -> str | None:
-    """The Manager's own message when a cpu/memory value does not parse, else None."""
-    for field in _QUANTITY_FIELDS:
+    """``resource.ParseQuantity``'s error for the first of cpu, memory and ephemeral storage that
+    it does not read, else None."""
+    for field in _PARSED:
         value = data.get(field)
-        if isinstance(value, str) and value and not _QUANTITY.match(value):
-            return f"{QUANTITY_MESSAGE} ({field}: {value!r})"
+        if isinstance(value, str) and value:
+            error, _sign = parse_quantity(value)
+            if error:
+                return error
     return None
 
 

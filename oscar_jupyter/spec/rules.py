@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .comparison import prune, is_int
 from .problems import PathT, Problem
+from .quantity import parse_quantity
 from .schema import object_shape, schema_at
 from .suggestions import suggest, suggest_name
 from .volume import checked_volume
@@ -13,11 +14,7 @@ from .vocabulary import (DEFAULT_PROVIDER, INPUT_PROVIDER_TYPES, LOG_LEVELS, NAM
                          PROVIDER_TYPES, VISIBILITIES)
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-_QUANTITY = re.compile(
-    r"^\+?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
@@ -55,16 +52,22 @@ def _go_int_problems(data: Dict[str, Any]) -> List[Problem]:
 
 
 def check_quantity(value: str, field: str) -> Tuple[Optional[str], Optional[str], str]:
-    """(error message, suggestion, severity) for a Kubernetes quantity, or (None, None, '')."""
-    text = value.strip()
-    if _QUANTITY.match(text):
-        if field == "memory" and text.endswith("m"):
-            return (f"'{text}' means {text[:-1]} thousandths of a byte",
-                    text[:-1] + "Mi", "warning")
+    """(error message, suggestion, severity) for a Kubernetes quantity, or (None, None, '').
+
+    What the Manager's ``resource.ParseQuantity`` refuses is an error (spaces too); a negative
+    value parses, but Kubernetes refuses it in a pod's resources."""
+    error, sign = parse_quantity(value)
+    if error is None and sign < 0:
+        return "must not be negative", None, "error"
+    if error is None:
+        if field == "memory" and value.endswith("m"):
+            return (f"'{value}' means {value[:-1]} thousandths of a byte",
+                    value[:-1] + "Mi", "warning")
         return None, None, ""
-    m = re.match(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$", text)
-    suggestion = None
-    if m:
+    text = value.strip()
+    suggestion = text if text != value and parse_quantity(text) == (None, 1) else None
+    m = re.match(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)", text)
+    if m and m.end() == len(text):
         unit = m.group(2).lower().rstrip("b").rstrip("i")
         table = {"k": "Ki", "m": "Mi", "g": "Gi", "t": "Ti", "p": "Pi", "e": "Ei"}
         if field == "memory" and unit in table:
@@ -93,7 +96,7 @@ def oscar_rules(data: Dict[str, Any]) -> List[Problem]:
     if isinstance(name, str):
         if not name:
             add(Problem(("name",), "must not be empty", value=name))
-        elif len(name) > NAME_MAX or not _DNS_LABEL.match(name):
+        elif len(name) > NAME_MAX or not _DNS_LABEL.fullmatch(name):
             add(Problem(("name",), f"must be 1-{NAME_MAX} lowercase letters, digits or '-', "
                         "starting and ending with a letter or digit (a DNS label)",
                         value=name, suggestion=suggest_name(name)))

@@ -14,12 +14,12 @@ import posixpath
 import re
 from typing import Any, Optional, Tuple
 
+from .quantity import parse_quantity
+
 DELETE, RETAIN = "delete", "retain"
 #: types.ConfigPath and types.VolumePath (v4.1.2): the paths OSCAR mounts in every pod
 RESERVED = ("/oscar/config", "/oscar/bin")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-# resource.ParseQuantity: a signed decimal number, then a binary or decimal suffix or an exponent
-_QUANTITY = re.compile(r"([+-]?)([0-9]+\.?[0-9]*|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE]([+-]?[0-9]+))?")
 # Go's unicode.IsSpace, which strings.TrimSpace trims (Python's str.strip also trims \x1c-\x1f)
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
             "\u2028\u2029\u202f\u205f\u3000"
@@ -30,11 +30,8 @@ def _trim_space(text: str) -> str:
 
 
 def _positive_quantity(text: str) -> bool:
-    match = _QUANTITY.fullmatch(text)
-    if not match or match.group(1) == "-" or not any(c in "123456789" for c in match.group(2)):
-        return False
-    exponent = match.group(4)
-    return exponent is None or -(1 << 63) <= int(exponent) < 1 << 63  # strconv.ParseInt's int64
+    error, sign = parse_quantity(text)
+    return error is None and sign > 0
 
 
 def checked_volume(service_name: str, volume: Any) -> Tuple[Optional[dict], Optional[Tuple[str, str]]]:

@@ -127,9 +127,11 @@ def test_create_refuses_malformed_bodies(admin: requests.Session, body: bytes, w
     ({"name": 42}, "name", 400),
     ({"image": ["alpine"]}, "image", 400),
     ({"script": None}, "Script", 400),  # gin's binding:"required": a null is the zero value
-    # the Manager's backend parses quantities itself and answers 500 (strictness.QUANTITY_MESSAGE)
-    ({"memory": "lots"}, "memory", 500),
-    ({"cpu": "two"}, "cpu", 500),
+    # the Manager's backend parses quantities itself and answers 500 in resource.ParseQuantity's
+    # words, which name no field (spec.quantity)
+    ({"memory": "lots"}, "quantities must match the regular expression", 500),
+    ({"cpu": "1e"}, "unable to parse quantity's suffix", 500),
+    ({"cpu": "-1"}, "cpu: must not be negative", 500),  # parsed; Kubernetes refuses the pod
     ({"synchronous": {"min_scale": "one"}}, "synchronous.min_scale", 400),
     ({"input": [{"storage_provider": "minio.default", "path": "BAD_BUCKET/in"}]}, "input[0].path", 400),
     ({"input": [{"storage_provider": "minio.nothere", "path": "abc/in"}]}, "input[0].storage_provider", 400),

@@ -268,13 +268,21 @@ def test_name_suggestion():
     ("memory", "256Mi", True, None), ("memory", "1Gi", True, None), ("memory", "512M", True, None),
     ("memory", "1e9", True, None), ("memory", "256MB", False, "256Mi"), ("memory", "lots", False, None),
     ("memory", "1.5Gi", True, None), ("cpu", "0.5", True, None), ("cpu", "500m", True, None),
-    ("cpu", "2 cores", False, "2"), ("cpu", "-1", False, None), ("cpu", "", True, None)])
+    ("cpu", "2 cores", False, "2"), ("cpu", "", True, None), ("cpu", "1.", True, None),
+    ("memory", "1Gi\n", False, "1Gi"), ("memory", " 1Gi", False, "1Gi"), ("cpu", "1e", False, None),
+    ("memory", "1.5.5", False, None), ("cpu", "-0", True, None)])
 def test_quantities(field, value, ok, suggestion):
+    """What resource.ParseQuantity reads, the Manager takes; spaces are not read."""
     problems = [p for p in validate(base(**{field: value})) if p.field == field]
     assert (problems == []) is ok, problems
     if not ok:
         assert problems[0].suggestion == suggestion
         assert "Kubernetes quantity" in problems[0].message
+
+
+def test_a_negative_quantity_is_refused_as_kubernetes_refuses_it():
+    (problem,) = [p for p in validate(base(cpu="-1")) if p.field == "cpu"]
+    assert problem.message == "must not be negative" and problem.suggestion is None
 
 
 def test_memory_with_milli_suffix_is_a_warning():
