@@ -285,8 +285,10 @@ def _field_value(value: dict, field: str) -> Any:
 
 
 def known_fields(value: Any, types: dict[str, list], kind: Kind = "Service") -> Any:
-    """``value`` without the fields Go's decoder skips (those its type ``kind`` does not have, at
-    every depth), so what follows sees what the Manager of this release sees."""
+    """``value`` as Go's decoder fills the type ``kind``, at every depth: the fields it lacks
+    dropped, each field under its own JSON name, and a field named more than once (any spelling)
+    decoded in turn into what the earlier ones left (``into``), so what follows sees what the
+    Manager of this release sees."""
     if isinstance(kind, tuple):
         wrapper, inner = kind
         if wrapper == "ptr":
@@ -300,9 +302,37 @@ def known_fields(value: Any, types: dict[str, list], kind: Kind = "Service") -> 
         return value
     fields = {name: field_kind for name, field_kind, _ in types[kind]}
     folded = {name.lower(): name for name in fields}
-    kept = {}
-    for key, item in value.items():
+    kept: dict = {}
+    for key, item in items(value):
         name = key if key in fields else folded.get(fold(key)) if isinstance(key, str) else None
         if name is not None:
-            kept[key] = known_fields(item, types, fields[name])
+            item = known_fields(item, types, fields[name])
+            kept[name] = into(kept[name], item, fields[name], types) if name in kept else item
     return kept
+
+
+def into(earlier: Any, later: Any, kind: Kind, types: dict[str, list]) -> Any:
+    """What a Go value of ``kind`` holding ``earlier`` holds once ``later`` is decoded into it
+    (both already cut to ``kind``'s fields): ``null`` makes a pointer, slice or map nil and leaves
+    anything else as it was; an object fills a struct field by field (pointed-to too) and adds
+    its keys to a map; an array decodes element by element into the elements already there, and
+    ends where it ends."""
+    if later is None:
+        return None if isinstance(kind, tuple) else earlier
+    if isinstance(kind, tuple):
+        wrapper, inner = kind
+        if wrapper == "ptr":
+            return later if earlier is None else into(earlier, later, inner, types)
+        if wrapper == "list" and isinstance(earlier, list) and isinstance(later, list):
+            return [into(earlier[i], item, inner, types) if i < len(earlier) else item
+                    for i, item in enumerate(later)]
+        if wrapper == "map" and isinstance(earlier, dict) and isinstance(later, dict):
+            return {**earlier, **later}  # each element is decoded afresh: no merge inside
+        return later
+    if kind in types and isinstance(earlier, dict) and isinstance(later, dict):
+        fields = {name: field_kind for name, field_kind, _ in types[kind]}
+        merged = dict(earlier)
+        for name, item in later.items():
+            merged[name] = into(merged[name], item, fields[name], types) if name in merged else item
+        return merged
+    return later

@@ -296,7 +296,7 @@ def test_bucket_paths_refuse_bad_names(admin: requests.Session, bad: str) -> Non
 
 def test_update_with_wrong_fields_changes_nothing(admin: requests.Session, make_service: Any) -> None:
     svc = make_service(script="echo before", memory="128Mi")
-    for patch, field, status in (({"memory": "lots"}, "memory", 500), ({"script": ["echo"]}, "script", 400),
+    for patch, field, status in (({"memory": "lots"}, "quantities must match", 500), ({"script": ["echo"]}, "script", 400),
                                  ({"input": [{"storage_provider": "minio.default", "path": "Bad_Bucket/in"}]},
                                   "input[0].path", 400)):
         body = dict(svc, **patch)

@@ -535,6 +535,40 @@ def test_what_gos_decoder_does_that_a_dict_does_not(pair: Pair, method: str, raw
     pair.same(method, "/system/services", data=raw.encode(), headers={"Content-Type": "application/json"})
 
 
+#: a field named twice (any spelling): Go decodes the second into what the first left
+_TWICE = [
+    '"environment":{"variables":{"A":"1"}},"environment":{"variables":{"B":"2"}}',
+    '"environment":{"variables":{"A":"1"}},"environment":{"variables":{"A":"2"}}',
+    '"environment":{"variables":{"A":"1"}},"environment":null',  # a struct: null changes nothing
+    '"environment":{"variables":{"A":"1"}},"environment":{"variables":null}',  # a map: nil
+    '"environment":{"variables":{"A":"1"}},"ENVIRONMENT":{"variables":{"B":"2"}},"environment":{"secrets":{"S":"x"}}',
+    '"labels":{"a":"1"},"labels":{"b":"2"}', '"labels":{"a":"1"},"labels":null', '"labels":{"a":"1"},"Labels":null',
+    '"input":[{"storage_provider":"minio","path":"qaaa/in","suffix":["x"]}],"input":[{"path":"qbbb/in"}]',
+    '"input":[{"storage_provider":"minio","path":"qaaa/in"},{"storage_provider":"minio","path":"qccc/in"}],'
+    '"input":[{"path":"qbbb/in"}]',  # element by element, and as long as the later array
+    '"input":[{"storage_provider":"minio","path":"qaaa/in"}],"input":null',
+    '"image_pull_secrets":["a","b"],"image_pull_secrets":["c"]',
+    '"expose":{"api_port":[80],"min_scale":2},"expose":{"max_scale":3}',
+    '"expose":{"api_port":[80],"min_scale":2},"expose":null',
+    '"storage_providers":{"s3":{"x":{"access_key":"a","secret_key":"b","region":"r"}}},"Storage_Providers":null',
+    '"synchronous":{"min_scale":1},"synchronous":{"max_scale":2}',
+    '"memory":"1Gi","memory":null', '"memory":"1Gi","MEMORY":"2Gi"',
+    '"volume":{"mount_path":"/d","size":"1Gi"},"volume":null',
+    '"kserve":{"storage_uri":"s","type":"t"},"kserve":null',
+    '"federation":{"members":[{"type":"oscar"}]},"federation":null',
+]
+
+
+@pytest.mark.parametrize("fields", _TWICE, ids=[str(i) for i in range(len(_TWICE))])
+def test_a_field_named_twice_is_decoded_twice(pair: Pair, fields: str) -> None:
+    name = _name()
+    raw = '{"name":"%s","image":"alpine","script":"x",%s}' % (name, fields)
+    created = pair.same("POST", "/system/services", data=raw.encode(), headers={"Content-Type": "application/json"})
+    if created.status_code == 201:
+        pair.same("GET", f"/system/services/{name}")
+        pair.same("DELETE", f"/system/services/{name}")
+
+
 def test_an_object_sent_twice_merges_and_a_trimmed_name_is_read(pair: Pair) -> None:
     name = _name()
     raw = ('{"name":"%s","image":"alpine","script":"x","environment":{"variables":{"A":"1"}},'

@@ -51,5 +51,20 @@ def test_known_fields_drop_what_the_release_lacks_at_every_depth():
             "input": [{"path": "a/b", "options": "x"}], "environment": {"Variables": {"K": "v"}}}
     assert godecode.known_fields(body, V37) == {"name": "x", "expose": {"api_port": 80},
                                                 "input": [{"path": "a/b"}],
-                                                "environment": {"Variables": {"K": "v"}}}
-    assert godecode.known_fields(body, V41)["Federation"] == {"group_id": "g"}
+                                                "environment": {"variables": {"K": "v"}}}
+    assert godecode.known_fields(body, V41)["federation"] == {"group_id": "g"}
+
+
+def test_a_field_named_twice_is_decoded_into_what_the_first_left():
+    body = godecode.DECODER.decode(
+        '{"environment": {"variables": {"A": "1"}}, "Environment": {"variables": {"B": "2"}},'
+        ' "memory": "1Gi", "memory": null, "labels": {"a": "1"}, "LABELS": null,'
+        ' "input": [{"storage_provider": "minio", "path": "a/in"}, {"path": "c/in"}], "input": [{"path": "b/in"}],'
+        ' "kserve": {"type": "t"}, "KServe": null, "expose": {"min_scale": 2}, "expose": null}')
+    assert godecode.known_fields(body, V41) == {
+        "environment": {"variables": {"A": "1", "B": "2"}},  # a struct, then a map: merged
+        "memory": "1Gi",  # null leaves a string as it was
+        "labels": None, "kserve": None,  # and makes a map or a pointer nil
+        "input": [{"storage_provider": "minio", "path": "b/in"}],  # element by element, then cut
+        "expose": {"min_scale": 2},  # a struct (not a pointer): null leaves it
+    }
