@@ -17,6 +17,7 @@ from oscar_jupyter import spec
 
 from . import names, strictness
 from .auth import new_service_token
+from .providers import info as provider_info, ref as provider_ref, refusal as buckets_refusal
 from .exposed.settings import problem as exposed_problem
 
 log = logging.getLogger(__name__)
@@ -53,14 +54,6 @@ class StoragePlace:
     @property
     def prefix(self) -> str:
         return f"{self.folder}/" if self.folder else ""
-
-
-def provider_ref(value: Any) -> str:
-    """``minio`` -> ``minio.default``; other references unchanged."""
-    ref = str(value or "").strip()
-    if ref in ("", "minio"):
-        return DEFAULT_PROVIDER
-    return ref
 
 
 def _default_command_hint(data: dict[str, Any], missing: list[str]) -> str:
@@ -124,7 +117,7 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     if problem:
         raise InvalidService(f"The service specification is not valid: {problem}")
     errors = [p for p in spec.validate(data, unknown="ignore") if getattr(p, "severity", "error") == "error"]
-    refused, failing = strictness.split(errors)
+    refused, failing, after_providers = strictness.split(errors)
     if refused:
         raise InvalidService(
             "The service specification is not valid: " + "; ".join(str(p) for p in refused)
@@ -142,8 +135,10 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     if isinstance(svc.get("allowed_users"), list):  # the Manager's sanitizeUsers
         svc["allowed_users"] = [u.strip() for u in svc["allowed_users"] if isinstance(u, str) and u.strip()]
 
-    for field in ("input", "output"):  # providers are stored as sent ("minio" stays "minio")
+    for field in ("input", "output", "mount"):  # providers are stored as sent ("minio" stays "minio")
         entries, sent_entries = svc.get(field), sent.get(field)
+        if field == "mount":
+            entries, sent_entries = [entries], [sent_entries]
         if isinstance(entries, list) and isinstance(sent_entries, list) and len(entries) == len(sent_entries):
             for entry, raw in zip(entries, sent_entries):
                 if isinstance(entry, dict) and isinstance(raw, dict):
@@ -176,33 +171,31 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
         _restore_secrets(svc, previous)
     svc["storage_providers"] = providers
 
+    refused_provider = buckets_refusal(svc, provider)  # createBuckets, after Kubernetes took the service
+    if refused_provider:
+        status, message = refused_provider
+        raise InvalidService(message, status)
+    mount = svc.get("mount") if isinstance(svc.get("mount"), dict) else {}
+    if provider_info(mount.get("storage_provider"))[1] != "minio":  # createBuckets reads no other mount path
+        after_providers = [p for p in after_providers if tuple(p.path)[:1] != ("mount",)]
+    if after_providers:
+        raise InvalidService(
+            "The service specification is not valid: " + "; ".join(str(p) for p in after_providers)
+        )
     for field in ("input", "output"):
-        entries = svc.get(field) or []
-        for i, entry in enumerate(entries):
+        for i, entry in enumerate(svc.get(field) or []):
             where = f"{field}[{i}]"
             ref = provider_ref(entry.get("storage_provider"))  # stored as sent, as the Manager does
-            kind, _, ident = ref.partition(".")
-            if kind not in ("minio", "s3", "onedata", "webdav", "rucio") or not ident:
-                raise InvalidService(
-                    f"The service specification is not valid: {where}.storage_provider: "
-                    f"{ref!r} is not '<minio|s3|onedata|webdav|rucio>.<id>'"
-                )
-            if ref != DEFAULT_PROVIDER and ident not in (providers.get(kind) or {}):
-                raise InvalidService(
-                    f"The service specification is not valid: {where}.storage_provider: "
-                    f"the StorageProvider {ref!r} is not defined in storage_providers"
-                )
             if field == "input" and ref != DEFAULT_PROVIDER:
                 raise InvalidService(
                     f"The service specification is not valid: {where}.storage_provider: oscar-local "
                     f"only watches its own storage ({DEFAULT_PROVIDER}), not {ref!r}"
                 )
             if ref == DEFAULT_PROVIDER:
-                bucket, _ = names.split_storage_path(str(entry.get("path") or ""))
+                bucket, folder = names.split_storage_path(str(entry.get("path") or ""))
                 problem = names.bucket_name_problem(bucket)
                 if problem:
                     raise InvalidService(f"The service specification is not valid: {where}.path: {problem}")
-                folder = names.split_storage_path(str(entry.get("path") or ""))[1]
                 if folder and names.object_key_problem(folder + "/"):
                     raise InvalidService(
                         f"The service specification is not valid: {where}.path: "

@@ -4,6 +4,8 @@ The shared service model (``oscar_jupyter.spec``) reports everything that is
 wrong or suspicious, for the client's benefit. The Manager is less strict,
 and where it is strict the refusal does not always come from itself:
 
+* **checked later, in the Manager's words**: storage provider references
+  (``createBuckets``, after Kubernetes took the service: ``providers``);
 * **accepted** (the service is created): ``visibility`` spelt another way
   (stored as sent; only ``public``/``restricted`` have a meaning),
   ``expose.cpu_threshold`` outside 1-100 (handed to the autoscaler as is);
@@ -36,6 +38,8 @@ _PARSED = ("cpu", "memory", "ephemeral_storage_request")
 _QUANTITY_FIELDS = _PARSED + ("total_memory", "total_cpu")
 
 ACCEPTED = 0
+#: a 400 of oscar-local's own that waits for the Manager's provider checks (``providers``)
+AFTER_PROVIDERS = -1
 
 
 def status_of(path: tuple, message: str, value: Any = None) -> int:
@@ -44,6 +48,10 @@ def status_of(path: tuple, message: str, value: Any = None) -> int:
     head = path[0] if path else ""
     if head == "visibility":
         return ACCEPTED
+    if head in ("input", "output", "mount") and path[-1] == "storage_provider":
+        return ACCEPTED  # createBuckets checks providers later, in its own words (local.providers)
+    if head in ("input", "output", "mount") and path[-1] == "path":
+        return AFTER_PROVIDERS  # v3.7 reads no path before createBuckets; v4's empty one is refused first
     if path[:2] == ("expose", "cpu_threshold"):
         return ACCEPTED
     if head == "name" and "DNS label" in message:
@@ -99,13 +107,16 @@ def _show(key: object) -> str:
     return text.replace("\x00", "\\x00")[:60]
 
 
-def split(problems: Iterable[Any]) -> tuple[list[Any], list[Any]]:
-    """``problems`` (spec errors) as (refused with 400, refused with 500); accepted ones dropped."""
-    bad_request, server_error = [], []
+def split(problems: Iterable[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    """``problems`` (spec errors) as (refused with 400, refused with 500, refused with 400 once the
+    providers passed); accepted ones dropped."""
+    bad_request, server_error, after_providers = [], [], []
     for problem in problems:
         status = status_of(tuple(problem.path), problem.message, getattr(problem, "value", None))
         if status == 400:
             bad_request.append(problem)
         elif status == 500:
             server_error.append(problem)
-    return bad_request, server_error
+        elif status == AFTER_PROVIDERS:
+            after_providers.append(problem)
+    return bad_request, server_error, after_providers

@@ -34,6 +34,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from . import providers
+
 #: accepted ``api_version`` values and the Manager release each one answers as
 RELEASES = {"3.6": "3.6.5", "3.7": "3.7.1", "4.1": "4.1.2"}
 DEFAULT = "4.1"
@@ -133,11 +135,11 @@ class Wire:
                 continue
             fixed = []
             for i, entry in enumerate(entries):
-                if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+                if not isinstance(entry, dict):
                     fixed.append(entry)
                     continue
-                kind = str(entry.get("storage_provider") or "").partition(".")[0]
-                path = entry["path"]
+                kind = providers.info(entry.get("storage_provider"))[1]
+                path = entry.get("path") if isinstance(entry.get("path"), str) else ""  # unset is ""
                 if self.major_minor >= (4, 0):
                     path = path.strip(" /")
                     if not path:

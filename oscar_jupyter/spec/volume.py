@@ -14,19 +14,13 @@ import posixpath
 import re
 from typing import Any, Optional, Tuple
 
+from .gostrings import trim_space
 from .quantity import parse_quantity
 
 DELETE, RETAIN = "delete", "retain"
 #: types.ConfigPath and types.VolumePath (v4.1.2): the paths OSCAR mounts in every pod
 RESERVED = ("/oscar/config", "/oscar/bin")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-# Go's unicode.IsSpace, which strings.TrimSpace trims (Python's str.strip also trims \x1c-\x1f)
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-            "\u2028\u2029\u202f\u205f\u3000"
-
-
-def _trim_space(text: str) -> str:
-    return text.strip(_GO_SPACE)
 
 
 def _positive_quantity(text: str) -> bool:
@@ -39,7 +33,7 @@ def checked_volume(service_name: str, volume: Any) -> Tuple[Optional[dict], Opti
     it fails (the Manager says ``volume.<field> <rule>``). No volume (or null) is ``(None, None)``."""
     if not isinstance(volume, dict):
         return None, None
-    out = {key: _trim_space(value) if isinstance(value, str) else value for key, value in volume.items()}
+    out = {key: trim_space(value) if isinstance(value, str) else value for key, value in volume.items()}
     name, size = str(out.get("name") or ""), str(out.get("size") or "")
     mount, policy = str(out.get("mount_path") or ""), str(out.get("lifecycle_policy") or "")
     if not mount:

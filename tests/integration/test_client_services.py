@@ -179,10 +179,9 @@ def test_a_service_the_cluster_refuses_rolls_back_the_ones_created(cluster):
     fdl = {"functions": {"oscar": [
         {"c": {"name": first, "image": "x", "script": "echo"}},
         {"c": {"name": second, "image": "x", "script": "echo",
-               "input": [{"storage_provider": "minio.other", "path": "other-bucket/in"}]}}]},
-        "storage_providers": {"minio": {"other": {"endpoint": "https://minio.example.org",
-                                                  "access_key": "ak", "secret_key": "sk-secret-value",
-                                                  "verify": True}}}}
+               "input": [{"storage_provider": "webdav.dcache", "path": "other-bucket/in"}]}}]},
+        "storage_providers": {"webdav": {"dcache": {"hostname": "https://dcache.example.org",
+                                                    "login": "ak", "password": "sk-secret-value"}}}}
     with pytest.raises(errors.InvalidDefinition) as info:
         cluster.apply(fdl)
     assert "cluster rejected service" in str(info.value) and f"removed again: {first}" in str(info.value)

@@ -134,7 +134,9 @@ def test_create_refuses_malformed_bodies(admin: requests.Session, body: bytes, w
     ({"cpu": "-1"}, "cpu: must not be negative", 500),  # parsed; Kubernetes refuses the pod
     ({"synchronous": {"min_scale": "one"}}, "synchronous.min_scale", 400),
     ({"input": [{"storage_provider": "minio.default", "path": "BAD_BUCKET/in"}]}, "input[0].path", 400),
-    ({"input": [{"storage_provider": "minio.nothere", "path": "abc/in"}]}, "input[0].storage_provider", 400),
+    # createBuckets' own words, which name the provider (local/providers.py)
+    ({"input": [{"storage_provider": "minio.nothere", "path": "abc/in"}]}, '"minio.nothere" is not defined', 500),
+    ({"input": [{"storage_provider": "s3.x", "path": "abc/in"}]}, "unrecognized input", 400),
     ({"input": "abc/in"}, "input", 400),
     # Kubernetes refuses the pod's variable name: a 500 through the Manager
     ({"environment": {"variables": {"1BAD": "x"}}}, "environment", 500),
