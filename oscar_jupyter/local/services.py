@@ -18,7 +18,7 @@ from oscar_jupyter import spec
 from . import names, strictness
 from .auth import new_service_token
 from .providers import info as provider_info, ref as provider_ref, refusal as buckets_refusal
-from .exposed.settings import problem as exposed_problem
+from .exposed.settings import create_refusal as exposed_refusal, problem as exposed_problem
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,9 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
     quantity = strictness.quantity_refusal(data)
     if quantity:
         raise InvalidService(f"{failed}: {quantity}", 500)
+    exposing = exposed_refusal(data)  # CreateExpose's own checks
+    if exposing:
+        raise InvalidService(f"{failed}: {exposing}", 500)
     if failing:
         raise InvalidService(
             f"{failed}: " + "; ".join(str(p) for p in failing) + " (Kubernetes refuses it)", 500

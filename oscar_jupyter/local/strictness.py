@@ -12,7 +12,8 @@ and where it is strict the refusal does not always come from itself:
 * **500 from Kubernetes** through the Manager's ``Error creating the
   service: ...``: a name that is not a DNS label (the ConfigMap and pods are
   refused), ``min_scale`` above ``max_scale`` (the autoscaler's object is
-  refused), environment variable names Kubernetes refuses;
+  refused), environment variable names Kubernetes refuses, negative expose
+  scales and ports outside 1-65535 (the deployment, autoscaler or Service);
 * **500 from the Manager's own quantity parsing** (``resource.ParseQuantity``
   in the backend's ``CreateResources``), with its exact text, for ``cpu``,
   ``memory`` and ``ephemeral_storage_request``, in that order
@@ -63,6 +64,9 @@ def status_of(path: tuple, message: str, value: Any = None) -> int:
     if len(path) == 2 and head in ("synchronous", "expose") and path[1] == "min_scale" \
             and "must not exceed" in message:
         return 500
+    if len(path) >= 2 and head == "expose" and path[1] in ("min_scale", "max_scale", "api_port", "nodePort") \
+            and ("must be 0 or more" in message or "TCP port" in message):
+        return 500  # the deployment, HPA or Service Kubernetes refuses
     if head == "environment" and len(path) == 3 and "environment variable name" in message:
         return 500
     return 400

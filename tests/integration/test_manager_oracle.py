@@ -579,6 +579,27 @@ def test_empty_storage_paths(pair: Pair, field: str, entry: dict) -> None:
         pair.same("DELETE", f"/system/services/{name}")
 
 
+#: what CreateExpose refuses on its own (v4.1's port lists; v3.7 refuses a list in its decoder):
+#: ports and nodePorts of different lengths, then an auth_type it does not know where it makes a route
+_EXPOSE = [
+    {"api_port": [80], "nodePort": [30000, 30001]}, {"api_port": [80, 81], "nodePort": [30000]},
+    {"api_port": [80, 81], "nodePort": [1], "auth_type": "weird"}, {"api_port": [80], "auth_type": "weird"},
+    {"api_port": [80], "auth_type": "weird", "nodePort": [0]}, {"api_port": [80], "auth_type": "we\"ird\u00e9\x01"},
+    {"api_port": [80], "auth_type": "BASIC"}, {"api_port": [80], "auth_type": "forward"},
+    {"api_port": [0], "auth_type": "weird"}, {"api_port": [80], "nodePort": [30000]},
+]
+
+
+@pytest.mark.parametrize("expose", _EXPOSE, ids=[str(i) for i in range(len(_EXPOSE))])
+def test_what_create_expose_refuses(pair: Pair, expose: dict) -> None:
+    name = _name()
+    created = pair.same("POST", "/system/services", json={"name": name, "image": "alpine", "script": "x",
+                                                          "expose": expose})
+    if created.status_code == 201:
+        pair.same("GET", f"/system/services/{name}")
+        pair.same("DELETE", f"/system/services/{name}")
+
+
 #: a field named twice (any spelling): Go decodes the second into what the first left
 _TWICE = [
     '"environment":{"variables":{"A":"1"}},"environment":{"variables":{"B":"2"}}',

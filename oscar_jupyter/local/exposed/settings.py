@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ...spec.gostrings import quote, trim_space
+
 #: ``auth_type`` values the Manager knows (empty means basic)
 AUTH_TYPES = ("basic", "forward")
 #: ``probe_mode`` value that probes ``health_path`` without the exposed prefix
@@ -125,7 +127,37 @@ def problem(svc: Mapping[str, Any]) -> str | None:
                 "default command (CMD) to start; give the service a script that starts the "
                 "server (e.g. 'exec python3 -m http.server $PORT'), or the image's CMD as the "
                 "script's last line, and set default_command: false")
-    auth_type = str(expose.get("auth_type") or "").strip().lower() or "basic"
-    if auth_type not in AUTH_TYPES:
+    if not _routed(expose) and _auth_type(expose) not in AUTH_TYPES and create_refusal(svc) is None:
+        # the Manager checks no auth without a route; oscar-local routes every exposed service
         return f"expose.auth_type: unsupported expose auth_type {expose.get('auth_type')!r} (use basic or forward)"
+    return None
+
+
+def _auth_type(expose: Mapping[str, Any]) -> str:
+    raw = expose.get("auth_type")
+    return trim_space(raw if isinstance(raw, str) else "").lower() or "basic"
+
+
+def _routed(expose: Mapping[str, Any]) -> bool:
+    """Whether the Manager makes a route (and checks its auth) for the service: no ``nodePort``,
+    or a dynamic one (0) first; v4.1 only, whose ports are lists."""
+    nodes = expose.get("nodePort")
+    return isinstance(expose.get("api_port"), list) and (not isinstance(nodes, list) or first_port(nodes) == 0)
+
+
+def create_refusal(svc: Mapping[str, Any]) -> str | None:
+    """What the Manager's ``CreateExpose`` refuses of ``svc`` on its own (before Kubernetes says
+    anything of the deployment it makes): ``nodePort`` and ``api_port`` lists of different
+    lengths, then (when it makes a route) an ``auth_type`` it does not know. The text follows
+    ``Error creating the service: ``."""
+    if not is_exposed(svc):
+        return None
+    expose = svc["expose"]
+    ports, nodes = expose.get("api_port"), expose.get("nodePort")
+    if isinstance(ports, list) and isinstance(nodes, list) and nodes and len(nodes) != len(ports):
+        return f"The length of nodePort ({len(nodes)}) must be equal to that of api_port ({len(ports)})"
+    if _routed(expose) and _auth_type(expose) not in AUTH_TYPES:
+        raw = expose.get("auth_type") if isinstance(expose.get("auth_type"), str) else ""
+        return (f"error creating route for exposed service '{svc.get('name')}': "
+                f"unsupported expose auth_type {quote(raw)}")
     return None
