@@ -28,8 +28,15 @@ def test_default_command_needs_a_script_and_auth_types_are_checked():
     message = settings.problem({"name": "s", "expose": {"api_port": [80], "default_command": True}})
     assert message and "default_command" in message and "script" in message
     assert settings.problem({"name": "s", "script": "x", "expose": {"api_port": [80], "default_command": True}}) is None
-    assert "auth_type" in settings.problem({"name": "s", "script": "x", "expose": {"api_port": [80],
-                                                                                  "auth_type": "magic"}})
+    routed = {"name": "s", "script": "x", "expose": {"api_port": [80], "auth_type": "magic"}}
+    assert settings.problem(routed) is None  # the Manager's own check, when it makes the route:
+    assert settings.create_refusal(routed) == ("error creating route for exposed service 's': "
+                                               'unsupported expose auth_type "magic"')
+    fixed_port = {"name": "s", "script": "x", "expose": {"api_port": [80], "nodePort": [30000], "auth_type": "magic"}}
+    assert settings.create_refusal(fixed_port) is None  # no route there, so the Manager checks nothing
+    assert "auth_type" in settings.problem(fixed_port)  # but oscar-local routes it: its own 400
+    assert settings.create_refusal({"name": "s", "expose": {"api_port": [80], "nodePort": [1, 2]}}) == \
+        "The length of nodePort (2) must be equal to that of api_port (1)"
 
 
 def test_hpa_rule_scales_up_at_once_and_down_after_the_window():
