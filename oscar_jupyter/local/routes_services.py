@@ -21,6 +21,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from .. import spec
+from ..spec.gostrings import trim_space
 from . import godecode, gojson, gotypes, names, routes_exposed, services as svcs, volumes
 from .exchange import RUNTIME, add, caller, decoded, not_found, path_name, read_json, runtime_of, text
 from .service_view import manager_labels, service_view
@@ -150,6 +151,8 @@ def _prepare(request: web.Request, bound: dict, previous: dict | None) -> dict:
         federation.setdefault("topology", "")
         if not federation["topology"]:
             federation["topology"] = "none"  # create.go checkValues
+        if not trim_space(str(federation.get("group_id") or "")):
+            federation["group_id"] = svc["name"]  # utils.ApplyFederation's defaultGroupID
         secrets = (svc.get("environment") or {}).get("secrets") or {}
         refresh = secrets.get("refresh_token") if isinstance(secrets, dict) else None
         if previous is None and federation.get("members") and not str(refresh or "").strip():

@@ -600,6 +600,18 @@ def test_what_create_expose_refuses(pair: Pair, expose: dict) -> None:
         pair.same("DELETE", f"/system/services/{name}")
 
 
+@pytest.mark.parametrize("federation", [{"group_id": " "}, {}, {"group_id": "\u3000"}, {"group_id": "g"}])
+def test_a_blank_federation_group_is_the_services_name(pair: Pair, federation: dict) -> None:
+    """v4.1's ApplyFederation (defaultGroupID), on create and update; v3.7 has no federation."""
+    name = _name()
+    body = {"name": name, "image": "alpine", "script": "x", "federation": federation}
+    pair.same("POST", "/system/services", json=body)
+    pair.same("GET", f"/system/services/{name}")
+    pair.same("PUT", "/system/services", json=body)
+    pair.same("GET", f"/system/services/{name}")
+    pair.same("DELETE", f"/system/services/{name}")
+
+
 #: a field named twice (any spelling): Go decodes the second into what the first left
 _TWICE = [
     '"environment":{"variables":{"A":"1"}},"environment":{"variables":{"B":"2"}}',
