@@ -174,8 +174,10 @@ def _empty(value: Any) -> bool:
     return False
 
 
-def shape(types: dict[str, list], kind: Kind, value: Any) -> Any:
-    """``value`` as a Go value of ``kind`` would be written (see the module doc)."""
+def shape(types: dict[str, list], kind: Kind, value: Any, *, read_back: bool = False) -> Any:
+    """``value`` as a Go value of ``kind`` would be written (see the module doc). ``read_back``:
+    as it is written once the Manager has stored it as YAML and read it back (goccy/go-yaml
+    writes a nil slice or map as ``[]``/``{}``, which read back as empty, not nil)."""
     if kind == "string":
         return value if isinstance(value, str) else ""
     if kind == "bool":
@@ -187,17 +189,21 @@ def shape(types: dict[str, list], kind: Kind, value: Any) -> Any:
     if isinstance(kind, tuple):
         wrapper, inner = kind
         if wrapper == "ptr":
-            return None if value is None else shape(types, inner, value)
+            return None if value is None else shape(types, inner, value, read_back=read_back)
         if wrapper == "list":
-            return [shape(types, inner, v) for v in value] if isinstance(value, list) else None
+            if isinstance(value, list):
+                return [shape(types, inner, v, read_back=read_back) for v in value]
+            return [] if read_back else None
         if wrapper == "map":
-            return {str(k): shape(types, inner, v) for k, v in value.items()} if isinstance(value, dict) else None
+            if isinstance(value, dict):
+                return {str(k): shape(types, inner, v, read_back=read_back) for k, v in value.items()}
+            return {} if read_back else None
         raise ValueError(f"unknown kind {kind!r}")
     fields = types[kind]
     source = value if isinstance(value, dict) else {}
     out = Struct()
     for name, field_kind, omitempty in fields:
-        item = shape(types, field_kind, source.get(name))
+        item = shape(types, field_kind, source.get(name), read_back=read_back)
         if omitempty and _empty(item):
             continue
         out[name] = item

@@ -102,8 +102,9 @@ async def get_service(request: web.Request) -> web.Response:
 
 
 def _refusal(status: int, message: str) -> web.HTTPException:
-    """A plain-text refusal: 400, or 500 where the Manager hands the definition on to Kubernetes."""
-    kind = web.HTTPInternalServerError if status == 500 else web.HTTPBadRequest
+    """A plain-text refusal: 400, 401 (a federation member's cluster), or 500 where the Manager
+    hands the definition on to Kubernetes."""
+    kind = {401: web.HTTPUnauthorized, 500: web.HTTPInternalServerError}.get(status, web.HTTPBadRequest)
     return kind(text=message, content_type="text/plain")
 
 
@@ -153,11 +154,6 @@ def _prepare(request: web.Request, bound: dict, previous: dict | None) -> dict:
             federation["topology"] = "none"  # create.go checkValues
         if not trim_space(str(federation.get("group_id") or "")):
             federation["group_id"] = svc["name"]  # utils.ApplyFederation's defaultGroupID
-        secrets = (svc.get("environment") or {}).get("secrets") or {}
-        refresh = secrets.get("refresh_token") if isinstance(secrets, dict) else None
-        if previous is None and federation.get("members") and not str(refresh or "").strip():
-            raise web.HTTPBadRequest(text="refresh_token secret is required for federated services",
-                                     content_type="text/plain")
     for notice in notices:
         log.info("service %s: %s", svc["name"], notice)
     return svc

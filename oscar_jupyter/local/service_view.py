@@ -72,4 +72,4 @@ def service_view(svc: dict[str, Any], wire: Wire, deployment: dict[str, Any] | N
             view[key] = []
     view["namespace"] = SERVICES_NAMESPACE
     view["volume_status"] = volume_status or {"enabled": False}
-    return gotypes.shape(gotypes.TYPES[wire.api_version], "Service", view)
+    return gotypes.shape(gotypes.TYPES[wire.api_version], "Service", view, read_back=True)

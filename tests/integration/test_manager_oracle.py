@@ -612,6 +612,42 @@ def test_a_blank_federation_group_is_the_services_name(pair: Pair, federation: d
     pair.same("DELETE", f"/system/services/{name}")
 
 
+def test_nested_nil_maps_read_back_empty(pair: Pair) -> None:
+    """The Manager stores a service as YAML and reads it back: a nil map or slice comes back empty
+    ({} or []), at every depth (here v3.7 replicas' headers; v4.1 has no replicas)."""
+    name = _name()
+    body = {"name": name, "image": "alpine", "script": "x",
+            "replicas": [{"type": "oscar", "cluster_id": "c", "service_name": "s"}]}
+    created = pair.same("POST", "/system/services", json=body)
+    if created.status_code == 201:
+        pair.same("GET", f"/system/services/{name}")
+        pair.same("DELETE", f"/system/services/{name}")
+
+
+_REFRESH = {"secrets": {"refresh_token": "r"}}
+
+
+@pytest.mark.parametrize("federation, environment", [
+    ({"members": [{"type": "oscar", "cluster_id": "c"}]}, _REFRESH),
+    ({"members": [{"type": "OSCAR", "cluster_id": "c"}, {"type": "oscar", "cluster_id": "d"}]}, _REFRESH),
+    ({"members": [{"type": "oscar"}]}, _REFRESH),
+    ({"members": [{"type": "oscar", "cluster_id": "c"}]}, {"secrets": {"refresh_token": " "}}),
+    ({"members": [{"type": "oscar", "cluster_id": "c"}]}, None), ({"members": []}, None),
+])
+def test_federation_members_checked_before_anything_is_made(pair: Pair, federation: dict,
+                                                            environment: Any) -> None:
+    """v4.1's create.go: a refresh_token secret (400), then each oscar member's cluster defined in
+    `clusters` (401 naming those that are not; the Manager then asks each defined cluster whether
+    the caller's credentials work, which oscar-local does not)."""
+    name = _name()
+    body = {"name": name, "image": "alpine", "script": "x", "federation": federation, "memory": "lots"}
+    if environment:
+        body["environment"] = environment
+    created = pair.same("POST", "/system/services", json=body)  # before the quantity's 500
+    if created.status_code == 201:
+        pair.same("DELETE", f"/system/services/{name}")
+
+
 #: a field named twice (any spelling): Go decodes the second into what the first left
 _TWICE = [
     '"environment":{"variables":{"A":"1"}},"environment":{"variables":{"B":"2"}}',
