@@ -21,8 +21,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from .. import spec
-from ..spec.gostrings import trim_space
-from . import godecode, gojson, gotypes, names, routes_exposed, services as svcs, volumes
+from . import federation, godecode, gojson, gotypes, names, routes_exposed, services as svcs, volumes
 from .exchange import RUNTIME, add, caller, decoded, not_found, path_name, read_json, runtime_of, text
 from .service_view import manager_labels, service_view
 from .state import rfc3339
@@ -147,13 +146,8 @@ def _prepare(request: web.Request, bound: dict, previous: dict | None) -> dict:
     except svcs.InvalidService as exc:
         raise _refusal(exc.status, str(exc)) from None
     svc["labels"] = manager_labels(svc, rt.wire, creating=previous is None)
-    federation = svc.get("federation")
-    if rt.wire.major_minor >= (4, 0) and isinstance(federation, dict):
-        federation.setdefault("topology", "")
-        if not federation["topology"]:
-            federation["topology"] = "none"  # create.go checkValues
-        if not trim_space(str(federation.get("group_id") or "")):
-            federation["group_id"] = svc["name"]  # utils.ApplyFederation's defaultGroupID
+    if rt.wire.major_minor >= (4, 0):
+        federation.fill_defaults(svc)
     for notice in notices:
         log.info("service %s: %s", svc["name"], notice)
     return svc

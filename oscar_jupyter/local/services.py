@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from oscar_jupyter import spec
-from oscar_jupyter.spec.gostrings import trim_space
 
-from . import names, strictness
+from . import federation, names, strictness
 from .auth import new_service_token
 from .providers import info as provider_info, ref as provider_ref, refusal as buckets_refusal
 from .exposed.settings import create_refusal as exposed_refusal, problem as exposed_problem
@@ -105,7 +104,7 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
         raise InvalidService(problem)
     if after_binding is not None:
         data = after_binding(data)
-    refused_federation = federation_refusal(data, previous)
+    refused_federation = federation.refusal(data, previous)
     if refused_federation:
         raise InvalidService(refused_federation[1], refused_federation[0])
     failed = f"Error {'updating' if previous else 'creating'} the service"  # the Manager's 500 prefix
@@ -281,34 +280,6 @@ def visible_to(svc: dict[str, Any], user: str | None) -> bool:
         allowed = svc.get("allowed_users") or []
         return isinstance(allowed, list) and user in allowed
     return False
-
-
-def _refresh_token(svc: Any) -> str:
-    """extractRefreshTokenSecret: the ``refresh_token`` environment secret, trimmed."""
-    env = svc.get("environment") if isinstance(svc, dict) else None
-    secrets = env.get("secrets") if isinstance(env, dict) else None
-    value = secrets.get("refresh_token") if isinstance(secrets, dict) else None
-    return trim_space(value) if isinstance(value, str) else ""
-
-
-def federation_refusal(data: dict[str, Any], previous: dict[str, Any] | None) -> tuple[int, str] | None:
-    """What v4.1's create.go and update.go refuse of a federated service (one with members) before
-    anything is stored: no ``refresh_token`` secret (on update, none kept from before either),
-    then, on create, an ``oscar`` member whose cluster ``clusters`` does not define (the Manager
-    then asks each defined cluster whether the caller's credentials work; oscar-local does not)."""
-    federation = data.get("federation")
-    members = federation.get("members") if isinstance(federation, dict) else None
-    if not isinstance(members, list) or not members:
-        return None
-    if not _refresh_token(data) and (previous is None or not _refresh_token(previous)):
-        return 400, "refresh_token secret is required for federated services"
-    if previous is not None:
-        return None
-    clusters = data.get("clusters") if isinstance(data.get("clusters"), dict) else {}
-    missing = [f'cluster "{m.get("cluster_id") or ""}" not defined' for m in members
-               if isinstance(m, dict) and str(m.get("type") or "").lower() == "oscar"
-               and (m.get("cluster_id") or "") not in clusters]
-    return (401, f"federation auth failed: [{' '.join(missing)}]") if missing else None
 
 
 def owned_by(svc: dict[str, Any], user: str | None) -> bool:
