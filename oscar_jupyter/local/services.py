@@ -152,6 +152,8 @@ def prepare(data: Any, provider: dict[str, Any], previous: dict[str, Any] | None
                         entry["storage_provider"] = raw["storage_provider"]
                     elif "storage_provider" not in raw:
                         entry.pop("storage_provider", None)
+                    if field == "mount" and isinstance(raw.get("path"), str):
+                        entry["path"] = raw["path"]  # no normalizeStoragePaths for the mount
     if previous is None:
         svc["owner"] = owner or DEFAULT_OWNER
     elif owner is None:  # the admin's PUT: the Manager stores the owner the body names ("" if none)

@@ -648,6 +648,15 @@ def test_federation_members_checked_before_anything_is_made(pair: Pair, federati
         pair.same("DELETE", f"/system/services/{name}")
 
 
+@pytest.mark.parametrize("mount", [{"path": "/data"}, {"path": "/mbkt-a/", "storage_provider": "minio.default"}])
+def test_a_mount_path_is_stored_as_sent(pair: Pair, mount: dict) -> None:
+    """normalizeStoragePaths trims input and output paths only."""
+    name = _name()
+    pair.same("POST", "/system/services", json={"name": name, "image": "alpine", "script": "x", "mount": mount})
+    pair.same("GET", f"/system/services/{name}")
+    pair.same("DELETE", f"/system/services/{name}")
+
+
 #: a field named twice (any spelling): Go decodes the second into what the first left
 _TWICE = [
     '"environment":{"variables":{"A":"1"}},"environment":{"variables":{"B":"2"}}',
