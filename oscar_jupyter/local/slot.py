@@ -208,6 +208,7 @@ class Slot:
         self.binds = self.containment.binds(service)
         root = work_dir or tempfile.gettempdir()
         os.makedirs(root, exist_ok=True)
+        self.root = root  # the server's runs directory: what a crash leaves there is swept
         self.dir = tempfile.mkdtemp(prefix=f"oscar-{self.service_name}-", dir=root)
         self.input_dir = os.path.join(self.dir, "input")
         self.output_dir = os.path.join(self.dir, "output")
@@ -359,8 +360,8 @@ class Slot:
             remove_quietly(path)
 
     def private_file(self, prefix: str) -> str:
-        """A new 0600 file out of the script's reach, removed with the slot."""
-        fd, path = tempfile.mkstemp(prefix=f"oscar-{self.service_name}-{prefix}")
+        """A new 0600 file out of the script's reach (beside its directory), removed with the slot."""
+        fd, path = tempfile.mkstemp(prefix=f"oscar-{self.service_name}-{prefix}", dir=self.root)
         os.close(fd)
         self._private.append(path)
         return path

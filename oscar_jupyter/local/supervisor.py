@@ -485,7 +485,7 @@ def run_invocation(service: Mapping[str, Any], body: bytes, *, store: Any, mode:
         exit_code = 1
     finally:
         try:
-            body_file = _write_body(tempfile.gettempdir(), slog, printed, captured, payload, answered)
+            body_file = _write_body(slot.root, slog, printed, captured, payload, answered)
             stamp = outlog.rfc3339_nano()
             stamped = slog.stamped() + "".join(f"{stamp} {line}" for line in printed.splitlines(keepends=True))
             if captured is not None:

@@ -357,3 +357,46 @@ def test_a_server_killed_hard_leaves_scratch_directories_the_next_one_removes(tm
     out, err = _child(_START.format(data=other) + "c.stop()\n", scratch_tmp).communicate(timeout=180)
     assert "started" in out, err[-3000:]
     assert os.listdir(scratch_tmp) == []
+
+
+def test_a_server_killed_mid_answer_leaves_nothing_outside_its_scratch(tmp_path: Path) -> None:
+    """An answer's body (and the run's private files) live in the server's held runs directory,
+    so a server killed while it streams one leaves nothing in the temporary directory that the
+    next server's sweep does not remove."""
+    from oscar_jupyter.local import scratch
+
+    data, tmp = str(tmp_path / "data"), tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, OSCAR_LOCAL_PASSWORD="cli-test-password", TMPDIR=str(tmp))
+    cmd = [sys.executable, "-m", "oscar_jupyter.local", "--port", "0", "--data-dir", data]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(Path(__file__).resolve().parents[2]))
+    try:
+        line = proc.stdout.readline()
+        assert "oscar-local is running at" in line, line + proc.stderr.read()
+        endpoint = line.rsplit(" ", 1)[1].strip()
+        auth = ("oscar", "cli-test-password")
+        svc = {"name": "big-answer", "image": "alpine",
+               "script": 'head -c 20000000 /dev/urandom > "$TMP_OUTPUT_DIR/out.bin"\n'}
+        assert requests.post(endpoint + "/system/services", json=svc, auth=auth).status_code == 201
+        token = requests.get(f"{endpoint}/system/services/big-answer", auth=auth).json()["token"]
+        resp = requests.post(f"{endpoint}/run/big-answer", data=b"x", stream=True, timeout=120,
+                             headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 200
+        assert next(resp.iter_content(65536))  # the body is being sent, and the client stops reading
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        proc.stdout.close()
+        proc.stderr.close()
+    stray = [p.name for p in tmp.iterdir() if not p.name.startswith(scratch.PREFIXES)]
+    assert stray == []
+    again = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=str(Path(__file__).resolve().parents[2]))
+    try:
+        assert "oscar-local is running at" in again.stdout.readline()
+        runs = [p.name for p in tmp.iterdir() if p.name.startswith("oscar-run-")]
+        assert len(runs) == 1  # the killed server's runs (its body with them) were swept
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=60)

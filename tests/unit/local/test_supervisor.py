@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
 import os
@@ -67,7 +68,11 @@ def test_environment_has_the_contract_variables_and_no_credentials(monkeypatch, 
     assert os.path.dirname(env["INPUT_FILE_PATH"]) == env["TMP_INPUT_DIR"]
     assert os.path.basename(env["INPUT_FILE_PATH"]).startswith("event-file-")
     assert "STORAGE_OBJECT_KEY" not in env and "JOB_UUID" not in env
-    assert os.listdir(tmp_path) == []  # the invocation's directories are gone
+    # the invocation's directories are gone; its answer stays beside them until the Outcome goes
+    assert os.listdir(tmp_path) == [os.path.basename(out.body_file)]
+    del out
+    gc.collect()
+    assert os.listdir(tmp_path) == []
     assert "OSCAR_SERVICE_BASE_PATH" in env_of(run(service("env -0")))  # empty without expose
     assert env_of(run(service("env -0")))["OSCAR_SERVICE_BASE_PATH"] == ""
     assert "OSCAR_LOCAL_PASSWORD" not in clean_environment()
