@@ -141,16 +141,24 @@ def test_stop_during_a_burst_loses_and_repeats_nothing(tmp_path: Path) -> None:
         cluster.stop()
 
 
+def start_cli(data: str, **env: str) -> tuple[subprocess.Popen, str]:
+    """The ``oscar-local`` command on ``data`` (admin password ``cli-test-password``, ``env`` added):
+    the process and the endpoint it printed."""
+    environ = dict(os.environ, OSCAR_LOCAL_PASSWORD="cli-test-password", **env)
+    proc = subprocess.Popen([sys.executable, "-m", "oscar_jupyter.local", "--port", "0", "--data-dir", data],
+                            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(Path(__file__).resolve().parents[2]))
+    line = proc.stdout.readline() if proc.stdout else ""
+    if "oscar-local is running at" not in line:
+        proc.kill()
+        raise AssertionError(line + (proc.stderr.read() if proc.stderr else ""))
+    return proc, line.rsplit(" ", 1)[1].strip()
+
+
 def test_cli_killed_hard_marks_running_jobs_failed(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
-    env = dict(os.environ, OSCAR_LOCAL_PASSWORD="cli-test-password")
-    cmd = [sys.executable, "-m", "oscar_jupyter.local", "--port", "0", "--data-dir", data]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=str(Path(__file__).resolve().parents[2]))
+    proc, endpoint = start_cli(data)
     try:
-        line = proc.stdout.readline()
-        assert "oscar-local is running at" in line, line + proc.stderr.read()
-        endpoint = line.rsplit(" ", 1)[1].strip()
         info = json.loads(Path(data, "endpoint.json").read_text())
         assert info["endpoint"] == endpoint
         cluster = local.attach(data)
@@ -367,14 +375,8 @@ def test_a_server_killed_mid_answer_leaves_nothing_outside_its_scratch(tmp_path:
 
     data, tmp = str(tmp_path / "data"), tmp_path / "tmp"
     tmp.mkdir()
-    env = dict(os.environ, OSCAR_LOCAL_PASSWORD="cli-test-password", TMPDIR=str(tmp))
-    cmd = [sys.executable, "-m", "oscar_jupyter.local", "--port", "0", "--data-dir", data]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=str(Path(__file__).resolve().parents[2]))
+    proc, endpoint = start_cli(data, TMPDIR=str(tmp))
     try:
-        line = proc.stdout.readline()
-        assert "oscar-local is running at" in line, line + proc.stderr.read()
-        endpoint = line.rsplit(" ", 1)[1].strip()
         auth = ("oscar", "cli-test-password")
         svc = {"name": "big-answer", "image": "alpine",
                "script": 'head -c 20000000 /dev/urandom > "$TMP_OUTPUT_DIR/out.bin"\n'}
@@ -391,10 +393,8 @@ def test_a_server_killed_mid_answer_leaves_nothing_outside_its_scratch(tmp_path:
         proc.stderr.close()
     stray = [p.name for p in tmp.iterdir() if not p.name.startswith(scratch.PREFIXES)]
     assert stray == []
-    again = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             cwd=str(Path(__file__).resolve().parents[2]))
+    again, _ = start_cli(data, TMPDIR=str(tmp))
     try:
-        assert "oscar-local is running at" in again.stdout.readline()
         runs = [p.name for p in tmp.iterdir() if p.name.startswith("oscar-run-")]
         assert len(runs) == 1  # the killed server's runs (its body with them) were swept
     finally:
