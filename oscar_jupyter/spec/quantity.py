@@ -35,12 +35,18 @@ def _run(text: str, start: int, allowed: str) -> int:
     return end
 
 
-def _int64(text: str) -> bool:
-    """Whether ``strconv.ParseInt(text, 10, 64)`` reads ``text``."""
+def _int64(text: str) -> Optional[int]:
+    """``strconv.ParseInt(text, 10, 64)``: the number, or None where it fails (leading zeros are
+    read, whatever their count)."""
+    sign = -1 if text[:1] == "-" else 1
     digits = text[1:] if text[:1] in ("+", "-") else text
     if not digits or _run(digits, 0, _DIGITS) != len(digits):
-        return False
-    return -(1 << 63) <= int(text) < 1 << 63
+        return None
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > 19:  # past int64 (and past Python's int-from-text limit)
+        return None
+    value = sign * int(significant)
+    return value if -(1 << 63) <= value < 1 << 63 else None
 
 
 def _exact(suffix: str, exponent: int) -> bool:
@@ -75,8 +81,8 @@ def parse_quantity(text: str) -> Tuple[Optional[str], int]:
     suffix = text[suffix_start:]
     if suffix in _DECIMAL or suffix in _BINARY:
         exponent = _DECIMAL.get(suffix, _BINARY.get(suffix, 0))
-    elif len(suffix) > 1 and suffix[0] in "eE" and _int64(suffix[1:]):
-        exponent = (int(suffix[1:]) + (1 << 31)) % (1 << 32) - (1 << 31)  # Go's int32(parsed)
+    elif len(suffix) > 1 and suffix[0] in "eE" and _int64(suffix[1:]) is not None:
+        exponent = (_int64(suffix[1:]) + (1 << 31)) % (1 << 32) - (1 << 31)  # Go's int32(parsed)
     else:
         return SUFFIX_WRONG, 0
     if _run(text[:suffix_start], 0, "+-.") == suffix_start and not _exact(suffix, exponent):
