@@ -8,10 +8,9 @@ ConfigMap and, on read, writes the decoded struct back with ``encoding/json``.
 This module rebuilds that from what oscar-local stores:
 
 * every non-``omitempty`` field in struct order, Go zero values where unset
-  (``expose`` keeps the zeros the user did not set; ``input``, ``output``,
-  ``allowed_users``, ``bucket_list``, ``annotations``, environment
-  ``variables``/``secrets`` come back as ``[]``/``{}`` after the ConfigMap's
-  YAML round trip);
+  (``expose`` keeps the zeros the user did not set; unset slices and maps,
+  at every depth, come back as ``[]``/``{}`` after the ConfigMap's YAML
+  round trip: ``gotypes.shape(read_back=True)``);
 * the labels ``create.go`` adds: ``oscar_service``, ``applicationId`` and
   ``queue`` (``root.oscar-queue.<name>``), and from v4 ``owner_name``
   (``oscar`` for the admin) and ``oscar.grycap/user-service: "true"``
@@ -59,17 +58,6 @@ def service_view(svc: dict[str, Any], wire: Wire, deployment: dict[str, Any] | N
     view["deployment"] = deployment
     if not isinstance(view.get("labels"), dict):
         view["labels"] = manager_labels(svc, wire, creating=True)
-    for key in ("annotations",):
-        if not isinstance(view.get(key), dict):
-            view[key] = {}
-    env = view.get("environment") if isinstance(view.get("environment"), dict) else {}
-    view["environment"] = {
-        "variables": env.get("variables") if isinstance(env.get("variables"), dict) else {},
-        "secrets": env.get("secrets") if isinstance(env.get("secrets"), dict) else {},
-    }
-    for key in ("input", "output", "allowed_users", "bucket_list"):
-        if not isinstance(view.get(key), list):
-            view[key] = []
     view["namespace"] = SERVICES_NAMESPACE
     view["volume_status"] = volume_status or {"enabled": False}
     return gotypes.shape(gotypes.TYPES[wire.api_version], "Service", view, read_back=True)

@@ -104,7 +104,7 @@ class ExposeSettings:
             health_path=health,
             probe_path=probe,
             set_auth=bool(expose.get("set_auth")),
-            auth_type=str(expose.get("auth_type") or "").strip().lower() or "basic",
+            auth_type=_auth_type(expose),
             default_command=bool(expose.get("default_command")),
         )
 
